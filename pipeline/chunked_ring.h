@@ -1,0 +1,115 @@
+#pragma once
+
+// ChunkedRing<T>: a FIFO of T addressed by a 32-bit position that wraps around.
+//
+// Storage is fixed-size blocks found through a small power-of-two table of block pointers, so
+// growing never copies elements (only the table: one pointer per block), and freed blocks are
+// kept for reuse: after warm-up, push and pop never allocate, and no operation stalls.
+// REQUIRES: at most kMaxSize elements at once. Not thread-safe.
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace ebb {
+
+template <typename T>
+class ChunkedRing {
+ public:
+  static constexpr uint32_t kBlockShift = 10;
+  static constexpr uint32_t kBlockSize = 1u << kBlockShift;
+  static constexpr uint32_t kMaxSize = 1u << 30;
+
+  ChunkedRing() = default;
+  ChunkedRing(ChunkedRing&&) noexcept = default;
+  ChunkedRing& operator=(ChunkedRing&&) noexcept = default;
+  ~ChunkedRing() {
+    for (T* block : table_) delete[] block;
+  }
+
+  uint32_t head() const { return head_; }  // position of the oldest element
+  uint32_t tail() const { return tail_; }  // position one past the newest
+  uint32_t size() const { return tail_ - head_; }
+  bool empty() const { return head_ == tail_; }
+
+  // REQUIRES: pos in [head(), tail()) (modulo 2^32).
+  T& operator[](uint32_t pos) { return table_[(pos >> kBlockShift) & table_mask_][pos & kMask]; }
+  const T& operator[](uint32_t pos) const {
+    return table_[(pos >> kBlockShift) & table_mask_][pos & kMask];
+  }
+
+  T& front() { return (*this)[head_]; }
+  T& back() { return (*this)[tail_ - 1]; }
+
+  // Appends a slot (holding whatever it held before) and returns it. REQUIRES: size() < kMaxSize.
+  T& push_back() {
+    // A position on a block boundary is the first of a block nobody holds yet.
+    if ((tail_ & kMask) == 0) AcquireBlock(tail_ >> kBlockShift);
+    T& slot = (*this)[tail_];
+    ++tail_;
+    return slot;
+  }
+
+  // Removes the oldest element. REQUIRES: !empty().
+  void pop_front() {
+    ++head_;
+    if ((head_ & kMask) == 0) ReleaseBlock((head_ - 1) >> kBlockShift);
+  }
+
+  // Bytes held: live and spare blocks, and the table.
+  size_t MemoryBytes() const {
+    return (live_blocks_ + spare_.size()) * kBlockSize * sizeof(T) +
+           table_.capacity() * sizeof(T*);
+  }
+
+ private:
+  static constexpr uint32_t kMask = kBlockSize - 1;
+
+  void AcquireBlock(uint32_t block) {
+    if (live_blocks_ == table_.size()) GrowTable();
+    T* storage;
+    if (!spare_.empty()) {
+      storage = spare_.back().release();
+      spare_.pop_back();
+    } else {
+      storage = new T[kBlockSize]();
+    }
+    table_[block & table_mask_] = storage;
+    ++live_blocks_;
+  }
+
+  void ReleaseBlock(uint32_t block) {
+    T*& slot = table_[block & table_mask_];
+    // One or two spares are enough for a window that slides at a steady size.
+    if (spare_.size() < 2) {
+      spare_.emplace_back(slot);
+    } else {
+      delete[] slot;
+    }
+    slot = nullptr;
+    --live_blocks_;
+  }
+
+  void GrowTable() {
+    const size_t new_size = table_.empty() ? 4 : table_.size() * 2;
+    const uint32_t new_mask = static_cast<uint32_t>(new_size - 1);
+    std::vector<T*> grown(new_size, nullptr);
+    // Live blocks are consecutive, starting with the head's; re-place each by its number.
+    const uint32_t first = head_ >> kBlockShift;
+    for (uint32_t i = 0; i < live_blocks_; ++i) {
+      const uint32_t block = first + i;
+      grown[block & new_mask] = table_[block & table_mask_];
+    }
+    table_.swap(grown);
+    table_mask_ = new_mask;
+  }
+
+  std::vector<T*> table_;
+  std::vector<std::unique_ptr<T[]>> spare_;
+  uint32_t table_mask_ = 0;
+  uint32_t head_ = 0;
+  uint32_t tail_ = 0;
+  size_t live_blocks_ = 0;
+};
+
+}  // namespace ebb

@@ -1,0 +1,188 @@
+#include "pipeline/drawdown_window.h"
+
+namespace ebb {
+
+DrawdownWindow::DrawdownWindow(const WindowOptions& options) : options_(options) {}
+
+double DrawdownWindow::MaxPrice(uint32_t pos) const {
+  return options_.resolution == 0 ? ring_[pos].entry.last : extras_[pos].max.price;
+}
+
+double DrawdownWindow::MinPrice(uint32_t pos) const {
+  return options_.resolution == 0 ? ring_[pos].entry.last : extras_[pos].min.price;
+}
+
+PricePoint DrawdownWindow::MaxPoint(uint32_t pos) const {
+  if (options_.resolution == 0) return {ring_[pos].entry.last, ring_[pos].entry.start};
+  return extras_[pos].max;
+}
+
+PricePoint DrawdownWindow::MinPoint(uint32_t pos) const {
+  if (options_.resolution == 0) return {ring_[pos].entry.last, ring_[pos].entry.start};
+  return extras_[pos].min;
+}
+
+DrawdownWindow::Summary DrawdownWindow::Lift(uint32_t pos) const {
+  const double mdd = options_.resolution == 0 ? 0.0 : extras_[pos].mdd;
+  return {mdd, pos, pos, pos, pos};
+}
+
+// combine(a, b) = (max(a.max, b.max), min(a.min, b.min), max(a.mdd, b.mdd, 1 - b.min / a.max)),
+// where a precedes b. Ties go to the later witness: the latest peak, the latest trough.
+DrawdownWindow::Summary DrawdownWindow::Combine(const Summary& a, const Summary& b) const {
+  if (a.mdd < 0) return b;
+  if (b.mdd < 0) return a;
+  const double a_max = MaxPrice(a.max_at);
+  const double b_min = MinPrice(b.min_at);
+  Summary out;
+  out.max_at = MaxPrice(b.max_at) >= a_max ? b.max_at : a.max_at;
+  out.min_at = b_min <= MinPrice(a.min_at) ? b.min_at : a.min_at;
+  const double cross = 1.0 - b_min / a_max;
+  out.mdd = a.mdd;
+  out.pk_at = a.pk_at;
+  out.tr_at = a.tr_at;
+  if (cross >= out.mdd) {
+    out.mdd = cross;
+    out.pk_at = a.max_at;
+    out.tr_at = b.min_at;
+  }
+  if (b.mdd >= out.mdd) {
+    out.mdd = b.mdd;
+    out.pk_at = b.pk_at;
+    out.tr_at = b.tr_at;
+  }
+  return out;
+}
+
+// DABA Lite. Positions: front_ <= l_ <= r_ <= a_ <= b_ <= end_ (as distances from front_).
+// [front_, b_) is the front list, [b_, end_) the back list summarised by back_; the step does
+// one unit of the incremental flip, so each operation costs O(1) combines.
+
+void DrawdownWindow::DabaInsert(uint32_t pos) {
+  Summary lifted = Lift(pos);
+  ring_[pos].agg = lifted;
+  back_ = Combine(back_, lifted);
+  ++end_;
+  DabaStep();
+}
+
+void DrawdownWindow::DabaEvict() {
+  ++front_;
+  DabaStep();
+}
+
+DrawdownWindow::Summary DrawdownWindow::DabaQuery() const {
+  if (front_ == end_) return kIdentity;
+  const Summary alpha = front_ != b_ ? ring_[front_].agg : kIdentity;
+  return Combine(alpha, back_);
+}
+
+void DrawdownWindow::DabaStep() {
+  if (l_ == b_) {  // flip: the back list becomes the (unprocessed) front list
+    l_ = front_;
+    r_ = b_;
+    a_ = end_;
+    b_ = end_;
+    mid_ = back_;
+    back_ = kIdentity;
+  }
+  if (front_ != b_) {
+    if (a_ != r_) {
+      const Summary prev_delta = a_ == b_ ? kIdentity : ring_[a_].agg;
+      --a_;
+      ring_[a_].agg = Combine(ring_[a_].agg, prev_delta);
+    }
+    if (l_ != r_) {
+      ring_[l_].agg = Combine(ring_[l_].agg, mid_);
+      ++l_;
+    } else {
+      ++l_;
+      ++r_;
+      ++a_;
+      mid_ = a_ == b_ ? kIdentity : ring_[a_].agg;
+    }
+  } else {
+    back_ = kIdentity;
+    mid_ = kIdentity;
+  }
+}
+
+bool DrawdownWindow::CheckInvariants() const {
+  const uint32_t dl = l_ - front_, dr = r_ - front_, da = a_ - front_, db = b_ - front_,
+                 de = end_ - front_;
+  if (!(dl <= dr && dr <= da && da <= db && db <= de)) return false;
+  if (de != ring_.size() - (has_open_ ? 1u : 0u)) return false;
+  if (de == 0) return true;
+  const uint32_t unprocessed = db - dl, front_size = db, back_size = de - db;
+  return unprocessed + 1 == front_size - back_size && back_size <= front_size &&
+         dr - dl == da - dr;
+}
+
+void DrawdownWindow::Evict(TimeNs horizon) {
+  // Entries (events, or buckets by their start) at or before t - W leave the window. Only
+  // entries inside the DABA can be old enough: an open bucket started after t - W.
+  while (front_ != end_ && ring_[front_].entry.start <= horizon) {
+    asof_price_ = ring_[front_].entry.last;
+    evicted_any_ = true;
+    DabaEvict();
+    ring_.pop_front();
+    if (options_.resolution != 0) extras_.pop_front();
+  }
+}
+
+void DrawdownWindow::Add(TimeNs time, double price, WindowMetrics* out) {
+  const TimeNs horizon = time - options_.length;
+  if (options_.resolution == 0) {
+    Evict(horizon);
+    Slot& slot = ring_.push_back();
+    slot.entry = {time, price};
+    DabaInsert(ring_.tail() - 1);
+    Report(price, DabaQuery(), out);
+    return;
+  }
+
+  const TimeNs start = FloorTo(time, options_.resolution);
+  if (has_open_ && ring_.back().entry.start == start) {
+    BucketExtras& x = extras_.back();
+    const double cross = 1.0 - price / x.max.price;
+    if (cross >= x.mdd) {
+      x.mdd = cross;
+      x.pk = x.max;
+      x.tr = {price, time};
+    }
+    if (price >= x.max.price) x.max = {price, time};
+    if (price <= x.min.price) x.min = {price, time};
+    ring_.back().entry.last = price;
+  } else {
+    if (has_open_) DabaInsert(ring_.tail() - 1);
+    Slot& slot = ring_.push_back();
+    slot.entry = {start, price};
+    const PricePoint p{price, time};
+    extras_.push_back() = {p, p, p, p, 0.0};
+    has_open_ = true;
+  }
+  Evict(horizon);
+  Report(price, Combine(DabaQuery(), Lift(ring_.tail() - 1)), out);
+}
+
+void DrawdownWindow::Report(double price, const Summary& s, WindowMetrics* out) const {
+  out->peak = MaxPoint(s.max_at);
+  out->drawdown = 1.0 - price / out->peak.price;
+  out->max_drawdown = s.mdd;
+  if (s.pk_at == s.tr_at && options_.resolution != 0) {
+    out->mdd_peak = extras_[s.pk_at].pk;
+    out->mdd_trough = extras_[s.tr_at].tr;
+  } else {
+    out->mdd_peak = MaxPoint(s.pk_at);
+    out->mdd_trough = MinPoint(s.tr_at);
+  }
+  out->full_window = evicted_any_;
+  if (evicted_any_) {
+    out->change = price / asof_price_ - 1.0;
+  } else {
+    out->change.reset();
+  }
+  out->entries = ring_.size();
+}
+
+}  // namespace ebb

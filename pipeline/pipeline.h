@@ -1,0 +1,127 @@
+#pragma once
+
+// The engine: decode/validate -> order -> window -> rules -> outputs, for every symbol.
+//
+// Pipeline is the one place that turns input records into metrics, alerts and dead letters. It
+// does no I/O: connectors hand it records and it pushes results to an Output. A streaming
+// runtime owns consume -> Pipeline -> produce -> commit around it. Not thread-safe: one
+// Pipeline per thread (per partition set).
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "ebb/v1/alert.pb.h"
+#include "ebb/v1/dead_letter.pb.h"
+#include "ebb/v1/events.pb.h"
+#include "ebb/v1/metrics.pb.h"
+#include "pipeline/clock.h"
+#include "pipeline/config.h"
+#include "pipeline/symbol_state.h"
+#include "pipeline/validate.h"
+
+namespace ebb {
+
+// A rejected record, as handed to Output::OnDeadLetter.
+struct DeadLetterView {
+  ebb::v1::RejectReason reason;
+  absl::string_view detail;
+  absl::string_view original;  // the original bytes
+  absl::string_view symbol;    // may be empty
+  Origin origin;
+};
+
+// An applied event and its metrics, as handed to Output::OnMetrics.
+struct MetricsView {
+  absl::string_view symbol;
+  TimeNs time;
+  double price;
+  const WindowMetrics* metrics;
+  TimeNs window_length;
+};
+
+// Where results go. Implementations: JSON-lines and protobuf sinks (connectors/), Kafka
+// producers, test collectors.
+class Output {
+ public:
+  virtual ~Output() = default;
+  // Called for every applied event when WantsMetrics() is true.
+  virtual bool WantsMetrics() const { return false; }
+  virtual void OnMetrics(const MetricsView& metrics) {}
+  virtual void OnAlert(const ebb::v1::Alert& alert) {}
+  virtual void OnDeadLetter(const DeadLetterView& dead_letter) {}
+};
+
+struct PipelineStats {
+  uint64_t received = 0;  // price records seen (valid or not)
+  uint64_t applied = 0;   // applied to a window
+  uint64_t news = 0;      // news records accepted
+  std::array<uint64_t, 9> rejected{};  // by ebb::v1::RejectReason
+  std::array<uint64_t, 4> alerts{};    // by ebb::v1::Transition
+  uint64_t symbols = 0;
+
+  uint64_t total_rejected() const;
+  uint64_t total_alerts() const;
+};
+
+class Pipeline {
+ public:
+  // Validates nothing more (the config is compiled); `clock` and `output` must outlive it.
+  static absl::StatusOr<std::unique_ptr<Pipeline>> Create(EngineConfig config, const Clock* clock,
+                                                          Output* output);
+
+  // Registers a source name (file path or topic) for provenance; returns its index.
+  uint32_t RegisterSource(std::string name);
+  const std::string& source_name(uint32_t index) const { return sources_[index]; }
+
+  // A decoded price record. `original` is the record's bytes for the dead-letter output.
+  void OnPrice(absl::string_view symbol, TimeNs time, double price, const Origin& origin,
+               absl::string_view original, absl::string_view event_id = {});
+
+  // A serialized ebb.v1.PriceEvent (binary files, Kafka values): decode, then OnPrice.
+  void OnEncodedPrice(absl::string_view bytes, const Origin& origin);
+
+  // A news record (kept for the news join; counted).
+  void OnNews(const ebb::v1::NewsEvent& news, const Origin& origin);
+
+  // A record a connector could not decode.
+  void Reject(ebb::v1::RejectReason reason, absl::string_view detail, absl::string_view original,
+              absl::string_view symbol, const Origin& origin);
+
+  // End of input: applies every event still waiting in reorder buffers, in order.
+  void Flush();
+
+  const PipelineStats& stats() const { return stats_; }
+  const EngineConfig& config() const { return config_; }
+  // Sum of window memory over all symbols.
+  size_t WindowMemoryBytes() const;
+  size_t WindowEntries() const;
+
+ private:
+  Pipeline(EngineConfig config, const Clock* clock, Output* output);
+
+  SymbolState& StateFor(absl::string_view symbol);
+  void Apply(SymbolState& state, absl::string_view symbol, TimeNs time, double price,
+             const Origin& origin, absl::string_view event_id);
+  void Release(SymbolState& state, absl::string_view symbol, TimeNs watermark);
+
+  EngineConfig config_;
+  PriceValidator validator_;
+  Output* output_;
+  std::vector<std::string> sources_;
+  absl::flat_hash_map<std::string, SymbolState> symbols_;
+  PipelineStats stats_;
+  uint64_t arrivals_ = 0;
+  // Scratch, reused so the per-event path does not allocate.
+  WindowMetrics metrics_;
+  std::string detail_;
+  ebb::v1::PriceEvent decoded_;
+  ebb::v1::Alert alert_;
+};
+
+}  // namespace ebb

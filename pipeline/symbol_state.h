@@ -1,0 +1,84 @@
+#pragma once
+
+// Everything ebb keeps for one symbol: the order stage's reorder buffer, the window and the
+// alert episodes. A separate object so it can be snapshotted, restored and tested alone.
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "pipeline/alert_rules.h"
+#include "pipeline/drawdown_window.h"
+
+namespace ebb {
+
+// Where a record came from: a registered source (file or topic), partition and offset.
+struct Origin {
+  uint32_t source = 0;
+  int32_t partition = -1;  // -1: not a Kafka record
+  int64_t offset = 0;      // Kafka offset, 1-based line, or byte offset
+};
+
+// An event waiting in the reorder buffer (allowed_lateness > 0).
+struct PendingPrice {
+  TimeNs time;
+  uint64_t arrival;  // ties keep arrival order
+  double price;
+  Origin origin;
+  std::string event_id;
+};
+
+class SymbolState {
+ public:
+  SymbolState(const WindowOptions& window, std::vector<uint16_t> rules)
+      : window_(window), rules_(std::move(rules)), episodes_(rules_.size()) {}
+
+  DrawdownWindow& window() { return window_; }
+  const DrawdownWindow& window() const { return window_; }
+  const std::vector<uint16_t>& rules() const { return rules_; }  // indices of matching rules
+  std::vector<AlertEpisode>& episodes() { return episodes_; }
+
+  bool has_applied() const { return has_applied_; }
+  TimeNs last_applied() const { return last_applied_; }
+  void MarkApplied(TimeNs time) {
+    has_applied_ = true;
+    last_applied_ = time;
+  }
+
+  // The reorder buffer: a min-heap on (time, arrival).
+  TimeNs newest_seen() const { return newest_seen_; }
+  void Observe(TimeNs time) {
+    newest_seen_ = seen_any_ ? std::max(newest_seen_, time) : time;
+    seen_any_ = true;
+  }
+  void Buffer(PendingPrice p) {
+    pending_.push_back(std::move(p));
+    std::push_heap(pending_.begin(), pending_.end(), Later);
+  }
+  bool HasPendingAtOrBefore(TimeNs t) const { return !pending_.empty() && pending_[0].time <= t; }
+  bool HasPending() const { return !pending_.empty(); }
+  PendingPrice PopOldest() {
+    std::pop_heap(pending_.begin(), pending_.end(), Later);
+    PendingPrice p = std::move(pending_.back());
+    pending_.pop_back();
+    return p;
+  }
+  size_t pending() const { return pending_.size(); }
+
+ private:
+  static bool Later(const PendingPrice& a, const PendingPrice& b) {
+    return a.time != b.time ? a.time > b.time : a.arrival > b.arrival;
+  }
+
+  DrawdownWindow window_;
+  std::vector<uint16_t> rules_;
+  std::vector<AlertEpisode> episodes_;
+  bool has_applied_ = false;
+  TimeNs last_applied_ = 0;
+  bool seen_any_ = false;
+  TimeNs newest_seen_ = 0;
+  std::vector<PendingPrice> pending_;
+};
+
+}  // namespace ebb

@@ -1,0 +1,98 @@
+#include "pipeline/time_util.h"
+
+#include <limits>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+
+namespace ebb {
+namespace {
+
+struct Unit {
+  absl::string_view name;
+  TimeNs nanos;
+};
+
+// Longest names first so "ms" is not read as "m".
+constexpr Unit kUnits[] = {{"ns", 1},
+                           {"us", 1'000},
+                           {"ms", 1'000'000},
+                           {"s", kNanosPerSecond},
+                           {"m", kNanosPerMinute},
+                           {"h", 60 * kNanosPerMinute},
+                           {"d", kNanosPerDay}};
+
+}  // namespace
+
+absl::StatusOr<TimeNs> ParseDuration(absl::string_view text, absl::string_view field) {
+  auto error = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": invalid duration \"", text,
+                                                   "\": ", why,
+                                                   " (use e.g. \"30d\", \"1m\", \"90s\")"));
+  };
+  absl::string_view rest = absl::StripAsciiWhitespace(text);
+  if (rest.empty()) return error("empty");
+  TimeNs total = 0;
+  while (!rest.empty()) {
+    size_t digits = 0;
+    while (digits < rest.size() && absl::ascii_isdigit(rest[digits])) ++digits;
+    if (digits == 0) return error("expected a number");
+    if (digits > 18) return error("number too large");
+    TimeNs value = 0;
+    for (size_t i = 0; i < digits; ++i) value = value * 10 + (rest[i] - '0');
+    rest.remove_prefix(digits);
+    const Unit* unit = nullptr;
+    for (const Unit& u : kUnits) {
+      if (rest.substr(0, u.name.size()) == u.name) {
+        // "m" must not swallow the "m" of "ms": kUnits lists "ms" before "m".
+        unit = &u;
+        break;
+      }
+    }
+    if (unit == nullptr) return error("expected a unit (ns, us, ms, s, m, h, d)");
+    rest.remove_prefix(unit->name.size());
+    if (value > std::numeric_limits<TimeNs>::max() / unit->nanos ||
+        total > std::numeric_limits<TimeNs>::max() - value * unit->nanos) {
+      return error("too long");
+    }
+    total += value * unit->nanos;
+  }
+  return total;
+}
+
+std::string FormatDuration(TimeNs ns) {
+  if (ns == 0) return "0s";
+  for (int i = static_cast<int>(std::size(kUnits)) - 1; i >= 0; --i) {
+    if (ns % kUnits[i].nanos == 0) return absl::StrCat(ns / kUnits[i].nanos, kUnits[i].name);
+  }
+  return absl::StrCat(ns, "ns");
+}
+
+std::string FormatTime(TimeNs t) {
+  return absl::FormatTime("%Y-%m-%d%ET%H:%M:%E*SZ", absl::FromUnixNanos(t), absl::UTCTimeZone());
+}
+
+absl::StatusOr<TimeNs> FromTimestamp(const google::protobuf::Timestamp& ts) {
+  if (ts.nanos() < 0 || ts.nanos() >= kNanosPerSecond) {
+    return absl::InvalidArgumentError(absl::StrCat("nanos ", ts.nanos(), " outside [0, 1e9)"));
+  }
+  constexpr int64_t kMaxSeconds = std::numeric_limits<TimeNs>::max() / kNanosPerSecond - 1;
+  if (ts.seconds() > kMaxSeconds || ts.seconds() < -kMaxSeconds) {
+    return absl::InvalidArgumentError(absl::StrCat("seconds ", ts.seconds(), " out of range"));
+  }
+  return ts.seconds() * kNanosPerSecond + ts.nanos();
+}
+
+void ToTimestamp(TimeNs t, google::protobuf::Timestamp* ts) {
+  TimeNs seconds = FloorTo(t, kNanosPerSecond) / kNanosPerSecond;
+  ts->set_seconds(seconds);
+  ts->set_nanos(static_cast<int32_t>(t - seconds * kNanosPerSecond));
+}
+
+void ToDuration(TimeNs d, google::protobuf::Duration* out) {
+  out->set_seconds(d / kNanosPerSecond);
+  out->set_nanos(static_cast<int32_t>(d % kNanosPerSecond));
+}
+
+}  // namespace ebb

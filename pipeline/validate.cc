@@ -1,0 +1,83 @@
+#include "pipeline/validate.h"
+
+#include <cmath>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace ebb {
+
+bool IsValidSymbol(absl::string_view symbol) {
+  if (symbol.empty() || symbol.size() > kMaxSymbolBytes) return false;
+  for (char c : symbol) {
+    if (absl::ascii_isalnum(c)) continue;
+    switch (c) {
+      case '.':
+      case '_':
+      case ':':
+      case '/':
+      case '^':
+      case '=':
+      case '-':
+        continue;
+      default:
+        return false;
+    }
+  }
+  return true;
+}
+
+ebb::v1::RejectReason PriceValidator::Check(absl::string_view symbol, TimeNs time, double price,
+                                            std::string* detail) const {
+  if (!IsValidSymbol(symbol)) {
+    *detail = symbol.empty() ? std::string("symbol is empty")
+              : symbol.size() > kMaxSymbolBytes
+                  ? absl::StrCat("symbol is ", symbol.size(), " bytes (max 64)")
+                  : absl::StrCat("symbol \"", absl::CHexEscape(symbol),
+                                 "\" has a byte outside [A-Za-z0-9._:/^=-]");
+    return ebb::v1::INVALID_SYMBOL;
+  }
+  if (!std::isfinite(price) || price <= 0) {
+    *detail = absl::StrFormat("price %g is not finite and > 0", price);
+    return ebb::v1::INVALID_PRICE;
+  }
+  if (time < kMinEventTime) {
+    *detail = absl::StrCat("event time ", FormatTime(time), " is before 1900-01-01");
+    return ebb::v1::INVALID_TIME;
+  }
+  const TimeNs now = clock_->NowNs();
+  if (time > now && time - now > max_future_) {
+    *detail = absl::StrCat("event time ", FormatTime(time), " is more than ",
+                           FormatDuration(max_future_), " after the clock (", FormatTime(now),
+                           ")");
+    return ebb::v1::INVALID_TIME;
+  }
+  return ebb::v1::REJECT_REASON_UNSPECIFIED;
+}
+
+absl::string_view RejectReasonName(ebb::v1::RejectReason reason) {
+  switch (reason) {
+    case ebb::v1::MALFORMED:
+      return "malformed";
+    case ebb::v1::INVALID_SYMBOL:
+      return "invalid_symbol";
+    case ebb::v1::INVALID_PRICE:
+      return "invalid_price";
+    case ebb::v1::INVALID_TIME:
+      return "invalid_time";
+    case ebb::v1::LATE:
+      return "late";
+    case ebb::v1::OVERSIZE:
+      return "oversize";
+    case ebb::v1::TRUNCATED:
+      return "truncated";
+    case ebb::v1::UNKNOWN_LAYOUT:
+      return "unknown_layout";
+    default:
+      return "unspecified";
+  }
+}
+
+}  // namespace ebb
