@@ -176,6 +176,9 @@ void DrawdownWindow::Report(double price, const Summary& s, WindowMetrics* out) 
     out->mdd_peak = MaxPoint(s.pk_at);
     out->mdd_trough = MinPoint(s.tr_at);
   }
+  // A max_drawdown of 0 is realised by a single event: report one point, never a pair of
+  // equal prices at different times (WindowMetrics: "equal when it is 0").
+  if (!(out->max_drawdown > 0)) out->mdd_trough = out->mdd_peak;
   out->full_window = evicted_any_;
   if (evicted_any_) {
     out->change = price / asof_price_ - 1.0;

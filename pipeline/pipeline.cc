@@ -55,20 +55,17 @@ void Pipeline::Reject(ebb::v1::RejectReason reason, absl::string_view detail,
 
 void Pipeline::OnEncodedPrice(absl::string_view bytes, const Origin& origin) {
   if (!decoded_.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    ++stats_.received;
-    Reject(ebb::v1::TRUNCATED, "not a valid ebb.v1.PriceEvent (truncated or corrupt protobuf)",
+    OnUndecodable(ebb::v1::TRUNCATED, "not a valid ebb.v1.PriceEvent (truncated or corrupt protobuf)",
            bytes, {}, origin);
     return;
   }
   if (!decoded_.has_event_time()) {
-    ++stats_.received;
-    Reject(ebb::v1::INVALID_TIME, "event_time is missing", bytes, decoded_.symbol(), origin);
+    OnUndecodable(ebb::v1::INVALID_TIME, "event_time is missing", bytes, decoded_.symbol(), origin);
     return;
   }
   auto time = FromTimestamp(decoded_.event_time());
   if (!time.ok()) {
-    ++stats_.received;
-    Reject(ebb::v1::INVALID_TIME, absl::StrCat("event_time: ", time.status().message()), bytes,
+    OnUndecodable(ebb::v1::INVALID_TIME, absl::StrCat("event_time: ", time.status().message()), bytes,
            decoded_.symbol(), origin);
     return;
   }
@@ -76,7 +73,21 @@ void Pipeline::OnEncodedPrice(absl::string_view bytes, const Origin& origin) {
 }
 
 void Pipeline::OnNews(const ebb::v1::NewsEvent& news, const Origin& origin) {
+  ++stats_.received;
   ++stats_.news;
+}
+
+void Pipeline::OnUndecodable(ebb::v1::RejectReason reason, absl::string_view detail,
+                             absl::string_view original, absl::string_view symbol,
+                             const Origin& origin) {
+  ++stats_.received;
+  Reject(reason, detail, original, symbol, origin);
+}
+
+uint64_t Pipeline::pending() const {
+  uint64_t total = 0;
+  for (const auto& [symbol, state] : symbols_) total += state.pending();
+  return total;
 }
 
 void Pipeline::OnPrice(absl::string_view symbol, TimeNs time, double price, const Origin& origin,

@@ -58,9 +58,10 @@ class Output {
 };
 
 struct PipelineStats {
-  uint64_t received = 0;  // price records seen (valid or not)
-  uint64_t applied = 0;   // applied to a window
-  uint64_t news = 0;      // news records accepted
+  // Every record handed to the pipeline: received == applied + news + rejected + pending.
+  uint64_t received = 0;
+  uint64_t applied = 0;  // price events applied to a window
+  uint64_t news = 0;     // news records accepted
   std::array<uint64_t, 9> rejected{};  // by ebb::v1::RejectReason
   std::array<uint64_t, 4> alerts{};    // by ebb::v1::Transition
   uint64_t symbols = 0;
@@ -89,12 +90,15 @@ class Pipeline {
   // A news record (kept for the news join; counted).
   void OnNews(const ebb::v1::NewsEvent& news, const Origin& origin);
 
-  // A record a connector could not decode.
-  void Reject(ebb::v1::RejectReason reason, absl::string_view detail, absl::string_view original,
-              absl::string_view symbol, const Origin& origin);
+  // A record a connector could not decode (counted as received and rejected).
+  void OnUndecodable(ebb::v1::RejectReason reason, absl::string_view detail,
+                     absl::string_view original, absl::string_view symbol, const Origin& origin);
 
   // End of input: applies every event still waiting in reorder buffers, in order.
   void Flush();
+
+  // Number of events waiting in reorder buffers.
+  uint64_t pending() const;
 
   const PipelineStats& stats() const { return stats_; }
   const EngineConfig& config() const { return config_; }
@@ -105,6 +109,8 @@ class Pipeline {
  private:
   Pipeline(EngineConfig config, const Clock* clock, Output* output);
 
+  void Reject(ebb::v1::RejectReason reason, absl::string_view detail, absl::string_view original,
+              absl::string_view symbol, const Origin& origin);
   SymbolState& StateFor(absl::string_view symbol);
   void Apply(SymbolState& state, absl::string_view symbol, TimeNs time, double price,
              const Origin& origin, absl::string_view event_id);

@@ -1,0 +1,143 @@
+#include "connectors/file_sink.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/util/json_util.h"
+#include "pipeline/status_macros.h"
+
+namespace ebb {
+namespace {
+
+void SetPoint(const PricePoint& p, ebb::v1::PricePoint* out) {
+  out->set_price(p.price);
+  ToTimestamp(p.time, out->mutable_time());
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<MessageWriter>> MessageWriter::Open(const std::string& path) {
+  const bool binary = absl::EndsWith(path, ".binpb") || absl::EndsWith(path, ".pb");
+  if (path == "-") {
+    return std::unique_ptr<MessageWriter>(new MessageWriter(path, stdout, false, false));
+  }
+  std::FILE* file = std::fopen(path.c_str(), "wb");
+  if (file == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat(path, ": cannot open for writing: ", std::strerror(errno)));
+  }
+  std::setvbuf(file, nullptr, _IOFBF, 1 << 20);
+  return std::unique_ptr<MessageWriter>(new MessageWriter(path, file, binary, true));
+}
+
+MessageWriter::~MessageWriter() {
+  if (owned_ && file_ != nullptr) std::fclose(file_);
+}
+
+void MessageWriter::Write(const google::protobuf::Message& message) {
+  if (failed_) return;
+  buffer_.clear();
+  if (binary_) {
+    const size_t size = message.ByteSizeLong();
+    uint8_t prefix[10];
+    uint8_t* end = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(
+        static_cast<uint32_t>(size), prefix);
+    buffer_.assign(reinterpret_cast<const char*>(prefix), end - prefix);
+    message.AppendToString(&buffer_);
+  } else {
+    google::protobuf::util::JsonPrintOptions options;
+    options.always_print_primitive_fields = true;
+    google::protobuf::util::MessageToJsonString(message, &buffer_, options);
+    buffer_.push_back('\n');
+  }
+  if (std::fwrite(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size()) failed_ = true;
+  // Alerts on a terminal or pipe show up as they happen.
+  if (!owned_) std::fflush(file_);
+}
+
+absl::Status MessageWriter::Close() {
+  if (file_ == nullptr) return absl::OkStatus();
+  if (std::fflush(file_) != 0) failed_ = true;
+  if (owned_) {
+    if (std::fclose(file_) != 0) failed_ = true;
+  }
+  file_ = nullptr;
+  if (failed_) return absl::DataLossError(absl::StrCat(path_, ": write failed"));
+  return absl::OkStatus();
+}
+
+void ToProto(const MetricsView& view, ebb::v1::DrawdownMetrics* out) {
+  const WindowMetrics& m = *view.metrics;
+  out->set_symbol(view.symbol.data(), view.symbol.size());
+  ToTimestamp(view.time, out->mutable_event_time());
+  out->set_price(view.price);
+  SetPoint(m.peak, out->mutable_peak());
+  out->set_drawdown(m.drawdown);
+  out->set_max_drawdown(m.max_drawdown);
+  SetPoint(m.mdd_peak, out->mutable_max_drawdown_peak());
+  SetPoint(m.mdd_trough, out->mutable_max_drawdown_trough());
+  if (m.change.has_value()) {
+    out->set_change(*m.change);
+  } else {
+    out->clear_change();
+  }
+  out->set_full_window(m.full_window);
+  ToDuration(view.window_length, out->mutable_window());
+  out->set_window_entries(m.entries);
+}
+
+absl::StatusOr<std::unique_ptr<FileOutput>> FileOutput::Create(const FileOutputOptions& options) {
+  std::unique_ptr<FileOutput> out(new FileOutput());
+  if (!options.alerts_path.empty()) {
+    ASSIGN_OR_RETURN(out->alerts_, MessageWriter::Open(options.alerts_path));
+  }
+  if (!options.metrics_path.empty()) {
+    ASSIGN_OR_RETURN(out->metrics_, MessageWriter::Open(options.metrics_path));
+  }
+  if (!options.dead_letter_path.empty()) {
+    ASSIGN_OR_RETURN(out->dead_letters_, MessageWriter::Open(options.dead_letter_path));
+  }
+  return out;
+}
+
+void FileOutput::OnMetrics(const MetricsView& view) {
+  ToProto(view, &metrics_message_);
+  metrics_->Write(metrics_message_);
+}
+
+void FileOutput::OnAlert(const ebb::v1::Alert& alert) {
+  if (alerts_ != nullptr) alerts_->Write(alert);
+}
+
+void FileOutput::OnDeadLetter(const DeadLetterView& view) {
+  const std::string& source = pipeline_ != nullptr ? pipeline_->source_name(view.origin.source)
+                                                   : std::string();
+  if (first_rejection_.empty()) {
+    first_rejection_ = absl::StrCat(source.empty() ? "<input>" : source, ":", view.origin.offset,
+                                    ": ", RejectReasonName(view.reason), ": ", view.detail);
+  }
+  if (dead_letters_ == nullptr) return;
+  ebb::v1::DeadLetter& dl = dead_letter_message_;
+  dl.Clear();
+  dl.set_reason(view.reason);
+  dl.set_detail(view.detail.data(), view.detail.size());
+  dl.set_source(source);
+  if (view.origin.partition >= 0) dl.set_partition(view.origin.partition);
+  dl.set_offset(view.origin.offset);
+  dl.set_original(view.original.data(), view.original.size());
+  dl.set_symbol(view.symbol.data(), view.symbol.size());
+  dead_letters_->Write(dl);
+}
+
+absl::Status FileOutput::Close() {
+  absl::Status status;
+  for (auto* writer : {&alerts_, &metrics_, &dead_letters_}) {
+    if (*writer != nullptr) status.Update((*writer)->Close());
+  }
+  return status;
+}
+
+}  // namespace ebb
