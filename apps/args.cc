@@ -26,11 +26,13 @@ absl::StatusOr<Args> Args::Parse(int argc, char** argv, int first,
     for (const FlagSpec& s : specs) {
       if (s.name == name) spec = &s;
     }
-    if (spec == nullptr) return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
+    if (spec == nullptr)
+      return absl::InvalidArgumentError(absl::StrCat("unknown flag --", name));
     std::vector<std::string>& values = args.values_[name];
     if (!spec->takes_value) {
       if (has_inline) {
-        return absl::InvalidArgumentError(absl::StrCat("--", name, " takes no value"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("--", name, " takes no value"));
       }
       values.push_back("true");
       continue;
@@ -45,15 +47,18 @@ absl::StatusOr<Args> Args::Parse(int argc, char** argv, int first,
       if (!spec->repeated) break;
     }
     if (values.size() == before) {
-      return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", name, " needs a value"));
     }
   }
   return args;
 }
 
-std::string Args::Get(const std::string& name, const std::string& fallback) const {
+std::string Args::Get(const std::string& name,
+                      const std::string& fallback) const {
   auto it = values_.find(name);
-  return it == values_.end() || it->second.empty() ? fallback : it->second.back();
+  return it == values_.end() || it->second.empty() ? fallback
+                                                   : it->second.back();
 }
 
 const std::vector<std::string>& Args::GetAll(const std::string& name) const {

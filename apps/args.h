@@ -1,6 +1,7 @@
 #pragma once
 
-// A small command-line parser for ebb's subcommands: `--name value`, `--name=value`, boolean
+// A small command-line parser for ebb's subcommands: `--name value`,
+// `--name=value`, boolean
 // `--name`, and flags that take several values (`--prices A B C`).
 
 #include <map>
@@ -12,20 +13,22 @@
 namespace ebb {
 
 struct FlagSpec {
-  std::string name;   // without the leading "--"
-  bool takes_value;   // false: a boolean switch
-  bool repeated;      // true: collects every value up to the next --flag
+  std::string name;  // without the leading "--"
+  bool takes_value;  // false: a boolean switch
+  bool repeated;     // true: collects every value up to the next --flag
 };
 
 class Args {
  public:
-  // Parses argv[first..argc). Unknown flags and missing values are InvalidArgument.
+  // Parses argv[first..argc). Unknown flags and missing values are
+  // InvalidArgument.
   static absl::StatusOr<Args> Parse(int argc, char** argv, int first,
                                     const std::vector<FlagSpec>& specs);
 
   bool Has(const std::string& name) const { return values_.count(name) > 0; }
   // The last value given, or `fallback`.
-  std::string Get(const std::string& name, const std::string& fallback = "") const;
+  std::string Get(const std::string& name,
+                  const std::string& fallback = "") const;
   const std::vector<std::string>& GetAll(const std::string& name) const;
   const std::vector<std::string>& positional() const { return positional_; }
 

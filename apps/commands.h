@@ -1,7 +1,8 @@
 #pragma once
 
-// ebb's subcommands. Each returns the process exit status: 0 success, 1 a usage, config or I/O
-// error (printed on stderr), 2 a rejected record under --strict.
+// ebb's subcommands. Each returns the process exit status: 0 success, 1 a
+// usage, config or I/O error (printed on stderr), 2 a rejected record under
+// --strict.
 
 namespace ebb {
 

@@ -1,10 +1,13 @@
-// ebb generate: a deterministic synthetic price feed with a crash-and-recovery regime.
+// ebb generate: a deterministic synthetic price feed with a crash-and-recovery
+// regime.
 //
-// Every symbol follows a geometric random walk driven by a shared market factor (beta in
-// [0.6, 1.6]) plus its own noise. The market is calm, then falls by --crash-depth over
-// --crash-days, recovers half of it over three times as long, and is calm again. Prices are
-// whole ticks of 0.0001, so CSV, JSON lines and protobuf carry bit-identical doubles. The same
-// flags and seed always give the same bytes.
+// Every symbol follows a geometric random walk driven by a shared market factor
+// (beta in [0.6, 1.6]) plus its own noise. The market is calm, then falls by
+// --crash-depth over
+// --crash-days, recovers half of it over three times as long, and is calm
+// again. Prices are whole ticks of 0.0001, so CSV, JSON lines and protobuf
+// carry bit-identical doubles. The same flags and seed always give the same
+// bytes.
 
 #include <charconv>
 #include <cmath>
@@ -27,7 +30,8 @@
 namespace ebb {
 namespace {
 
-constexpr char kUsage[] = R"(usage: ebb generate [--symbols 12] [--days 120] [--interval 1h] [--start 2025-01-01]
+constexpr char kUsage[] =
+    R"(usage: ebb generate [--symbols 12] [--days 120] [--interval 1h] [--start 2025-01-01]
                     [--seed 42] [--format csv|jsonl|binpb] [--out PATH|-]
                     [--crash-day DAYS/2] [--crash-days 6] [--crash-depth 0.35]
 
@@ -36,14 +40,17 @@ Writes a deterministic synthetic feed: one price per symbol per interval, time-m
 )";
 
 const std::vector<FlagSpec> kFlags = {
-    {"symbols", true, false},   {"days", true, false},       {"interval", true, false},
-    {"start", true, false},     {"seed", true, false},       {"format", true, false},
-    {"out", true, false},       {"crash-day", true, false},  {"crash-days", true, false},
-    {"crash-depth", true, false}, {"no-progress", false, false}, {"help", false, false},
+    {"symbols", true, false},      {"days", true, false},
+    {"interval", true, false},     {"start", true, false},
+    {"seed", true, false},         {"format", true, false},
+    {"out", true, false},          {"crash-day", true, false},
+    {"crash-days", true, false},   {"crash-depth", true, false},
+    {"no-progress", false, false}, {"help", false, false},
 };
 
-// xoshiro256** seeded by splitmix64: fixed, portable sequences (std::normal_distribution is
-// not specified bit-for-bit across standard libraries).
+// xoshiro256** seeded by splitmix64: fixed, portable sequences
+// (std::normal_distribution is not specified bit-for-bit across standard
+// libraries).
 class Rng {
  public:
   explicit Rng(uint64_t seed) {
@@ -66,7 +73,9 @@ class Rng {
     s_[3] = Rotl(s_[3], 45);
     return result;
   }
-  double Uniform() { return static_cast<double>(Next() >> 11) * 0x1.0p-53; }  // [0, 1)
+  double Uniform() {
+    return static_cast<double>(Next() >> 11) * 0x1.0p-53;
+  }                  // [0, 1)
   double Normal() {  // Box-Muller
     const double u1 = 1.0 - Uniform(), u2 = Uniform();
     return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
@@ -98,15 +107,17 @@ void AppendTime(TimeNs t, std::string* out) {
   const int64_t y = yoe + era * 400 + (m <= 2);
   char buf[96];
   std::snprintf(buf, sizeof(buf), "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ",
-                static_cast<long long>(y), static_cast<long long>(m), static_cast<long long>(d),
-                static_cast<long long>(sod / 3600), static_cast<long long>(sod / 60 % 60),
+                static_cast<long long>(y), static_cast<long long>(m),
+                static_cast<long long>(d), static_cast<long long>(sod / 3600),
+                static_cast<long long>(sod / 60 % 60),
                 static_cast<long long>(sod % 60));
   out->append(buf);
 }
 
 void AppendTicks(int64_t ticks, std::string* out) {
   char buf[32];
-  std::snprintf(buf, sizeof(buf), "%lld.%04lld", static_cast<long long>(ticks / 10000),
+  std::snprintf(buf, sizeof(buf), "%lld.%04lld",
+                static_cast<long long>(ticks / 10000),
                 static_cast<long long>(ticks % 10000));
   out->append(buf);
 }
@@ -116,7 +127,9 @@ void AppendTicks(int64_t ticks, std::string* out) {
 int RunGenerate(int argc, char** argv) {
   auto args = Args::Parse(argc, argv, 1, kFlags);
   if (!args.ok() || args->Has("help") || !args->positional().empty()) {
-    if (!args.ok()) std::fprintf(stderr, "ebb generate: %s\n\n", args.status().ToString().c_str());
+    if (!args.ok())
+      std::fprintf(stderr, "ebb generate: %s\n\n",
+                   args.status().ToString().c_str());
     std::fputs(kUsage, stderr);
     return args.ok() && args->Has("help") ? 0 : 1;
   }
@@ -131,25 +144,32 @@ int RunGenerate(int argc, char** argv) {
       symbols > 10'000'000) {
     return usage_error("--symbols: expected a whole number from 1 to 10000000");
   }
-  if (!absl::SimpleAtoi(args->Get("days", "120"), &days) || days < 1 || days > 36500) {
+  if (!absl::SimpleAtoi(args->Get("days", "120"), &days) || days < 1 ||
+      days > 36500) {
     return usage_error("--days: expected a whole number from 1 to 36500");
   }
   if (!absl::SimpleAtoi(args->Get("seed", "42"), &seed)) {
     return usage_error("--seed: expected a whole number");
   }
   auto interval = ParseDuration(args->Get("interval", "1h"), "--interval");
-  if (!interval.ok()) return usage_error(std::string(interval.status().message()));
+  if (!interval.ok())
+    return usage_error(std::string(interval.status().message()));
   if (*interval < kNanosPerSecond || kNanosPerDay % *interval != 0) {
-    return usage_error("--interval: must be at least 1s and divide a day (e.g. 1m, 5m, 1h, 1d)");
+    return usage_error(
+        "--interval: must be at least 1s and divide a day (e.g. 1m, 5m, 1h, "
+        "1d)");
   }
   auto start = ParseFileTime(args->Get("start", "2025-01-01T00:00:00Z"));
-  if (!start.ok()) return usage_error(absl::StrCat("--start: ", start.status().message()));
+  if (!start.ok())
+    return usage_error(absl::StrCat("--start: ", start.status().message()));
   int64_t crash_day = days / 2, crash_days = 6;
-  if (!absl::SimpleAtoi(args->Get("crash-day", absl::StrCat(days / 2)), &crash_day) ||
+  if (!absl::SimpleAtoi(args->Get("crash-day", absl::StrCat(days / 2)),
+                        &crash_day) ||
       crash_day < 0) {
     return usage_error("--crash-day: expected a whole number of days >= 0");
   }
-  if (!absl::SimpleAtoi(args->Get("crash-days", "6"), &crash_days) || crash_days < 1) {
+  if (!absl::SimpleAtoi(args->Get("crash-days", "6"), &crash_days) ||
+      crash_days < 1) {
     return usage_error("--crash-days: expected a whole number of days >= 1");
   }
   if (!absl::SimpleAtod(args->Get("crash-depth", "0.35"), &crash_depth) ||
@@ -161,15 +181,18 @@ int RunGenerate(int argc, char** argv) {
     return usage_error("--format: expected csv, jsonl or binpb");
   }
   const std::string out_path = args->Get("out", "-");
-  std::FILE* out = out_path == "-" ? stdout : std::fopen(out_path.c_str(), "wb");
+  std::FILE* out =
+      out_path == "-" ? stdout : std::fopen(out_path.c_str(), "wb");
   if (out == nullptr) {
-    return usage_error(absl::StrCat(out_path, ": cannot open for writing: ", std::strerror(errno)));
+    return usage_error(absl::StrCat(
+        out_path, ": cannot open for writing: ", std::strerror(errno)));
   }
   std::setvbuf(out, nullptr, _IOFBF, 1 << 20);
 
   Rng rng(seed);
   std::vector<SymbolModel> models(static_cast<size_t>(symbols));
-  const int width = std::max<int>(3, static_cast<int>(absl::StrCat(symbols).size()));
+  const int width =
+      std::max<int>(3, static_cast<int>(absl::StrCat(symbols).size()));
   for (int64_t i = 0; i < symbols; ++i) {
     SymbolModel& m = models[static_cast<size_t>(i)];
     m.name = absl::StrFormat("SYN%0*d", width, i + 1);
@@ -181,7 +204,8 @@ int RunGenerate(int argc, char** argv) {
   const int64_t steps_per_day = kNanosPerDay / *interval;
   const int64_t steps = days * steps_per_day;
   const double dt = 1.0 / static_cast<double>(steps_per_day);
-  const double crash_drift = std::log(1.0 - crash_depth) / static_cast<double>(crash_days);
+  const double crash_drift =
+      std::log(1.0 - crash_depth) / static_cast<double>(crash_days);
   const int64_t recovery_days = 3 * crash_days;
   std::string line;
   ebb::v1::PriceEvent event;
@@ -193,7 +217,8 @@ int RunGenerate(int argc, char** argv) {
     if (day >= crash_day && day < crash_day + crash_days) {
       drift = crash_drift;
       vol = 0.03;
-    } else if (day >= crash_day + crash_days && day < crash_day + crash_days + recovery_days) {
+    } else if (day >= crash_day + crash_days &&
+               day < crash_day + crash_days + recovery_days) {
       drift = -0.5 * crash_drift * static_cast<double>(crash_days) /
               static_cast<double>(recovery_days);
       vol = 0.02;
@@ -201,8 +226,10 @@ int RunGenerate(int argc, char** argv) {
     const double market = drift * dt + vol * std::sqrt(dt) * rng.Normal();
     const TimeNs time = *start + step * *interval;
     for (SymbolModel& m : models) {
-      m.log_price += m.beta * market + m.daily_vol * std::sqrt(dt) * rng.Normal();
-      const int64_t ticks = std::max<int64_t>(1, std::llround(std::exp(m.log_price) * 1e4));
+      m.log_price +=
+          m.beta * market + m.daily_vol * std::sqrt(dt) * rng.Normal();
+      const int64_t ticks =
+          std::max<int64_t>(1, std::llround(std::exp(m.log_price) * 1e4));
       line.clear();
       if (format == "csv") {
         AppendTime(time, &line);
@@ -215,9 +242,11 @@ int RunGenerate(int argc, char** argv) {
         std::string price_text;
         AppendTicks(ticks, &price_text);
         double price = 0;
-        std::from_chars(price_text.data(), price_text.data() + price_text.size(), price);
+        std::from_chars(price_text.data(),
+                        price_text.data() + price_text.size(), price);
         if (format == "jsonl") {
-          absl::StrAppend(&line, "{\"symbol\":\"", m.name, "\",\"eventTime\":\"");
+          absl::StrAppend(&line, "{\"symbol\":\"", m.name,
+                          "\",\"eventTime\":\"");
           AppendTime(time, &line);
           absl::StrAppend(&line, "\",\"price\":", price_text, "}\n");
         } else {
@@ -226,21 +255,23 @@ int RunGenerate(int argc, char** argv) {
           event.set_price(price);
           uint8_t prefix[10];
           const size_t size = event.ByteSizeLong();
-          uint8_t* end = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(
-              static_cast<uint32_t>(size), prefix);
+          uint8_t* end =
+              google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(
+                  static_cast<uint32_t>(size), prefix);
           line.assign(reinterpret_cast<const char*>(prefix), end - prefix);
           event.AppendToString(&line);
         }
       }
       std::fwrite(line.data(), 1, line.size(), out);
     }
-    progress.Update(static_cast<uint64_t>(step * symbols), static_cast<uint64_t>(step),
-                    static_cast<uint64_t>(steps));
+    progress.Update(static_cast<uint64_t>(step * symbols),
+                    static_cast<uint64_t>(step), static_cast<uint64_t>(steps));
   }
   progress.Finish();
   const bool write_failed = std::fflush(out) != 0 || std::ferror(out) != 0;
   if (out != stdout) std::fclose(out);
-  if (write_failed) return usage_error(absl::StrCat(out_path, ": write failed"));
+  if (write_failed)
+    return usage_error(absl::StrCat(out_path, ": write failed"));
   return 0;
 }
 

@@ -19,12 +19,15 @@ commands:
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "help") == 0) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 ||
+      std::strcmp(argv[1], "help") == 0) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 1 : 0;
   }
-  if (std::strcmp(argv[1], "replay") == 0) return ebb::RunReplay(argc - 1, argv + 1);
-  if (std::strcmp(argv[1], "generate") == 0) return ebb::RunGenerate(argc - 1, argv + 1);
+  if (std::strcmp(argv[1], "replay") == 0)
+    return ebb::RunReplay(argc - 1, argv + 1);
+  if (std::strcmp(argv[1], "generate") == 0)
+    return ebb::RunGenerate(argc - 1, argv + 1);
   std::fprintf(stderr, "ebb: unknown command \"%s\"\n\n%s", argv[1], kUsage);
   return 1;
 }

@@ -1,6 +1,7 @@
 #pragma once
 
-// A progress line on stderr, redrawn in place at most ~5 times a second, only on a terminal.
+// A progress line on stderr, redrawn in place at most ~5 times a second, only
+// on a terminal.
 
 #include <unistd.h>
 
@@ -13,8 +14,10 @@ namespace ebb {
 class ProgressLine {
  public:
   explicit ProgressLine(const char* what, bool enabled = true)
-      : what_(what), enabled_(enabled && isatty(STDERR_FILENO) == 1),
-        start_(std::chrono::steady_clock::now()), last_(start_) {}
+      : what_(what),
+        enabled_(enabled && isatty(STDERR_FILENO) == 1),
+        start_(std::chrono::steady_clock::now()),
+        last_(start_) {}
 
   // Call often; cheap unless a redraw is due. total may be 0 when unknown.
   void Update(uint64_t records, uint64_t done_bytes, uint64_t total_bytes) {
@@ -23,10 +26,12 @@ class ProgressLine {
     if (now - last_ < std::chrono::milliseconds(200)) return;
     last_ = now;
     const double seconds = std::chrono::duration<double>(now - start_).count();
-    const double rate = seconds > 0 ? static_cast<double>(records) / seconds : 0;
+    const double rate =
+        seconds > 0 ? static_cast<double>(records) / seconds : 0;
     if (total_bytes > 0) {
       std::fprintf(stderr, "\r\033[K%s: %5.1f%%  %llu records  %.2f M/s", what_,
-                   100.0 * static_cast<double>(done_bytes) / static_cast<double>(total_bytes),
+                   100.0 * static_cast<double>(done_bytes) /
+                       static_cast<double>(total_bytes),
                    static_cast<unsigned long long>(records), rate / 1e6);
     } else {
       std::fprintf(stderr, "\r\033[K%s: %llu records  %.2f M/s", what_,
@@ -42,7 +47,9 @@ class ProgressLine {
   }
 
   double ElapsedSeconds() const {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() -
+                                         start_)
+        .count();
   }
 
  private:

@@ -1,4 +1,5 @@
-// ebb replay: runs price (and news) files through the pipeline, in event-time order.
+// ebb replay: runs price (and news) files through the pipeline, in event-time
+// order.
 
 #include <cstdio>
 #include <string>
@@ -17,7 +18,8 @@
 namespace ebb {
 namespace {
 
-constexpr char kUsage[] = R"(usage: ebb replay [--config FILE] --prices [SYMBOL=]FILE... [--news FILE...]
+constexpr char kUsage[] =
+    R"(usage: ebb replay [--config FILE] --prices [SYMBOL=]FILE... [--news FILE...]
                   [--window 30d] [--resolution exact|1m|1h|...] [--lateness 0s]
                   [--format csv|jsonl|binpb] [--price-column close]
                   [--alerts-out PATH|-] [--metrics-out PATH] [--dlq-out PATH]
@@ -30,11 +32,14 @@ stderr. With --strict the first rejected record is an error (exit status 2).
 )";
 
 const std::vector<FlagSpec> kFlags = {
-    {"config", true, false},       {"prices", true, true},       {"news", true, true},
-    {"window", true, false},       {"resolution", true, false},  {"lateness", true, false},
-    {"format", true, false},       {"price-column", true, false}, {"alerts-out", true, false},
-    {"metrics-out", true, false},  {"dlq-out", true, false},     {"strict", false, false},
-    {"no-progress", false, false}, {"quiet", false, false},      {"help", false, false},
+    {"config", true, false},       {"prices", true, true},
+    {"news", true, true},          {"window", true, false},
+    {"resolution", true, false},   {"lateness", true, false},
+    {"format", true, false},       {"price-column", true, false},
+    {"alerts-out", true, false},   {"metrics-out", true, false},
+    {"dlq-out", true, false},      {"strict", false, false},
+    {"no-progress", false, false}, {"quiet", false, false},
+    {"help", false, false},
 };
 
 // "SYMBOL=path" or "path".
@@ -61,10 +66,13 @@ std::string Thousands(uint64_t n) {
 
 void PrintSummary(const Pipeline& pipeline, size_t inputs, double seconds) {
   const PipelineStats& s = pipeline.stats();
-  const double rate = seconds > 0 ? static_cast<double>(s.received) / seconds : 0;
-  std::fprintf(stderr, "ebb replay: %zu input%s, %s records in %.2f s (%.2f M records/s)\n",
-               inputs, inputs == 1 ? "" : "s", Thousands(s.received).c_str(), seconds,
-               rate / 1e6);
+  const double rate =
+      seconds > 0 ? static_cast<double>(s.received) / seconds : 0;
+  std::fprintf(
+      stderr,
+      "ebb replay: %zu input%s, %s records in %.2f s (%.2f M records/s)\n",
+      inputs, inputs == 1 ? "" : "s", Thousands(s.received).c_str(), seconds,
+      rate / 1e6);
   std::fprintf(stderr, "  applied   %s price events, %s symbols; %s news\n",
                Thousands(s.applied).c_str(), Thousands(s.symbols).c_str(),
                Thousands(s.news).c_str());
@@ -73,17 +81,20 @@ void PrintSummary(const Pipeline& pipeline, size_t inputs, double seconds) {
   for (int r = 1; r < static_cast<int>(s.rejected.size()); ++r) {
     if (s.rejected[r] == 0) continue;
     absl::StrAppend(&reasons, reasons.empty() ? " (" : ", ",
-                    RejectReasonName(static_cast<ebb::v1::RejectReason>(r)), " ",
-                    Thousands(s.rejected[r]));
+                    RejectReasonName(static_cast<ebb::v1::RejectReason>(r)),
+                    " ", Thousands(s.rejected[r]));
   }
   if (!reasons.empty()) reasons += ")";
   std::fprintf(stderr, "  rejected  %s%s\n", rejected.c_str(), reasons.c_str());
-  std::fprintf(stderr, "  alerts    %s (opened %s, escalated %s, resolved %s)\n",
-               Thousands(s.total_alerts()).c_str(), Thousands(s.alerts[ebb::v1::OPENED]).c_str(),
+  std::fprintf(stderr,
+               "  alerts    %s (opened %s, escalated %s, resolved %s)\n",
+               Thousands(s.total_alerts()).c_str(),
+               Thousands(s.alerts[ebb::v1::OPENED]).c_str(),
                Thousands(s.alerts[ebb::v1::ESCALATED]).c_str(),
                Thousands(s.alerts[ebb::v1::RESOLVED]).c_str());
   const size_t entries = pipeline.WindowEntries();
-  std::fprintf(stderr, "  windows   %s entries, %.1f MiB\n", Thousands(entries).c_str(),
+  std::fprintf(stderr, "  windows   %s entries, %.1f MiB\n",
+               Thousands(entries).c_str(),
                static_cast<double>(pipeline.WindowMemoryBytes()) / (1 << 20));
 }
 
@@ -94,23 +105,32 @@ absl::StatusOr<ebb::v1::EbbConfig> BuildConfig(const Args& args) {
   } else {
     config = DefaultConfig();
   }
-  if (args.Has("window")) config.mutable_window()->set_length(args.Get("window"));
-  if (args.Has("resolution")) config.mutable_window()->set_resolution(args.Get("resolution"));
+  if (args.Has("window"))
+    config.mutable_window()->set_length(args.Get("window"));
+  if (args.Has("resolution"))
+    config.mutable_window()->set_resolution(args.Get("resolution"));
   if (args.Has("lateness")) config.set_allowed_lateness(args.Get("lateness"));
-  for (const std::string& p : args.GetAll("prices")) *config.add_prices() = ParseInputArg(p);
-  for (const std::string& n : args.GetAll("news")) config.add_news()->set_path(n);
+  for (const std::string& p : args.GetAll("prices"))
+    *config.add_prices() = ParseInputArg(p);
+  for (const std::string& n : args.GetAll("news"))
+    config.add_news()->set_path(n);
   for (auto* input : {config.mutable_prices(), config.mutable_news()}) {
     for (ebb::v1::FileInput& in : *input) {
       if (in.format().empty()) in.set_format(args.Get("format"));
-      if (in.price_column().empty()) in.set_price_column(args.Get("price-column"));
+      if (in.price_column().empty())
+        in.set_price_column(args.Get("price-column"));
     }
   }
-  if (args.Has("alerts-out")) config.mutable_outputs()->set_alerts(args.Get("alerts-out"));
-  if (args.Has("metrics-out")) config.mutable_outputs()->set_metrics(args.Get("metrics-out"));
-  if (args.Has("dlq-out")) config.mutable_outputs()->set_dead_letters(args.Get("dlq-out"));
+  if (args.Has("alerts-out"))
+    config.mutable_outputs()->set_alerts(args.Get("alerts-out"));
+  if (args.Has("metrics-out"))
+    config.mutable_outputs()->set_metrics(args.Get("metrics-out"));
+  if (args.Has("dlq-out"))
+    config.mutable_outputs()->set_dead_letters(args.Get("dlq-out"));
   if (args.Has("strict")) config.set_strict(true);
   if (config.prices().empty()) {
-    return absl::InvalidArgumentError("no price input: give --prices FILE (or prices in --config)");
+    return absl::InvalidArgumentError(
+        "no price input: give --prices FILE (or prices in --config)");
   }
   return config;
 }
@@ -120,12 +140,15 @@ absl::StatusOr<ebb::v1::EbbConfig> BuildConfig(const Args& args) {
 int RunReplay(int argc, char** argv) {
   auto args = Args::Parse(argc, argv, 1, kFlags);
   if (!args.ok() || args->Has("help") || !args->positional().empty()) {
-    if (!args.ok()) std::fprintf(stderr, "ebb replay: %s\n\n", args.status().ToString().c_str());
+    if (!args.ok())
+      std::fprintf(stderr, "ebb replay: %s\n\n",
+                   args.status().ToString().c_str());
     std::fputs(kUsage, stderr);
     return args.ok() && args->Has("help") ? 0 : 1;
   }
   auto fail = [](const absl::Status& status) {
-    std::fprintf(stderr, "ebb replay: %s\n", std::string(status.message()).c_str());
+    std::fprintf(stderr, "ebb replay: %s\n",
+                 std::string(status.message()).c_str());
     return 1;
   };
   auto config = BuildConfig(*args);
@@ -134,12 +157,14 @@ int RunReplay(int argc, char** argv) {
   if (!engine_config.ok()) return fail(engine_config.status());
 
   FileOutputOptions output_options;
-  output_options.alerts_path = config->outputs().alerts().empty() ? "-" : config->outputs().alerts();
+  output_options.alerts_path =
+      config->outputs().alerts().empty() ? "-" : config->outputs().alerts();
   output_options.metrics_path = config->outputs().metrics();
   output_options.dead_letter_path = config->outputs().dead_letters();
   auto output = FileOutput::Create(output_options);
   if (!output.ok()) return fail(output.status());
-  auto pipeline = Pipeline::Create(*std::move(engine_config), SystemClock::Get(), output->get());
+  auto pipeline = Pipeline::Create(*std::move(engine_config),
+                                   SystemClock::Get(), output->get());
   if (!pipeline.ok()) return fail(pipeline.status());
   (*output)->set_pipeline(pipeline->get());
 
@@ -148,7 +173,8 @@ int RunReplay(int argc, char** argv) {
   for (int kind = 0; kind < 2; ++kind) {
     const auto& inputs = kind == 0 ? config->prices() : config->news();
     for (const ebb::v1::FileInput& in : inputs) {
-      FileSourceOptions options{in.path(), in.symbol(), in.format(), in.price_column(), kind == 1};
+      FileSourceOptions options{in.path(), in.symbol(), in.format(),
+                                in.price_column(), kind == 1};
       auto source = OpenFileSource(options);
       if (!source.ok()) return fail(source.status());
       sources.push_back(*std::move(source));
@@ -172,8 +198,8 @@ int RunReplay(int argc, char** argv) {
     const Origin origin{source_ids[record.source_index], -1, record.offset};
     switch (record.kind) {
       case SourceRecord::Kind::kPrice:
-        engine.OnPrice(record.symbol, record.time, record.price, origin, record.original,
-                       record.event_id);
+        engine.OnPrice(record.symbol, record.time, record.price, origin,
+                       record.original, record.event_id);
         break;
       case SourceRecord::Kind::kEncoded:
         engine.OnEncodedPrice(record.original, origin);
@@ -182,13 +208,14 @@ int RunReplay(int argc, char** argv) {
         engine.OnNews(record.news, origin);
         break;
       case SourceRecord::Kind::kError:
-        engine.OnUndecodable(record.reason, record.detail, record.original, record.symbol,
-                             origin);
+        engine.OnUndecodable(record.reason, record.detail, record.original,
+                             record.symbol, origin);
         break;
     }
     if (strict && engine.stats().total_rejected() > 0) {
       progress.Finish();
-      std::fprintf(stderr, "ebb replay: --strict: %s\n", (*output)->first_rejection().c_str());
+      std::fprintf(stderr, "ebb replay: --strict: %s\n",
+                   (*output)->first_rejection().c_str());
       (void)(*output)->Close();
       return 2;
     }
@@ -197,7 +224,8 @@ int RunReplay(int argc, char** argv) {
   engine.Flush();
   progress.Finish();
   const absl::Status closed = (*output)->Close();
-  if (!args->Has("quiet")) PrintSummary(engine, inputs, progress.ElapsedSeconds());
+  if (!args->Has("quiet"))
+    PrintSummary(engine, inputs, progress.ElapsedSeconds());
   if (!closed.ok()) return fail(closed);
   return 0;
 }

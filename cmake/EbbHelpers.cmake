@@ -42,6 +42,6 @@ function(ebb_cc_test)
   target_compile_options(${ARG_NAME} PRIVATE ${EBB_WARNINGS} -Wno-conversion)
   gtest_discover_tests(${ARG_NAME}
     PROPERTIES LABELS "${ARG_LABELS}"
-               ENVIRONMENT "EBB_SHARED_DATA=${EBB_SHARED_DATA};EBB_BINARY=$<TARGET_FILE:ebb>"
+               ENVIRONMENT "EBB_SHARED_DATA=${EBB_SHARED_DATA}"
     DISCOVERY_TIMEOUT 60)
 endfunction()

@@ -19,18 +19,22 @@ void SetPoint(const PricePoint& p, ebb::v1::PricePoint* out) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<MessageWriter>> MessageWriter::Open(const std::string& path) {
-  const bool binary = absl::EndsWith(path, ".binpb") || absl::EndsWith(path, ".pb");
+absl::StatusOr<std::unique_ptr<MessageWriter>> MessageWriter::Open(
+    const std::string& path) {
+  const bool binary =
+      absl::EndsWith(path, ".binpb") || absl::EndsWith(path, ".pb");
   if (path == "-") {
-    return std::unique_ptr<MessageWriter>(new MessageWriter(path, stdout, false, false));
+    return std::unique_ptr<MessageWriter>(
+        new MessageWriter(path, stdout, false, false));
   }
   std::FILE* file = std::fopen(path.c_str(), "wb");
   if (file == nullptr) {
-    return absl::NotFoundError(
-        absl::StrCat(path, ": cannot open for writing: ", std::strerror(errno)));
+    return absl::NotFoundError(absl::StrCat(
+        path, ": cannot open for writing: ", std::strerror(errno)));
   }
   std::setvbuf(file, nullptr, _IOFBF, 1 << 20);
-  return std::unique_ptr<MessageWriter>(new MessageWriter(path, file, binary, true));
+  return std::unique_ptr<MessageWriter>(
+      new MessageWriter(path, file, binary, true));
 }
 
 MessageWriter::~MessageWriter() {
@@ -43,8 +47,9 @@ void MessageWriter::Write(const google::protobuf::Message& message) {
   if (binary_) {
     const size_t size = message.ByteSizeLong();
     uint8_t prefix[10];
-    uint8_t* end = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(
-        static_cast<uint32_t>(size), prefix);
+    uint8_t* end =
+        google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(
+            static_cast<uint32_t>(size), prefix);
     buffer_.assign(reinterpret_cast<const char*>(prefix), end - prefix);
     message.AppendToString(&buffer_);
   } else {
@@ -53,7 +58,8 @@ void MessageWriter::Write(const google::protobuf::Message& message) {
     google::protobuf::util::MessageToJsonString(message, &buffer_, options);
     buffer_.push_back('\n');
   }
-  if (std::fwrite(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size()) failed_ = true;
+  if (std::fwrite(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size())
+    failed_ = true;
   // Alerts on a terminal or pipe show up as they happen.
   if (!owned_) std::fflush(file_);
 }
@@ -65,7 +71,8 @@ absl::Status MessageWriter::Close() {
     if (std::fclose(file_) != 0) failed_ = true;
   }
   file_ = nullptr;
-  if (failed_) return absl::DataLossError(absl::StrCat(path_, ": write failed"));
+  if (failed_)
+    return absl::DataLossError(absl::StrCat(path_, ": write failed"));
   return absl::OkStatus();
 }
 
@@ -89,7 +96,8 @@ void ToProto(const MetricsView& view, ebb::v1::DrawdownMetrics* out) {
   out->set_window_entries(m.entries);
 }
 
-absl::StatusOr<std::unique_ptr<FileOutput>> FileOutput::Create(const FileOutputOptions& options) {
+absl::StatusOr<std::unique_ptr<FileOutput>> FileOutput::Create(
+    const FileOutputOptions& options) {
   std::unique_ptr<FileOutput> out(new FileOutput());
   if (!options.alerts_path.empty()) {
     ASSIGN_OR_RETURN(out->alerts_, MessageWriter::Open(options.alerts_path));
@@ -98,7 +106,8 @@ absl::StatusOr<std::unique_ptr<FileOutput>> FileOutput::Create(const FileOutputO
     ASSIGN_OR_RETURN(out->metrics_, MessageWriter::Open(options.metrics_path));
   }
   if (!options.dead_letter_path.empty()) {
-    ASSIGN_OR_RETURN(out->dead_letters_, MessageWriter::Open(options.dead_letter_path));
+    ASSIGN_OR_RETURN(out->dead_letters_,
+                     MessageWriter::Open(options.dead_letter_path));
   }
   return out;
 }
@@ -113,11 +122,13 @@ void FileOutput::OnAlert(const ebb::v1::Alert& alert) {
 }
 
 void FileOutput::OnDeadLetter(const DeadLetterView& view) {
-  const std::string& source = pipeline_ != nullptr ? pipeline_->source_name(view.origin.source)
-                                                   : std::string();
+  const std::string& source = pipeline_ != nullptr
+                                  ? pipeline_->source_name(view.origin.source)
+                                  : std::string();
   if (first_rejection_.empty()) {
-    first_rejection_ = absl::StrCat(source.empty() ? "<input>" : source, ":", view.origin.offset,
-                                    ": ", RejectReasonName(view.reason), ": ", view.detail);
+    first_rejection_ = absl::StrCat(
+        source.empty() ? "<input>" : source, ":", view.origin.offset, ": ",
+        RejectReasonName(view.reason), ": ", view.detail);
   }
   if (dead_letters_ == nullptr) return;
   ebb::v1::DeadLetter& dl = dead_letter_message_;

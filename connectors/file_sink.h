@@ -1,7 +1,8 @@
 #pragma once
 
-// File sinks for replay: alerts, per-event metrics and dead letters as JSON lines (the protobuf
-// JSON mapping, one message per line) or length-delimited binary protobuf.
+// File sinks for replay: alerts, per-event metrics and dead letters as JSON
+// lines (the protobuf JSON mapping, one message per line) or length-delimited
+// binary protobuf.
 
 #include <cstdio>
 #include <memory>
@@ -12,12 +13,13 @@
 
 namespace ebb {
 
-// Writes messages to one file (or stdout for "-"), as JSON lines or, for paths ending in
-// .binpb/.pb, as varint-length-delimited binary protobuf. Write errors are sticky and reported
-// by Close().
+// Writes messages to one file (or stdout for "-"), as JSON lines or, for paths
+// ending in .binpb/.pb, as varint-length-delimited binary protobuf. Write
+// errors are sticky and reported by Close().
 class MessageWriter {
  public:
-  static absl::StatusOr<std::unique_ptr<MessageWriter>> Open(const std::string& path);
+  static absl::StatusOr<std::unique_ptr<MessageWriter>> Open(
+      const std::string& path);
   ~MessageWriter();
 
   void Write(const google::protobuf::Message& message);
@@ -40,15 +42,18 @@ class MessageWriter {
 struct FileOutputOptions {
   std::string alerts_path = "-";  // empty: alerts are not written
   std::string metrics_path;       // empty: metrics are not written
-  std::string dead_letter_path;   // empty: dead letters are counted, not written
+  std::string dead_letter_path;  // empty: dead letters are counted, not written
 };
 
-// An Output that writes to files. `pipeline_sources` resolves Origin::source for dead letters.
+// An Output that writes to files. `pipeline_sources` resolves Origin::source
+// for dead letters.
 class FileOutput : public Output {
  public:
-  static absl::StatusOr<std::unique_ptr<FileOutput>> Create(const FileOutputOptions& options);
+  static absl::StatusOr<std::unique_ptr<FileOutput>> Create(
+      const FileOutputOptions& options);
 
-  // Where source names come from (the pipeline's registry). Must be set before use.
+  // Where source names come from (the pipeline's registry). Must be set before
+  // use.
   void set_pipeline(const Pipeline* pipeline) { pipeline_ = pipeline; }
 
   bool WantsMetrics() const override { return metrics_ != nullptr; }

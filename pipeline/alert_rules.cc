@@ -13,15 +13,18 @@ void SetPoint(const PricePoint& p, ebb::v1::PricePoint* out) {
 
 }  // namespace
 
-std::string AlertId(absl::string_view symbol, absl::string_view rule, TimeNs episode_start,
-                    ebb::v1::Transition transition, int level_index) {
-  const std::string key = absl::StrCat(symbol, "\x1f", rule, "\x1f", episode_start, "\x1f",
-                                       static_cast<int>(transition), "\x1f", level_index);
+std::string AlertId(absl::string_view symbol, absl::string_view rule,
+                    TimeNs episode_start, ebb::v1::Transition transition,
+                    int level_index) {
+  const std::string key =
+      absl::StrCat(symbol, "\x1f", rule, "\x1f", episode_start, "\x1f",
+                   static_cast<int>(transition), "\x1f", level_index);
   return absl::StrFormat("%016x%016x", StableHash64(key),
                          StableHash64(key, 0x9e3779b97f4a7c15ull));
 }
 
-std::optional<RuleOutcome> EvaluateRule(const RuleSpec& rule, const WindowMetrics& metrics,
+std::optional<RuleOutcome> EvaluateRule(const RuleSpec& rule,
+                                        const WindowMetrics& metrics,
                                         TimeNs time, AlertEpisode* episode) {
   if (rule.require_full_window && !metrics.full_window) return std::nullopt;
   double value;
@@ -61,11 +64,12 @@ std::optional<RuleOutcome> EvaluateRule(const RuleSpec& rule, const WindowMetric
   return std::nullopt;
 }
 
-void BuildAlert(const RuleSpec& rule, const RuleOutcome& outcome, const AlertEpisode& episode,
-                const AlertContext& context, TimeNs window_length, ebb::v1::Alert* alert) {
+void BuildAlert(const RuleSpec& rule, const RuleOutcome& outcome,
+                const AlertEpisode& episode, const AlertContext& context,
+                TimeNs window_length, ebb::v1::Alert* alert) {
   const WindowMetrics& m = *context.metrics;
-  alert->set_id(AlertId(context.symbol, rule.name, episode.start, outcome.transition,
-                        outcome.level_index));
+  alert->set_id(AlertId(context.symbol, rule.name, episode.start,
+                        outcome.transition, outcome.level_index));
   alert->set_symbol(std::string(context.symbol));
   alert->set_rule(rule.name);
   alert->set_transition(outcome.transition);

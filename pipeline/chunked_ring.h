@@ -2,10 +2,11 @@
 
 // ChunkedRing<T>: a FIFO of T addressed by a 32-bit position that wraps around.
 //
-// Storage is fixed-size blocks found through a small power-of-two table of block pointers, so
-// growing never copies elements (only the table: one pointer per block), and freed blocks are
-// kept for reuse: after warm-up, push and pop never allocate, and no operation stalls.
-// REQUIRES: at most kMaxSize elements at once. Not thread-safe.
+// Storage is fixed-size blocks found through a small power-of-two table of
+// block pointers, so growing never copies elements (only the table: one pointer
+// per block), and freed blocks are kept for reuse: after warm-up, push and pop
+// never allocate, and no operation stalls. REQUIRES: at most kMaxSize elements
+// at once. Not thread-safe.
 
 #include <cstdint>
 #include <memory>
@@ -33,7 +34,9 @@ class ChunkedRing {
   bool empty() const { return head_ == tail_; }
 
   // REQUIRES: pos in [head(), tail()) (modulo 2^32).
-  T& operator[](uint32_t pos) { return table_[(pos >> kBlockShift) & table_mask_][pos & kMask]; }
+  T& operator[](uint32_t pos) {
+    return table_[(pos >> kBlockShift) & table_mask_][pos & kMask];
+  }
   const T& operator[](uint32_t pos) const {
     return table_[(pos >> kBlockShift) & table_mask_][pos & kMask];
   }
@@ -41,7 +44,8 @@ class ChunkedRing {
   T& front() { return (*this)[head_]; }
   T& back() { return (*this)[tail_ - 1]; }
 
-  // Appends a slot (holding whatever it held before) and returns it. REQUIRES: size() < kMaxSize.
+  // Appends a slot (holding whatever it held before) and returns it. REQUIRES:
+  // size() < kMaxSize.
   T& push_back() {
     // A position on a block boundary is the first of a block nobody holds yet.
     if ((tail_ & kMask) == 0) AcquireBlock(tail_ >> kBlockShift);
@@ -94,7 +98,8 @@ class ChunkedRing {
     const size_t new_size = table_.empty() ? 4 : table_.size() * 2;
     const uint32_t new_mask = static_cast<uint32_t>(new_size - 1);
     std::vector<T*> grown(new_size, nullptr);
-    // Live blocks are consecutive, starting with the head's; re-place each by its number.
+    // Live blocks are consecutive, starting with the head's; re-place each by
+    // its number.
     const uint32_t first = head_ >> kBlockShift;
     for (uint32_t i = 0; i < live_blocks_; ++i) {
       const uint32_t block = first + i;

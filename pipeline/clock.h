@@ -1,6 +1,7 @@
 #pragma once
 
-// The clock is an interface so tests can fix "now" (used to reject events from the future).
+// The clock is an interface so tests can fix "now" (used to reject events from
+// the future).
 
 #include <atomic>
 

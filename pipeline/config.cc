@@ -25,7 +25,8 @@ absl::Status FieldError(absl::string_view field, absl::string_view what) {
 bool IsValidRuleName(absl::string_view name) {
   if (name.empty() || name.size() > 64) return false;
   for (char c : name) {
-    if (!absl::ascii_isalnum(c) && c != '_' && c != '.' && c != '-') return false;
+    if (!absl::ascii_isalnum(c) && c != '_' && c != '.' && c != '-')
+      return false;
   }
   return true;
 }
@@ -34,7 +35,8 @@ bool IsValidRuleName(absl::string_view name) {
 class CollectingErrors : public google::protobuf::io::ErrorCollector {
  public:
   void AddError(int line, int column, const std::string& message) override {
-    if (first_.empty()) first_ = absl::StrCat("line ", line + 1, ":", column + 1, ": ", message);
+    if (first_.empty())
+      first_ = absl::StrCat("line ", line + 1, ":", column + 1, ": ", message);
   }
   const std::string& first() const { return first_; }
 
@@ -84,7 +86,9 @@ ebb::v1::EbbConfig DefaultConfig() {
   rule->set_name("drawdown");
   rule->set_metric("drawdown");
   const std::pair<double, ebb::v1::Severity> levels[] = {
-      {0.10, ebb::v1::WARNING}, {0.15, ebb::v1::WARNING}, {0.20, ebb::v1::CRITICAL}};
+      {0.10, ebb::v1::WARNING},
+      {0.15, ebb::v1::WARNING},
+      {0.20, ebb::v1::CRITICAL}};
   for (const auto& [threshold, severity] : levels) {
     ebb::v1::Level* level = rule->add_levels();
     level->set_threshold(threshold);
@@ -94,28 +98,31 @@ ebb::v1::EbbConfig DefaultConfig() {
   return config;
 }
 
-absl::StatusOr<ebb::v1::EbbConfig> ParseConfig(absl::string_view text, bool json,
+absl::StatusOr<ebb::v1::EbbConfig> ParseConfig(absl::string_view text,
+                                               bool json,
                                                absl::string_view origin) {
   ebb::v1::EbbConfig parsed;
   if (json) {
     google::protobuf::util::JsonParseOptions options;
     options.ignore_unknown_fields = false;
     auto status = google::protobuf::util::JsonStringToMessage(
-        google::protobuf::StringPiece(text.data(), text.size()), &parsed, options);
+        google::protobuf::StringPiece(text.data(), text.size()), &parsed,
+        options);
     if (!status.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(origin, ": invalid JSON config: ", status.message().as_string()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          origin, ": invalid JSON config: ", status.message().as_string()));
     }
   } else {
     google::protobuf::TextFormat::Parser parser;
     CollectingErrors errors;
     parser.RecordErrorsTo(&errors);
     if (!parser.ParseFromString(std::string(text), &parsed)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(origin, ": invalid text-format config: ", errors.first()));
+      return absl::InvalidArgumentError(absl::StrCat(
+          origin, ": invalid text-format config: ", errors.first()));
     }
   }
-  // Unset scalars fall back to the defaults; configured rules replace the default rule.
+  // Unset scalars fall back to the defaults; configured rules replace the
+  // default rule.
   ebb::v1::EbbConfig merged = DefaultConfig();
   if (!parsed.rules().empty()) merged.clear_rules();
   if (parsed.window().length().empty()) {
@@ -124,7 +131,8 @@ absl::StatusOr<ebb::v1::EbbConfig> ParseConfig(absl::string_view text, bool json
   if (parsed.window().resolution().empty()) {
     parsed.mutable_window()->set_resolution(merged.window().resolution());
   }
-  if (parsed.allowed_lateness().empty()) parsed.set_allowed_lateness(merged.allowed_lateness());
+  if (parsed.allowed_lateness().empty())
+    parsed.set_allowed_lateness(merged.allowed_lateness());
   if (parsed.max_future().empty()) parsed.set_max_future(merged.max_future());
   merged.MergeFrom(parsed);
   return merged;
@@ -132,7 +140,8 @@ absl::StatusOr<ebb::v1::EbbConfig> ParseConfig(absl::string_view text, bool json
 
 absl::StatusOr<ebb::v1::EbbConfig> LoadConfigFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot open config file"));
+  if (!in)
+    return absl::NotFoundError(absl::StrCat(path, ": cannot open config file"));
   std::stringstream buffer;
   buffer << in.rdbuf();
   const bool json = absl::EndsWith(path, ".json");
@@ -141,7 +150,8 @@ absl::StatusOr<ebb::v1::EbbConfig> LoadConfigFile(const std::string& path) {
 
 absl::StatusOr<EngineConfig> CompileConfig(const ebb::v1::EbbConfig& config) {
   EngineConfig out;
-  ASSIGN_OR_RETURN(out.window.length, ParseDuration(config.window().length(), "window.length"));
+  ASSIGN_OR_RETURN(out.window.length,
+                   ParseDuration(config.window().length(), "window.length"));
   if (out.window.length <= 0) return FieldError("window.length", "must be > 0");
   if (out.window.length > 3650 * kNanosPerDay) {
     return FieldError("window.length", "must be at most 3650d");
@@ -150,36 +160,42 @@ absl::StatusOr<EngineConfig> CompileConfig(const ebb::v1::EbbConfig& config) {
   if (resolution == "exact") {
     out.window.resolution = 0;
   } else {
-    ASSIGN_OR_RETURN(out.window.resolution, ParseDuration(resolution, "window.resolution"));
+    ASSIGN_OR_RETURN(out.window.resolution,
+                     ParseDuration(resolution, "window.resolution"));
     if (out.window.resolution <= 0) {
       return FieldError("window.resolution", "must be > 0, or \"exact\"");
     }
     if (out.window.resolution > out.window.length ||
         out.window.length % out.window.resolution != 0) {
-      return FieldError("window.resolution",
-                        absl::StrCat("\"", resolution, "\" must divide window.length \"",
-                                     config.window().length(), "\""));
+      return FieldError(
+          "window.resolution",
+          absl::StrCat("\"", resolution, "\" must divide window.length \"",
+                       config.window().length(), "\""));
     }
   }
-  ASSIGN_OR_RETURN(out.allowed_lateness,
-                   ParseDuration(config.allowed_lateness(), "allowed_lateness"));
+  ASSIGN_OR_RETURN(
+      out.allowed_lateness,
+      ParseDuration(config.allowed_lateness(), "allowed_lateness"));
   if (out.allowed_lateness > out.window.length) {
     return FieldError("allowed_lateness", "must not exceed window.length");
   }
-  ASSIGN_OR_RETURN(out.max_future, ParseDuration(config.max_future(), "max_future"));
+  ASSIGN_OR_RETURN(out.max_future,
+                   ParseDuration(config.max_future(), "max_future"));
 
   for (int i = 0; i < config.rules_size(); ++i) {
     const ebb::v1::RuleConfig& rc = config.rules(i);
     const std::string field = absl::StrCat("rules[", i, "]");
     RuleSpec rule;
     if (!IsValidRuleName(rc.name())) {
-      return FieldError(absl::StrCat(field, ".name"),
-                        absl::StrCat("\"", rc.name(), "\" must be 1-64 of [A-Za-z0-9_.-]"));
+      return FieldError(
+          absl::StrCat(field, ".name"),
+          absl::StrCat("\"", rc.name(), "\" must be 1-64 of [A-Za-z0-9_.-]"));
     }
     for (const RuleSpec& other : out.rules) {
       if (other.name == rc.name()) {
-        return FieldError(absl::StrCat(field, ".name"),
-                          absl::StrCat("\"", rc.name(), "\" is used by another rule"));
+        return FieldError(
+            absl::StrCat(field, ".name"),
+            absl::StrCat("\"", rc.name(), "\" is used by another rule"));
       }
     }
     rule.name = rc.name();
@@ -190,11 +206,13 @@ absl::StatusOr<EngineConfig> CompileConfig(const ebb::v1::EbbConfig& config) {
     } else if (rc.metric() == "decline") {
       rule.metric = RuleMetric::kDecline;
     } else {
-      return FieldError(absl::StrCat(field, ".metric"),
-                        absl::StrCat("\"", rc.metric(),
-                                     "\" is not one of drawdown, max_drawdown, decline"));
+      return FieldError(
+          absl::StrCat(field, ".metric"),
+          absl::StrCat("\"", rc.metric(),
+                       "\" is not one of drawdown, max_drawdown, decline"));
     }
-    if (rc.levels().empty()) return FieldError(absl::StrCat(field, ".levels"), "at least one");
+    if (rc.levels().empty())
+      return FieldError(absl::StrCat(field, ".levels"), "at least one");
     for (int j = 0; j < rc.levels_size(); ++j) {
       const double t = rc.levels(j).threshold();
       const std::string lf = absl::StrCat(field, ".levels[", j, "].threshold");
@@ -202,23 +220,27 @@ absl::StatusOr<EngineConfig> CompileConfig(const ebb::v1::EbbConfig& config) {
         return FieldError(lf, absl::StrFormat("%g is not in (0, 1)", t));
       }
       if (j > 0 && t <= rule.thresholds.back()) {
-        return FieldError(lf, absl::StrFormat("%g is not above the previous level %g", t,
-                                              rule.thresholds.back()));
+        return FieldError(
+            lf, absl::StrFormat("%g is not above the previous level %g", t,
+                                rule.thresholds.back()));
       }
       rule.thresholds.push_back(t);
       ebb::v1::Severity severity = rc.levels(j).severity();
-      if (severity == ebb::v1::SEVERITY_UNSPECIFIED) severity = ebb::v1::WARNING;
+      if (severity == ebb::v1::SEVERITY_UNSPECIFIED)
+        severity = ebb::v1::WARNING;
       rule.severities.push_back(severity);
     }
-    if (!std::isfinite(rc.rearm()) || rc.rearm() < 0 || rc.rearm() >= rule.thresholds[0]) {
+    if (!std::isfinite(rc.rearm()) || rc.rearm() < 0 ||
+        rc.rearm() >= rule.thresholds[0]) {
       return FieldError(absl::StrCat(field, ".rearm"),
-                        absl::StrFormat("%g is not in [0, first level %g)", rc.rearm(),
-                                        rule.thresholds[0]));
+                        absl::StrFormat("%g is not in [0, first level %g)",
+                                        rc.rearm(), rule.thresholds[0]));
     }
     rule.rearm = rc.rearm();
     for (int j = 0; j < rc.symbols_size(); ++j) {
       if (rc.symbols(j).empty() || rc.symbols(j).size() > 256) {
-        return FieldError(absl::StrCat(field, ".symbols[", j, "]"), "must be 1-256 bytes");
+        return FieldError(absl::StrCat(field, ".symbols[", j, "]"),
+                          "must be 1-256 bytes");
       }
       rule.symbol_globs.push_back(rc.symbols(j));
     }
@@ -226,7 +248,8 @@ absl::StatusOr<EngineConfig> CompileConfig(const ebb::v1::EbbConfig& config) {
     out.rules.push_back(std::move(rule));
   }
 
-  // The hash covers what changes results: window, lateness and rules (not file paths).
+  // The hash covers what changes results: window, lateness and rules (not file
+  // paths).
   ebb::v1::EbbConfig effective;
   *effective.mutable_window() = config.window();
   effective.set_allowed_lateness(config.allowed_lateness());

@@ -1,12 +1,13 @@
 #pragma once
 
-// Loading, validating and compiling ebb's configuration (proto/ebb/v1/config.proto).
+// Loading, validating and compiling ebb's configuration
+// (proto/ebb/v1/config.proto).
 
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "ebb/v1/config.pb.h"
 #include "pipeline/drawdown_window.h"
 #include "pipeline/time_util.h"
@@ -39,25 +40,29 @@ struct EngineConfig {
   std::string config_hash;  // hex digest of the effective configuration
 };
 
-// The built-in default: 30-day window, 1-minute buckets, a "drawdown" rule at 10/15/20 %
-// (WARNING, WARNING, CRITICAL) with a 2 % re-arm margin.
+// The built-in default: 30-day window, 1-minute buckets, a "drawdown" rule at
+// 10/15/20 % (WARNING, WARNING, CRITICAL) with a 2 % re-arm margin.
 ebb::v1::EbbConfig DefaultConfig();
 
-// Reads a config file: text format for .textproto/.txtpb/.pbtxt/.cfg, JSON for .json. Unknown
-// fields are errors. The result is merged over DefaultConfig() for unset scalars; rules given in
-// the file replace the default rules.
+// Reads a config file: text format for .textproto/.txtpb/.pbtxt/.cfg, JSON for
+// .json. Unknown fields are errors. The result is merged over DefaultConfig()
+// for unset scalars; rules given in the file replace the default rules.
 absl::StatusOr<ebb::v1::EbbConfig> LoadConfigFile(const std::string& path);
 
-// Parses config text. `json` selects the JSON mapping; `origin` names the text in errors.
-absl::StatusOr<ebb::v1::EbbConfig> ParseConfig(absl::string_view text, bool json,
+// Parses config text. `json` selects the JSON mapping; `origin` names the text
+// in errors.
+absl::StatusOr<ebb::v1::EbbConfig> ParseConfig(absl::string_view text,
+                                               bool json,
                                                absl::string_view origin);
 
-// Checks every field and compiles; InvalidArgument names the offending field, e.g.
-// "rules[1].levels[2].threshold: 0.1 is not above the previous level 0.15".
+// Checks every field and compiles; InvalidArgument names the offending field,
+// e.g. "rules[1].levels[2].threshold: 0.1 is not above the previous level
+// 0.15".
 absl::StatusOr<EngineConfig> CompileConfig(const ebb::v1::EbbConfig& config);
 
-// Stable 64-bit FNV-1a; used for alert ids and the config hash (never absl::Hash, which is
-// salted per process).
-uint64_t StableHash64(absl::string_view bytes, uint64_t seed = 0xcbf29ce484222325ull);
+// Stable 64-bit FNV-1a; used for alert ids and the config hash (never
+// absl::Hash, which is salted per process).
+uint64_t StableHash64(absl::string_view bytes,
+                      uint64_t seed = 0xcbf29ce484222325ull);
 
 }  // namespace ebb

@@ -2,23 +2,28 @@
 
 namespace ebb {
 
-DrawdownWindow::DrawdownWindow(const WindowOptions& options) : options_(options) {}
+DrawdownWindow::DrawdownWindow(const WindowOptions& options)
+    : options_(options) {}
 
 double DrawdownWindow::MaxPrice(uint32_t pos) const {
-  return options_.resolution == 0 ? ring_[pos].entry.last : extras_[pos].max.price;
+  return options_.resolution == 0 ? ring_[pos].entry.last
+                                  : extras_[pos].max.price;
 }
 
 double DrawdownWindow::MinPrice(uint32_t pos) const {
-  return options_.resolution == 0 ? ring_[pos].entry.last : extras_[pos].min.price;
+  return options_.resolution == 0 ? ring_[pos].entry.last
+                                  : extras_[pos].min.price;
 }
 
 PricePoint DrawdownWindow::MaxPoint(uint32_t pos) const {
-  if (options_.resolution == 0) return {ring_[pos].entry.last, ring_[pos].entry.start};
+  if (options_.resolution == 0)
+    return {ring_[pos].entry.last, ring_[pos].entry.start};
   return extras_[pos].max;
 }
 
 PricePoint DrawdownWindow::MinPoint(uint32_t pos) const {
-  if (options_.resolution == 0) return {ring_[pos].entry.last, ring_[pos].entry.start};
+  if (options_.resolution == 0)
+    return {ring_[pos].entry.last, ring_[pos].entry.start};
   return extras_[pos].min;
 }
 
@@ -27,9 +32,11 @@ DrawdownWindow::Summary DrawdownWindow::Lift(uint32_t pos) const {
   return {mdd, pos, pos, pos, pos};
 }
 
-// combine(a, b) = (max(a.max, b.max), min(a.min, b.min), max(a.mdd, b.mdd, 1 - b.min / a.max)),
-// where a precedes b. Ties go to the later witness: the latest peak, the latest trough.
-DrawdownWindow::Summary DrawdownWindow::Combine(const Summary& a, const Summary& b) const {
+// combine(a, b) = (max(a.max, b.max), min(a.min, b.min), max(a.mdd, b.mdd, 1 -
+// b.min / a.max)), where a precedes b. Ties go to the later witness: the latest
+// peak, the latest trough.
+DrawdownWindow::Summary DrawdownWindow::Combine(const Summary& a,
+                                                const Summary& b) const {
   if (a.mdd < 0) return b;
   if (b.mdd < 0) return a;
   const double a_max = MaxPrice(a.max_at);
@@ -54,9 +61,10 @@ DrawdownWindow::Summary DrawdownWindow::Combine(const Summary& a, const Summary&
   return out;
 }
 
-// DABA Lite. Positions: front_ <= l_ <= r_ <= a_ <= b_ <= end_ (as distances from front_).
-// [front_, b_) is the front list, [b_, end_) the back list summarised by back_; the step does
-// one unit of the incremental flip, so each operation costs O(1) combines.
+// DABA Lite. Positions: front_ <= l_ <= r_ <= a_ <= b_ <= end_ (as distances
+// from front_). [front_, b_) is the front list, [b_, end_) the back list
+// summarised by back_; the step does one unit of the incremental flip, so each
+// operation costs O(1) combines.
 
 void DrawdownWindow::DabaInsert(uint32_t pos) {
   Summary lifted = Lift(pos);
@@ -108,8 +116,8 @@ void DrawdownWindow::DabaStep() {
 }
 
 bool DrawdownWindow::CheckInvariants() const {
-  const uint32_t dl = l_ - front_, dr = r_ - front_, da = a_ - front_, db = b_ - front_,
-                 de = end_ - front_;
+  const uint32_t dl = l_ - front_, dr = r_ - front_, da = a_ - front_,
+                 db = b_ - front_, de = end_ - front_;
   if (!(dl <= dr && dr <= da && da <= db && db <= de)) return false;
   if (de != ring_.size() - (has_open_ ? 1u : 0u)) return false;
   if (de == 0) return true;
@@ -119,8 +127,9 @@ bool DrawdownWindow::CheckInvariants() const {
 }
 
 void DrawdownWindow::Evict(TimeNs horizon) {
-  // Entries (events, or buckets by their start) at or before t - W leave the window. Only
-  // entries inside the DABA can be old enough: an open bucket started after t - W.
+  // Entries (events, or buckets by their start) at or before t - W leave the
+  // window. Only entries inside the DABA can be old enough: an open bucket
+  // started after t - W.
   while (front_ != end_ && ring_[front_].entry.start <= horizon) {
     asof_price_ = ring_[front_].entry.last;
     evicted_any_ = true;
@@ -165,7 +174,8 @@ void DrawdownWindow::Add(TimeNs time, double price, WindowMetrics* out) {
   Report(price, Combine(DabaQuery(), Lift(ring_.tail() - 1)), out);
 }
 
-void DrawdownWindow::Report(double price, const Summary& s, WindowMetrics* out) const {
+void DrawdownWindow::Report(double price, const Summary& s,
+                            WindowMetrics* out) const {
   out->peak = MaxPoint(s.max_at);
   out->drawdown = 1.0 - price / out->peak.price;
   out->max_drawdown = s.mdd;
@@ -176,8 +186,9 @@ void DrawdownWindow::Report(double price, const Summary& s, WindowMetrics* out) 
     out->mdd_peak = MaxPoint(s.pk_at);
     out->mdd_trough = MinPoint(s.tr_at);
   }
-  // A max_drawdown of 0 is realised by a single event: report one point, never a pair of
-  // equal prices at different times (WindowMetrics: "equal when it is 0").
+  // A max_drawdown of 0 is realised by a single event: report one point, never
+  // a pair of equal prices at different times (WindowMetrics: "equal when it is
+  // 0").
   if (!(out->max_drawdown > 0)) out->mdd_trough = out->mdd_peak;
   out->full_window = evicted_any_;
   if (evicted_any_) {

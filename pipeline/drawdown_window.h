@@ -1,13 +1,15 @@
 #pragma once
 
-// The rolling window of one symbol and its metrics (docs/semantics.md, "The window").
+// The rolling window of one symbol and its metrics (docs/semantics.md, "The
+// window").
 //
-// Entries are events (exact mode) or per-bucket summaries (bucketed mode). The max-drawdown
-// summary (max, min, mdd) is folded over the window by DABA Lite (Tangwongsan, Hirzel and
-// Schneider, "In-order sliding-window aggregation in worst-case constant time", VLDB J. 2021):
-// O(1) combines per insert, evict and query in the worst case, so no event ever pays for a
-// stack flip. A summary names its witnesses by ring position (4 x 32 bits) instead of copying
-// prices and times, so an exact-mode entry costs 16 + 24 = 40 bytes.
+// Entries are events (exact mode) or per-bucket summaries (bucketed mode). The
+// max-drawdown summary (max, min, mdd) is folded over the window by DABA Lite
+// (Tangwongsan, Hirzel and Schneider, "In-order sliding-window aggregation in
+// worst-case constant time", VLDB J. 2021): O(1) combines per insert, evict and
+// query in the worst case, so no event ever pays for a stack flip. A summary
+// names its witnesses by ring position (4 x 32 bits) instead of copying prices
+// and times, so an exact-mode entry costs 16 + 24 = 40 bytes.
 
 #include <cstdint>
 #include <optional>
@@ -28,14 +30,14 @@ struct PricePoint {
 
 // What the window reports for one applied event.
 struct WindowMetrics {
-  PricePoint peak;            // max price in the window, latest on ties
-  double drawdown = 0;        // 1 - price / peak.price
-  double max_drawdown = 0;    // max over ordered pairs of 1 - later / earlier
-  PricePoint mdd_peak;        // the pair realising max_drawdown (equal when it is 0)
+  PricePoint peak;          // max price in the window, latest on ties
+  double drawdown = 0;      // 1 - price / peak.price
+  double max_drawdown = 0;  // max over ordered pairs of 1 - later / earlier
+  PricePoint mdd_peak;  // the pair realising max_drawdown (equal when it is 0)
   PricePoint mdd_trough;
   std::optional<double> change;  // price / asof(t - W) - 1
   bool full_window = false;
-  uint32_t entries = 0;       // entries in the window
+  uint32_t entries = 0;  // entries in the window
 };
 
 struct WindowOptions {
@@ -51,7 +53,8 @@ class DrawdownWindow {
   DrawdownWindow& operator=(DrawdownWindow&&) noexcept = default;
 
   // Applies an event and computes its metrics into *out.
-  // REQUIRES: time >= the time of the previous Add; price finite and > 0; !full().
+  // REQUIRES: time >= the time of the previous Add; price finite and > 0;
+  // !full().
   void Add(TimeNs time, double price, WindowMetrics* out);
 
   // True when the window cannot take another entry (ChunkedRing::kMaxSize).
@@ -63,8 +66,9 @@ class DrawdownWindow {
   bool CheckInvariants() const;
 
  private:
-  // An entry. Exact mode uses the first two fields only (start = event time, last = price).
-  // Bucketed mode summarises the bucket's events: extremes and the internal max-drawdown pair.
+  // An entry. Exact mode uses the first two fields only (start = event time,
+  // last = price). Bucketed mode summarises the bucket's events: extremes and
+  // the internal max-drawdown pair.
   struct Entry {
     TimeNs start;
     double last;
@@ -73,8 +77,9 @@ class DrawdownWindow {
     PricePoint max, min, pk, tr;
     double mdd;
   };
-  // The (max, min, mdd) summary of a range of entries, by witness positions. pk == tr means the
-  // pair inside that one entry; otherwise (max of entry pk, min of entry tr).
+  // The (max, min, mdd) summary of a range of entries, by witness positions. pk
+  // == tr means the pair inside that one entry; otherwise (max of entry pk, min
+  // of entry tr).
   struct Summary {
     double mdd;  // < 0: the identity (empty range)
     uint32_t max_at, min_at, pk_at, tr_at;
@@ -104,9 +109,11 @@ class DrawdownWindow {
 
   WindowOptions options_;
   ChunkedRing<Slot> ring_;
-  // Bucketed mode: extras of the buckets, in lockstep with ring_ (empty in exact mode).
+  // Bucketed mode: extras of the buckets, in lockstep with ring_ (empty in
+  // exact mode).
   ChunkedRing<BucketExtras> extras_;
-  bool has_open_ = false;  // bucketed: the newest ring entry is open (not yet in the DABA)
+  bool has_open_ =
+      false;  // bucketed: the newest ring entry is open (not yet in the DABA)
 
   uint32_t front_ = 0, l_ = 0, r_ = 0, a_ = 0, b_ = 0, end_ = 0;
   Summary mid_ = kIdentity, back_ = kIdentity;

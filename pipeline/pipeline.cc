@@ -15,18 +15,23 @@ uint64_t PipelineStats::total_alerts() const {
 }
 
 absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(EngineConfig config,
-                                                           const Clock* clock, Output* output) {
+                                                           const Clock* clock,
+                                                           Output* output) {
   if (clock == nullptr || output == nullptr) {
-    return absl::InvalidArgumentError("Pipeline::Create: clock and output are required");
+    return absl::InvalidArgumentError(
+        "Pipeline::Create: clock and output are required");
   }
   if (config.rules.size() > 65535) {
     return absl::InvalidArgumentError("rules: at most 65535 rules");
   }
-  return std::unique_ptr<Pipeline>(new Pipeline(std::move(config), clock, output));
+  return std::unique_ptr<Pipeline>(
+      new Pipeline(std::move(config), clock, output));
 }
 
 Pipeline::Pipeline(EngineConfig config, const Clock* clock, Output* output)
-    : config_(std::move(config)), validator_(clock, config_.max_future), output_(output) {
+    : config_(std::move(config)),
+      validator_(clock, config_.max_future),
+      output_(output) {
   sources_.push_back("");  // index 0: unnamed
 }
 
@@ -40,36 +45,44 @@ SymbolState& Pipeline::StateFor(absl::string_view symbol) {
   if (it != symbols_.end()) return it->second;
   std::vector<uint16_t> rules;
   for (size_t i = 0; i < config_.rules.size(); ++i) {
-    if (config_.rules[i].Matches(symbol)) rules.push_back(static_cast<uint16_t>(i));
+    if (config_.rules[i].Matches(symbol))
+      rules.push_back(static_cast<uint16_t>(i));
   }
   ++stats_.symbols;
-  return symbols_.try_emplace(symbol, config_.window, std::move(rules)).first->second;
+  return symbols_.try_emplace(symbol, config_.window, std::move(rules))
+      .first->second;
 }
 
 void Pipeline::Reject(ebb::v1::RejectReason reason, absl::string_view detail,
                       absl::string_view original, absl::string_view symbol,
                       const Origin& origin) {
   ++stats_.rejected[reason];
-  output_->OnDeadLetter(DeadLetterView{reason, detail, original, symbol, origin});
+  output_->OnDeadLetter(
+      DeadLetterView{reason, detail, original, symbol, origin});
 }
 
 void Pipeline::OnEncodedPrice(absl::string_view bytes, const Origin& origin) {
   if (!decoded_.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    OnUndecodable(ebb::v1::TRUNCATED, "not a valid ebb.v1.PriceEvent (truncated or corrupt protobuf)",
-           bytes, {}, origin);
+    OnUndecodable(
+        ebb::v1::TRUNCATED,
+        "not a valid ebb.v1.PriceEvent (truncated or corrupt protobuf)", bytes,
+        {}, origin);
     return;
   }
   if (!decoded_.has_event_time()) {
-    OnUndecodable(ebb::v1::INVALID_TIME, "event_time is missing", bytes, decoded_.symbol(), origin);
+    OnUndecodable(ebb::v1::INVALID_TIME, "event_time is missing", bytes,
+                  decoded_.symbol(), origin);
     return;
   }
   auto time = FromTimestamp(decoded_.event_time());
   if (!time.ok()) {
-    OnUndecodable(ebb::v1::INVALID_TIME, absl::StrCat("event_time: ", time.status().message()), bytes,
-           decoded_.symbol(), origin);
+    OnUndecodable(ebb::v1::INVALID_TIME,
+                  absl::StrCat("event_time: ", time.status().message()), bytes,
+                  decoded_.symbol(), origin);
     return;
   }
-  OnPrice(decoded_.symbol(), *time, decoded_.price(), origin, bytes, decoded_.event_id());
+  OnPrice(decoded_.symbol(), *time, decoded_.price(), origin, bytes,
+          decoded_.event_id());
 }
 
 void Pipeline::OnNews(const ebb::v1::NewsEvent& news, const Origin& origin) {
@@ -77,9 +90,10 @@ void Pipeline::OnNews(const ebb::v1::NewsEvent& news, const Origin& origin) {
   ++stats_.news;
 }
 
-void Pipeline::OnUndecodable(ebb::v1::RejectReason reason, absl::string_view detail,
-                             absl::string_view original, absl::string_view symbol,
-                             const Origin& origin) {
+void Pipeline::OnUndecodable(ebb::v1::RejectReason reason,
+                             absl::string_view detail,
+                             absl::string_view original,
+                             absl::string_view symbol, const Origin& origin) {
   ++stats_.received;
   Reject(reason, detail, original, symbol, origin);
 }
@@ -90,10 +104,12 @@ uint64_t Pipeline::pending() const {
   return total;
 }
 
-void Pipeline::OnPrice(absl::string_view symbol, TimeNs time, double price, const Origin& origin,
-                       absl::string_view original, absl::string_view event_id) {
+void Pipeline::OnPrice(absl::string_view symbol, TimeNs time, double price,
+                       const Origin& origin, absl::string_view original,
+                       absl::string_view event_id) {
   ++stats_.received;
-  const ebb::v1::RejectReason reason = validator_.Check(symbol, time, price, &detail_);
+  const ebb::v1::RejectReason reason =
+      validator_.Check(symbol, time, price, &detail_);
   if (reason != ebb::v1::REJECT_REASON_UNSPECIFIED) {
     Reject(reason, detail_, original, symbol, origin);
     return;
@@ -101,16 +117,18 @@ void Pipeline::OnPrice(absl::string_view symbol, TimeNs time, double price, cons
   SymbolState& state = StateFor(symbol);
   // Late: it would have to be applied before an event that already was.
   if (state.has_applied() && time < state.last_applied()) {
-    detail_ = absl::StrCat("event time ", FormatTime(time), " is before ",
-                           FormatTime(state.last_applied()),
-                           ", already applied for this symbol (allowed_lateness ",
-                           FormatDuration(config_.allowed_lateness), ")");
+    detail_ =
+        absl::StrCat("event time ", FormatTime(time), " is before ",
+                     FormatTime(state.last_applied()),
+                     ", already applied for this symbol (allowed_lateness ",
+                     FormatDuration(config_.allowed_lateness), ")");
     Reject(ebb::v1::LATE, detail_, original, symbol, origin);
     return;
   }
   if (state.window().full()) {
-    Reject(ebb::v1::OVERSIZE, "the symbol's window holds the maximum number of entries",
-           original, symbol, origin);
+    Reject(ebb::v1::OVERSIZE,
+           "the symbol's window holds the maximum number of entries", original,
+           symbol, origin);
     return;
   }
   state.Observe(time);
@@ -118,11 +136,13 @@ void Pipeline::OnPrice(absl::string_view symbol, TimeNs time, double price, cons
     Apply(state, symbol, time, price, origin, event_id);
     return;
   }
-  state.Buffer(PendingPrice{time, arrivals_++, price, origin, std::string(event_id)});
+  state.Buffer(
+      PendingPrice{time, arrivals_++, price, origin, std::string(event_id)});
   Release(state, symbol, state.newest_seen() - config_.allowed_lateness);
 }
 
-void Pipeline::Release(SymbolState& state, absl::string_view symbol, TimeNs watermark) {
+void Pipeline::Release(SymbolState& state, absl::string_view symbol,
+                       TimeNs watermark) {
   while (state.HasPendingAtOrBefore(watermark)) {
     PendingPrice p = state.PopOldest();
     Apply(state, symbol, p.time, p.price, p.origin, p.event_id);
@@ -138,22 +158,26 @@ void Pipeline::Flush() {
   }
 }
 
-void Pipeline::Apply(SymbolState& state, absl::string_view symbol, TimeNs time, double price,
-                     const Origin& origin, absl::string_view event_id) {
+void Pipeline::Apply(SymbolState& state, absl::string_view symbol, TimeNs time,
+                     double price, const Origin& origin,
+                     absl::string_view event_id) {
   state.MarkApplied(time);
   state.window().Add(time, price, &metrics_);
   ++stats_.applied;
   if (output_->WantsMetrics()) {
-    output_->OnMetrics(MetricsView{symbol, time, price, &metrics_, config_.window.length});
+    output_->OnMetrics(
+        MetricsView{symbol, time, price, &metrics_, config_.window.length});
   }
   const std::vector<uint16_t>& rules = state.rules();
   for (size_t i = 0; i < rules.size(); ++i) {
     const RuleSpec& rule = config_.rules[rules[i]];
     AlertEpisode& episode = state.episodes()[i];
-    std::optional<RuleOutcome> outcome = EvaluateRule(rule, metrics_, time, &episode);
+    std::optional<RuleOutcome> outcome =
+        EvaluateRule(rule, metrics_, time, &episode);
     if (!outcome.has_value()) continue;
     alert_.Clear();
-    BuildAlert(rule, *outcome, episode, AlertContext{symbol, time, price, &metrics_},
+    BuildAlert(rule, *outcome, episode,
+               AlertContext{symbol, time, price, &metrics_},
                config_.window.length, &alert_);
     ebb::v1::Provenance* provenance = alert_.mutable_provenance();
     provenance->set_source(sources_[origin.source]);

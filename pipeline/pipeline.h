@@ -1,21 +1,23 @@
 #pragma once
 
-// The engine: decode/validate -> order -> window -> rules -> outputs, for every symbol.
+// The engine: decode/validate -> order -> window -> rules -> outputs, for every
+// symbol.
 //
-// Pipeline is the one place that turns input records into metrics, alerts and dead letters. It
-// does no I/O: connectors hand it records and it pushes results to an Output. A streaming
-// runtime owns consume -> Pipeline -> produce -> commit around it. Not thread-safe: one
-// Pipeline per thread (per partition set).
+// Pipeline is the one place that turns input records into metrics, alerts and
+// dead letters. It does no I/O: connectors hand it records and it pushes
+// results to an Output. A streaming runtime owns consume -> Pipeline -> produce
+// -> commit around it. Not thread-safe: one Pipeline per thread (per partition
+// set).
 
 #include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "ebb/v1/alert.pb.h"
 #include "ebb/v1/dead_letter.pb.h"
 #include "ebb/v1/events.pb.h"
@@ -45,8 +47,8 @@ struct MetricsView {
   TimeNs window_length;
 };
 
-// Where results go. Implementations: JSON-lines and protobuf sinks (connectors/), Kafka
-// producers, test collectors.
+// Where results go. Implementations: JSON-lines and protobuf sinks
+// (connectors/), Kafka producers, test collectors.
 class Output {
  public:
   virtual ~Output() = default;
@@ -58,10 +60,11 @@ class Output {
 };
 
 struct PipelineStats {
-  // Every record handed to the pipeline: received == applied + news + rejected + pending.
+  // Every record handed to the pipeline: received == applied + news + rejected
+  // + pending.
   uint64_t received = 0;
-  uint64_t applied = 0;  // price events applied to a window
-  uint64_t news = 0;     // news records accepted
+  uint64_t applied = 0;                // price events applied to a window
+  uint64_t news = 0;                   // news records accepted
   std::array<uint64_t, 9> rejected{};  // by ebb::v1::RejectReason
   std::array<uint64_t, 4> alerts{};    // by ebb::v1::Transition
   uint64_t symbols = 0;
@@ -72,19 +75,27 @@ struct PipelineStats {
 
 class Pipeline {
  public:
-  // Validates nothing more (the config is compiled); `clock` and `output` must outlive it.
-  static absl::StatusOr<std::unique_ptr<Pipeline>> Create(EngineConfig config, const Clock* clock,
+  // Validates nothing more (the config is compiled); `clock` and `output` must
+  // outlive it.
+  static absl::StatusOr<std::unique_ptr<Pipeline>> Create(EngineConfig config,
+                                                          const Clock* clock,
                                                           Output* output);
 
-  // Registers a source name (file path or topic) for provenance; returns its index.
+  // Registers a source name (file path or topic) for provenance; returns its
+  // index.
   uint32_t RegisterSource(std::string name);
-  const std::string& source_name(uint32_t index) const { return sources_[index]; }
+  const std::string& source_name(uint32_t index) const {
+    return sources_[index];
+  }
 
-  // A decoded price record. `original` is the record's bytes for the dead-letter output.
-  void OnPrice(absl::string_view symbol, TimeNs time, double price, const Origin& origin,
-               absl::string_view original, absl::string_view event_id = {});
+  // A decoded price record. `original` is the record's bytes for the
+  // dead-letter output.
+  void OnPrice(absl::string_view symbol, TimeNs time, double price,
+               const Origin& origin, absl::string_view original,
+               absl::string_view event_id = {});
 
-  // A serialized ebb.v1.PriceEvent (binary files, Kafka values): decode, then OnPrice.
+  // A serialized ebb.v1.PriceEvent (binary files, Kafka values): decode, then
+  // OnPrice.
   void OnEncodedPrice(absl::string_view bytes, const Origin& origin);
 
   // A news record (kept for the news join; counted).
@@ -92,9 +103,11 @@ class Pipeline {
 
   // A record a connector could not decode (counted as received and rejected).
   void OnUndecodable(ebb::v1::RejectReason reason, absl::string_view detail,
-                     absl::string_view original, absl::string_view symbol, const Origin& origin);
+                     absl::string_view original, absl::string_view symbol,
+                     const Origin& origin);
 
-  // End of input: applies every event still waiting in reorder buffers, in order.
+  // End of input: applies every event still waiting in reorder buffers, in
+  // order.
   void Flush();
 
   // Number of events waiting in reorder buffers.
@@ -109,11 +122,12 @@ class Pipeline {
  private:
   Pipeline(EngineConfig config, const Clock* clock, Output* output);
 
-  void Reject(ebb::v1::RejectReason reason, absl::string_view detail, absl::string_view original,
-              absl::string_view symbol, const Origin& origin);
+  void Reject(ebb::v1::RejectReason reason, absl::string_view detail,
+              absl::string_view original, absl::string_view symbol,
+              const Origin& origin);
   SymbolState& StateFor(absl::string_view symbol);
-  void Apply(SymbolState& state, absl::string_view symbol, TimeNs time, double price,
-             const Origin& origin, absl::string_view event_id);
+  void Apply(SymbolState& state, absl::string_view symbol, TimeNs time,
+             double price, const Origin& origin, absl::string_view event_id);
   void Release(SymbolState& state, absl::string_view symbol, TimeNs watermark);
 
   EngineConfig config_;

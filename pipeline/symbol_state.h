@@ -1,7 +1,8 @@
 #pragma once
 
-// Everything ebb keeps for one symbol: the order stage's reorder buffer, the window and the
-// alert episodes. A separate object so it can be snapshotted, restored and tested alone.
+// Everything ebb keeps for one symbol: the order stage's reorder buffer, the
+// window and the alert episodes. A separate object so it can be snapshotted,
+// restored and tested alone.
 
 #include <algorithm>
 #include <cstdint>
@@ -13,7 +14,8 @@
 
 namespace ebb {
 
-// Where a record came from: a registered source (file or topic), partition and offset.
+// Where a record came from: a registered source (file or topic), partition and
+// offset.
 struct Origin {
   uint32_t source = 0;
   int32_t partition = -1;  // -1: not a Kafka record
@@ -36,7 +38,9 @@ class SymbolState {
 
   DrawdownWindow& window() { return window_; }
   const DrawdownWindow& window() const { return window_; }
-  const std::vector<uint16_t>& rules() const { return rules_; }  // indices of matching rules
+  const std::vector<uint16_t>& rules() const {
+    return rules_;
+  }  // indices of matching rules
   std::vector<AlertEpisode>& episodes() { return episodes_; }
 
   bool has_applied() const { return has_applied_; }
@@ -56,7 +60,9 @@ class SymbolState {
     pending_.push_back(std::move(p));
     std::push_heap(pending_.begin(), pending_.end(), Later);
   }
-  bool HasPendingAtOrBefore(TimeNs t) const { return !pending_.empty() && pending_[0].time <= t; }
+  bool HasPendingAtOrBefore(TimeNs t) const {
+    return !pending_.empty() && pending_[0].time <= t;
+  }
   bool HasPending() const { return !pending_.empty(); }
   PendingPrice PopOldest() {
     std::pop_heap(pending_.begin(), pending_.end(), Later);

@@ -25,11 +25,12 @@ constexpr Unit kUnits[] = {{"ns", 1},
 
 }  // namespace
 
-absl::StatusOr<TimeNs> ParseDuration(absl::string_view text, absl::string_view field) {
+absl::StatusOr<TimeNs> ParseDuration(absl::string_view text,
+                                     absl::string_view field) {
   auto error = [&](absl::string_view why) {
-    return absl::InvalidArgumentError(absl::StrCat(field, ": invalid duration \"", text,
-                                                   "\": ", why,
-                                                   " (use e.g. \"30d\", \"1m\", \"90s\")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ": invalid duration \"", text, "\": ", why,
+                     " (use e.g. \"30d\", \"1m\", \"90s\")"));
   };
   absl::string_view rest = absl::StripAsciiWhitespace(text);
   if (rest.empty()) return error("empty");
@@ -50,7 +51,8 @@ absl::StatusOr<TimeNs> ParseDuration(absl::string_view text, absl::string_view f
         break;
       }
     }
-    if (unit == nullptr) return error("expected a unit (ns, us, ms, s, m, h, d)");
+    if (unit == nullptr)
+      return error("expected a unit (ns, us, ms, s, m, h, d)");
     rest.remove_prefix(unit->name.size());
     if (value > std::numeric_limits<TimeNs>::max() / unit->nanos ||
         total > std::numeric_limits<TimeNs>::max() - value * unit->nanos) {
@@ -64,22 +66,27 @@ absl::StatusOr<TimeNs> ParseDuration(absl::string_view text, absl::string_view f
 std::string FormatDuration(TimeNs ns) {
   if (ns == 0) return "0s";
   for (int i = static_cast<int>(std::size(kUnits)) - 1; i >= 0; --i) {
-    if (ns % kUnits[i].nanos == 0) return absl::StrCat(ns / kUnits[i].nanos, kUnits[i].name);
+    if (ns % kUnits[i].nanos == 0)
+      return absl::StrCat(ns / kUnits[i].nanos, kUnits[i].name);
   }
   return absl::StrCat(ns, "ns");
 }
 
 std::string FormatTime(TimeNs t) {
-  return absl::FormatTime("%Y-%m-%d%ET%H:%M:%E*SZ", absl::FromUnixNanos(t), absl::UTCTimeZone());
+  return absl::FormatTime("%Y-%m-%d%ET%H:%M:%E*SZ", absl::FromUnixNanos(t),
+                          absl::UTCTimeZone());
 }
 
 absl::StatusOr<TimeNs> FromTimestamp(const google::protobuf::Timestamp& ts) {
   if (ts.nanos() < 0 || ts.nanos() >= kNanosPerSecond) {
-    return absl::InvalidArgumentError(absl::StrCat("nanos ", ts.nanos(), " outside [0, 1e9)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("nanos ", ts.nanos(), " outside [0, 1e9)"));
   }
-  constexpr int64_t kMaxSeconds = std::numeric_limits<TimeNs>::max() / kNanosPerSecond - 1;
+  constexpr int64_t kMaxSeconds =
+      std::numeric_limits<TimeNs>::max() / kNanosPerSecond - 1;
   if (ts.seconds() > kMaxSeconds || ts.seconds() < -kMaxSeconds) {
-    return absl::InvalidArgumentError(absl::StrCat("seconds ", ts.seconds(), " out of range"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("seconds ", ts.seconds(), " out of range"));
   }
   return ts.seconds() * kNanosPerSecond + ts.nanos();
 }

@@ -1,12 +1,13 @@
 #pragma once
 
-// Event time in ebb: int64 nanoseconds since the Unix epoch (UTC), about +-292 years.
+// Event time in ebb: int64 nanoseconds since the Unix epoch (UTC), about +-292
+// years.
 
 #include <cstdint>
 #include <string>
-#include "absl/strings/string_view.h"
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "google/protobuf/duration.pb.h"
 #include "google/protobuf/timestamp.pb.h"
 
@@ -18,18 +19,22 @@ inline constexpr TimeNs kNanosPerSecond = 1'000'000'000;
 inline constexpr TimeNs kNanosPerMinute = 60 * kNanosPerSecond;
 inline constexpr TimeNs kNanosPerDay = 86'400 * kNanosPerSecond;
 
-// Parses "30d", "1m", "90s", "250ms", "1h30m", "0s" (units ns, us, ms, s, m, h, d).
-// Returns InvalidArgument naming `field` when the text is not a non-negative duration.
-absl::StatusOr<TimeNs> ParseDuration(absl::string_view text, absl::string_view field);
+// Parses "30d", "1m", "90s", "250ms", "1h30m", "0s" (units ns, us, ms, s, m, h,
+// d). Returns InvalidArgument naming `field` when the text is not a
+// non-negative duration.
+absl::StatusOr<TimeNs> ParseDuration(absl::string_view text,
+                                     absl::string_view field);
 
 // Formats a duration in the largest exact unit: 2592000000000000 -> "30d".
 std::string FormatDuration(TimeNs ns);
 
-// RFC 3339 UTC, with as many fractional digits as needed: "2025-11-21T00:00:00Z".
+// RFC 3339 UTC, with as many fractional digits as needed:
+// "2025-11-21T00:00:00Z".
 std::string FormatTime(TimeNs t);
 
-// Converts to and from protobuf well-known types. FromTimestamp fails when the timestamp is
-// outside the representable range or its nanos are outside [0, 1e9).
+// Converts to and from protobuf well-known types. FromTimestamp fails when the
+// timestamp is outside the representable range or its nanos are outside [0,
+// 1e9).
 absl::StatusOr<TimeNs> FromTimestamp(const google::protobuf::Timestamp& ts);
 void ToTimestamp(TimeNs t, google::protobuf::Timestamp* ts);
 void ToDuration(TimeNs d, google::protobuf::Duration* out);

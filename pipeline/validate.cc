@@ -29,7 +29,8 @@ bool IsValidSymbol(absl::string_view symbol) {
   return true;
 }
 
-ebb::v1::RejectReason PriceValidator::Check(absl::string_view symbol, TimeNs time, double price,
+ebb::v1::RejectReason PriceValidator::Check(absl::string_view symbol,
+                                            TimeNs time, double price,
                                             std::string* detail) const {
   if (!IsValidSymbol(symbol)) {
     *detail = symbol.empty() ? std::string("symbol is empty")
@@ -44,14 +45,15 @@ ebb::v1::RejectReason PriceValidator::Check(absl::string_view symbol, TimeNs tim
     return ebb::v1::INVALID_PRICE;
   }
   if (time < kMinEventTime) {
-    *detail = absl::StrCat("event time ", FormatTime(time), " is before 1900-01-01");
+    *detail =
+        absl::StrCat("event time ", FormatTime(time), " is before 1900-01-01");
     return ebb::v1::INVALID_TIME;
   }
   const TimeNs now = clock_->NowNs();
   if (time > now && time - now > max_future_) {
     *detail = absl::StrCat("event time ", FormatTime(time), " is more than ",
-                           FormatDuration(max_future_), " after the clock (", FormatTime(now),
-                           ")");
+                           FormatDuration(max_future_), " after the clock (",
+                           FormatTime(now), ")");
     return ebb::v1::INVALID_TIME;
   }
   return ebb::v1::REJECT_REASON_UNSPECIFIED;

@@ -1,10 +1,11 @@
 #pragma once
 
-// The validate stage: is a price event acceptable (docs/semantics.md, "Instruments and events")?
+// The validate stage: is a price event acceptable (docs/semantics.md,
+// "Instruments and events")?
 
 #include <string>
-#include "absl/strings/string_view.h"
 
+#include "absl/strings/string_view.h"
 #include "ebb/v1/dead_letter.pb.h"
 #include "pipeline/clock.h"
 #include "pipeline/time_util.h"
@@ -21,11 +22,13 @@ bool IsValidSymbol(absl::string_view symbol);
 class PriceValidator {
  public:
   // `clock` must outlive the validator. max_future >= 0.
-  PriceValidator(const Clock* clock, TimeNs max_future) : clock_(clock), max_future_(max_future) {}
+  PriceValidator(const Clock* clock, TimeNs max_future)
+      : clock_(clock), max_future_(max_future) {}
 
-  // Returns REJECT_REASON_UNSPECIFIED when valid; otherwise the reason, with *detail explaining.
-  ebb::v1::RejectReason Check(absl::string_view symbol, TimeNs time, double price,
-                              std::string* detail) const;
+  // Returns REJECT_REASON_UNSPECIFIED when valid; otherwise the reason, with
+  // *detail explaining.
+  ebb::v1::RejectReason Check(absl::string_view symbol, TimeNs time,
+                              double price, std::string* detail) const;
 
  private:
   const Clock* clock_;

@@ -1,0 +1,275 @@
+// End-to-end tests of `ebb replay` and `ebb generate`.
+
+#include <string>
+#include <vector>
+
+#include "apps/cli_test_util.h"
+#include "ebb/v1/alert.pb.h"
+#include "ebb/v1/dead_letter.pb.h"
+#include "ebb/v1/metrics.pb.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace {
+
+using ::ebb_test::ReadFile;
+using ::ebb_test::ReadJsonLines;
+using ::ebb_test::RunEbb;
+using ::ebb_test::WriteFile;
+using ::testing::HasSubstr;
+
+std::string Tmp(const std::string& name) {
+  return ::testing::TempDir() + "/" + name;
+}
+
+TEST(GenerateTest, SameSeedSameBytesOtherSeedOtherBytes) {
+  ASSERT_EQ(
+      RunEbb("generate --symbols 3 --days 5 --interval 1h --seed 9 --out " +
+             Tmp("g1.csv"))
+          .exit_code,
+      0);
+  ASSERT_EQ(
+      RunEbb("generate --symbols 3 --days 5 --interval 1h --seed 9 --out " +
+             Tmp("g2.csv"))
+          .exit_code,
+      0);
+  ASSERT_EQ(
+      RunEbb("generate --symbols 3 --days 5 --interval 1h --seed 10 --out " +
+             Tmp("g3.csv"))
+          .exit_code,
+      0);
+  const std::string a = ReadFile(Tmp("g1.csv"));
+  EXPECT_EQ(a, ReadFile(Tmp("g2.csv")));
+  EXPECT_NE(a, ReadFile(Tmp("g3.csv")));
+  // Header plus 3 symbols x 5 days x 24 hours.
+  EXPECT_EQ(std::count(a.begin(), a.end(), '\n'), 1 + 3 * 5 * 24);
+  EXPECT_EQ(a.substr(0, a.find('\n')), "timestamp,symbol,price");
+}
+
+TEST(GenerateTest, RejectsBadFlags) {
+  auto r = RunEbb("generate --symbols 0");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("--symbols"));
+  r = RunEbb("generate --interval 7m");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("--interval"));
+  r = RunEbb("generate --bogus 1");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("unknown flag --bogus"));
+}
+
+// The same feed as CSV, JSON lines and binary protobuf gives the same metrics
+// and alerts.
+TEST(ReplayTest, EveryInputFormatGivesIdenticalResults) {
+  const std::string gen =
+      "generate --symbols 4 --days 50 --interval 1h --seed 5 --crash-day 20";
+  for (const char* format : {"csv", "jsonl", "binpb"}) {
+    ASSERT_EQ(RunEbb(gen + " --format " + format + " --out " +
+                     Tmp(std::string("feed.") + format))
+                  .exit_code,
+              0);
+  }
+  std::vector<std::string> metrics;
+  std::vector<std::vector<ebb::v1::Alert>> alerts;
+  for (const char* format : {"csv", "jsonl", "binpb"}) {
+    const std::string m = Tmp(std::string("m_") + format + ".jsonl");
+    const std::string a = Tmp(std::string("a_") + format + ".jsonl");
+    auto r = RunEbb("replay --prices " + Tmp(std::string("feed.") + format) +
+                    " --metrics-out " + m + " --alerts-out " + a);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_THAT(r.err, HasSubstr("applied   4,800 price events, 4 symbols"));
+    metrics.push_back(ReadFile(m));
+    alerts.push_back(ReadJsonLines<ebb::v1::Alert>(a));
+  }
+  EXPECT_EQ(std::count(metrics[0].begin(), metrics[0].end(), '\n'), 4800);
+  EXPECT_EQ(metrics[0], metrics[1]);
+  EXPECT_EQ(metrics[0], metrics[2]);
+  ASSERT_GT(alerts[0].size(), 4u) << "the crash should open alerts";
+  for (size_t f = 1; f < 3; ++f) {
+    ASSERT_EQ(alerts[f].size(), alerts[0].size());
+    for (size_t i = 0; i < alerts[0].size(); ++i) {
+      ebb::v1::Alert x = alerts[0][i], y = alerts[f][i];
+      // Only where it came from differs (file name and line vs byte offset).
+      x.clear_provenance();
+      y.clear_provenance();
+      EXPECT_EQ(x.SerializeAsString(), y.SerializeAsString()) << i;
+    }
+  }
+}
+
+TEST(ReplayTest, BadRowsAreDeadLetteredCountedAndNeverFatal) {
+  const std::string csv = Tmp("bad.csv");
+  WriteFile(csv,
+            "timestamp,symbol,price\n"        // line 1
+            "2025-01-01T00:00:00Z,AAA,100\n"  // 2 ok
+            "2025-01-01T00:01:00Z,AAA,nan\n"  // 3 invalid_price (NaN)
+            "2025-01-01T00:02:00Z,AAA,abc\n"  // 4 invalid_price (not a number)
+            "2025-13-01T00:03:00Z,AAA,100\n"  // 5 invalid_time
+            "2025-01-01T00:04:00Z,AAA\n"      // 6 malformed
+            "2025-01-01T00:05:00Z,AAA,-5\n"   // 7 invalid_price
+            "2025-01-01T00:06:00Z,BAD SYM,100\n"  // 8 invalid_symbol
+            "2025-01-01T00:07:00Z,AAA,101\n"      // 9 ok
+            "2025-01-01T00:00:30Z,AAA,99\n"       // 10 late
+            "2999-01-01T00:00:00Z,AAA,99\n"       // 11 invalid_time (future)
+            "2025-01-01T00:08:00Z,AAA,102\n");    // 12 ok
+  const std::string dlq = Tmp("bad_dlq.jsonl");
+  auto r = RunEbb("replay --prices " + csv + " --dlq-out " + dlq +
+                  " --alerts-out /dev/null");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("11 records"));
+  EXPECT_THAT(r.err, HasSubstr("applied   3 price events"));
+  EXPECT_THAT(
+      r.err,
+      HasSubstr("rejected  8 (malformed 1, invalid_symbol 1, invalid_price 3, "
+                "invalid_time 2, late 1)"));
+  auto letters = ReadJsonLines<ebb::v1::DeadLetter>(dlq);
+  ASSERT_EQ(letters.size(), 8u);
+  const std::vector<std::pair<int, ebb::v1::RejectReason>> expected = {
+      {3, ebb::v1::INVALID_PRICE}, {4, ebb::v1::INVALID_PRICE},
+      {5, ebb::v1::INVALID_TIME},  {6, ebb::v1::MALFORMED},
+      {7, ebb::v1::INVALID_PRICE}, {8, ebb::v1::INVALID_SYMBOL},
+      {10, ebb::v1::LATE},         {11, ebb::v1::INVALID_TIME}};
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(letters[i].offset(), expected[i].first) << i;
+    EXPECT_EQ(letters[i].reason(), expected[i].second) << i;
+    EXPECT_EQ(letters[i].source(), csv);
+    EXPECT_FALSE(letters[i].detail().empty());
+  }
+  EXPECT_EQ(letters[0].original(), "2025-01-01T00:01:00Z,AAA,nan");
+  EXPECT_EQ(letters[6].original(), "2025-01-01T00:00:30Z,AAA,99");
+  EXPECT_THAT(letters[6].detail(), HasSubstr("2025-01-01T00:07:00Z"));
+}
+
+TEST(ReplayTest, StrictStopsAtTheFirstRejectionNamingFileAndLine) {
+  const std::string csv = Tmp("strict.csv");
+  WriteFile(csv,
+            "Date,Open,High,Low,Close,Volume\n"
+            "2025-08-01,1,1,1,10,0\n"
+            "2025-08-02,1,1,1,0,0\n"
+            "2025-08-03,1,1,1,abc,0\n");
+  auto r = RunEbb("replay --strict --prices " + csv);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr(csv + ":3: invalid_price"));
+  r = RunEbb("replay --prices " + csv + " --alerts-out /dev/null");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_THAT(r.err, HasSubstr("rejected  2 (invalid_price 2)"));
+}
+
+TEST(ReplayTest, UnknownLayoutRejectsTheWholeFile) {
+  const std::string csv = Tmp("layout.csv");
+  WriteFile(csv, "foo,bar\n1,2\n3,4\n");
+  const std::string dlq = Tmp("layout_dlq.jsonl");
+  auto r = RunEbb("replay --prices " + csv + " --dlq-out " + dlq);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  auto letters = ReadJsonLines<ebb::v1::DeadLetter>(dlq);
+  ASSERT_EQ(letters.size(), 1u);
+  EXPECT_EQ(letters[0].reason(), ebb::v1::UNKNOWN_LAYOUT);
+  EXPECT_EQ(letters[0].original(), "foo,bar");
+  EXPECT_EQ(RunEbb("replay --strict --prices " + csv).exit_code, 2);
+}
+
+TEST(ReplayTest, TruncatedBinaryInputIsDeadLettered) {
+  const std::string feed = Tmp("trunc.binpb");
+  ASSERT_EQ(RunEbb("generate --symbols 2 --days 1 --format binpb --out " + feed)
+                .exit_code,
+            0);
+  std::string bytes = ReadFile(feed);
+  WriteFile(feed, bytes.substr(0, bytes.size() - 3));
+  const std::string dlq = Tmp("trunc_dlq.jsonl");
+  auto r = RunEbb("replay --prices " + feed + " --dlq-out " + dlq +
+                  " --alerts-out /dev/null");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("applied   47 price events"));
+  auto letters = ReadJsonLines<ebb::v1::DeadLetter>(dlq);
+  ASSERT_EQ(letters.size(), 1u);
+  EXPECT_EQ(letters[0].reason(), ebb::v1::TRUNCATED);
+  EXPECT_GT(letters[0].offset(), 0);
+  EXPECT_LT(letters[0].offset(), static_cast<int64_t>(bytes.size()));
+}
+
+TEST(ReplayTest, ConfigFileIsValidatedAndApplied) {
+  const std::string bad = Tmp("bad.textproto");
+  WriteFile(
+      bad,
+      "rules { name: \"x\" metric: \"drawdown\" levels { threshold: 0.2 } "
+      "levels { threshold: 0.1 } }\n");
+  const std::string feed = Tmp("cfg.csv");
+  ASSERT_EQ(
+      RunEbb("generate --symbols 2 --days 40 --seed 3 --crash-day 10 --out " +
+             feed)
+          .exit_code,
+      0);
+  auto r = RunEbb("replay --config " + bad + " --prices " + feed);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("rules[0].levels[1].threshold"));
+
+  const std::string unknown = Tmp("unknown.textproto");
+  WriteFile(unknown, "windw { length: \"30d\" }\n");
+  r = RunEbb("replay --config " + unknown + " --prices " + feed);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("windw"));
+
+  const std::string good = Tmp("good.json");
+  WriteFile(good, R"({"window": {"length": "10d", "resolution": "exact"},
+      "rules": [{"name": "mdd", "metric": "max_drawdown", "levels": [{"threshold": 0.05}],
+                 "rearm": 0.01}]})");
+  const std::string alerts = Tmp("cfg_alerts.jsonl");
+  r = RunEbb("replay --config " + good + " --prices " + feed +
+             " --alerts-out " + alerts);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto list = ReadJsonLines<ebb::v1::Alert>(alerts);
+  ASSERT_FALSE(list.empty());
+  for (const auto& a : list) {
+    EXPECT_EQ(a.rule(), "mdd");
+    EXPECT_EQ(a.metric(), "max_drawdown");
+    EXPECT_EQ(a.window().seconds(), 10 * 86400);
+    EXPECT_TRUE(a.has_trough());
+  }
+}
+
+TEST(ReplayTest, MissingInputIsAClearError) {
+  auto r = RunEbb("replay --prices /nonexistent/prices.csv");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("/nonexistent/prices.csv"));
+  r = RunEbb("replay");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("--prices"));
+}
+
+// With allowed lateness, a feed delivered out of order gives the results of the
+// sorted feed.
+TEST(ReplayTest, LatenessReordersWithinTheBound) {
+  std::string sorted = "timestamp,symbol,price\n", shuffled = sorted;
+  std::vector<std::string> rows;
+  double price = 100;
+  for (int i = 0; i < 400; ++i) {
+    price *= (i % 37 < 20) ? 0.995 : 1.006;
+    char row[96];
+    std::snprintf(row, sizeof(row), "2025-01-01T%02d:%02d:00Z,LAT,%.4f\n",
+                  i / 60, i % 60, price);
+    rows.push_back(row);
+  }
+  for (const auto& row : rows) sorted += row;
+  // Swap neighbours in blocks: no event is more than 3 minutes late.
+  for (size_t i = 0; i + 3 < rows.size(); i += 4)
+    std::swap(rows[i], rows[i + 3]);
+  for (const auto& row : rows) shuffled += row;
+  WriteFile(Tmp("sorted.csv"), sorted);
+  WriteFile(Tmp("shuffled.csv"), shuffled);
+  auto a = RunEbb(
+      "replay --resolution exact --prices LAT=" + Tmp("sorted.csv") +
+      " --metrics-out " + Tmp("sorted_m.jsonl") + " --alerts-out /dev/null");
+  auto b = RunEbb("replay --resolution exact --lateness 3m --prices LAT=" +
+                  Tmp("shuffled.csv") + " --metrics-out " +
+                  Tmp("shuffled_m.jsonl") + " --alerts-out /dev/null");
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  EXPECT_THAT(b.err, HasSubstr("rejected  0"));
+  EXPECT_EQ(ReadFile(Tmp("sorted_m.jsonl")), ReadFile(Tmp("shuffled_m.jsonl")));
+  auto c =
+      RunEbb("replay --resolution exact --prices LAT=" + Tmp("shuffled.csv") +
+             " --alerts-out /dev/null");
+  EXPECT_THAT(c.err, HasSubstr("late 300"));  // three of every block of four
+}
+
+}  // namespace
