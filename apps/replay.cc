@@ -73,9 +73,9 @@ void PrintSummary(const Pipeline& pipeline, size_t inputs, double seconds) {
       "ebb replay: %zu input%s, %s records in %.2f s (%.2f M records/s)\n",
       inputs, inputs == 1 ? "" : "s", Thousands(s.received).c_str(), seconds,
       rate / 1e6);
-  std::fprintf(stderr, "  applied   %s price events, %s symbols; %s news\n",
+  std::fprintf(stderr, "  applied   %s price events, %s symbol%s; %s news\n",
                Thousands(s.applied).c_str(), Thousands(s.symbols).c_str(),
-               Thousands(s.news).c_str());
+               s.symbols == 1 ? "" : "s", Thousands(s.news).c_str());
   std::string rejected = Thousands(s.total_rejected());
   std::string reasons;
   for (int r = 1; r < static_cast<int>(s.rejected.size()); ++r) {
