@@ -1,0 +1,1109 @@
+#include "connectors/file_source.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <deque>
+#include <limits>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/util/json_util.h"
+#include "pipeline/status_macros.h"
+
+namespace ebb {
+namespace {
+
+using ebb::v1::RejectReason;
+
+constexpr size_t kCsvMaxLine = 64 * 1024;
+constexpr size_t kCsvMaxField = 1024;
+constexpr size_t kJsonMaxLine = 1024 * 1024;
+constexpr size_t kBinaryMaxRecord = 1024 * 1024;
+constexpr size_t kChunk = 1024 * 1024;
+
+// -----------------------------------------------------------------------------
+// Time parsing.
+
+constexpr int64_t kMaxSeconds =
+    std::numeric_limits<TimeNs>::max() / kNanosPerSecond;
+constexpr int64_t kMinSeconds =
+    std::numeric_limits<TimeNs>::min() / kNanosPerSecond;
+
+bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+
+// Reads `n` digits at s[pos]; false if any is not a digit.
+bool Digits(absl::string_view s, size_t pos, size_t n, int* out) {
+  if (pos + n > s.size()) return false;
+  int v = 0;
+  for (size_t i = pos; i < pos + n; ++i) {
+    if (!IsDigit(s[i])) return false;
+    v = v * 10 + (s[i] - '0');
+  }
+  *out = v;
+  return true;
+}
+
+bool IsLeapYear(int64_t y) {
+  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+int DaysInMonth(int64_t y, int m) {
+  static constexpr int kDays[] = {31, 28, 31, 30, 31, 30,
+                                  31, 31, 30, 31, 30, 31};
+  return (m == 2 && IsLeapYear(y)) ? 29 : kDays[m - 1];
+}
+
+// Howard Hinnant's days_from_civil: days since 1970-01-01 of a proleptic
+// Gregorian date.
+int64_t DaysFromCivil(int64_t y, int m, int d) {
+  y -= m <= 2 ? 1 : 0;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const int64_t yoe = y - era * 400;  // [0, 399]
+  const int64_t doy =
+      (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;        // [0, 365]
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;  // [0, 146096]
+  return era * 146097 + doe - 719468;
+}
+
+// seconds * 1e9 + nanos, or nullptr-free failure when out of the TimeNs range.
+const char* CombineTime(int64_t seconds, int64_t nanos, TimeNs* out) {
+  if (seconds > kMaxSeconds || seconds < kMinSeconds - 1) return "out of range";
+  TimeNs t;
+  if (__builtin_mul_overflow(seconds, kNanosPerSecond, &t) ||
+      __builtin_add_overflow(t, nanos, &t)) {
+    return "out of range";
+  }
+  *out = t;
+  return nullptr;
+}
+
+// Parses epoch digits (with an optional '-' for seconds). Returns nullptr or
+// why it failed.
+const char* ParseEpoch(absl::string_view s, TimeNs* out) {
+  const bool negative = s[0] == '-';
+  if (negative) s.remove_prefix(1);
+  const size_t n = s.size();
+  if (n > 19) return "too many digits for an epoch time";
+  if (negative && n > 11) return "a negative epoch time must be in seconds";
+  uint64_t v = 0;
+  for (char c : s) v = v * 10 + static_cast<uint64_t>(c - '0');
+  uint64_t scale = n <= 11   ? 1'000'000'000
+                   : n <= 14 ? 1'000'000
+                   : n <= 17 ? 1'000
+                             : 1;
+  if (v > static_cast<uint64_t>(std::numeric_limits<TimeNs>::max()) / scale) {
+    return "out of range";
+  }
+  const TimeNs t = static_cast<TimeNs>(v * scale);
+  *out = negative ? -t : t;
+  return nullptr;
+}
+
+// Returns nullptr on success, else a short explanation.
+const char* ParseTimeImpl(absl::string_view s, TimeNs* out) {
+  s = absl::StripAsciiWhitespace(s);
+  if (s.empty()) return "empty";
+  {
+    const size_t first = s[0] == '-' ? 1 : 0;
+    if (s.size() > first) {
+      bool all_digits = true;
+      for (size_t i = first; i < s.size(); ++i) {
+        if (!IsDigit(s[i])) {
+          all_digits = false;
+          break;
+        }
+      }
+      if (all_digits) return ParseEpoch(s, out);
+    }
+  }
+  int year, month, day;
+  if (s.size() < 10 || !Digits(s, 0, 4, &year) || s[4] != '-' ||
+      !Digits(s, 5, 2, &month) || s[7] != '-' || !Digits(s, 8, 2, &day)) {
+    return "expected YYYY-MM-DD[THH:MM[:SS[.frac]][Z|+HH:MM]] or epoch digits";
+  }
+  if (month < 1 || month > 12) return "month out of range";
+  if (day < 1 || day > DaysInMonth(year, month)) return "day out of range";
+  const int64_t days = DaysFromCivil(year, month, day);
+  // A date alone is the end of that UTC day.
+  if (s.size() == 10) return CombineTime((days + 1) * 86400, 0, out);
+
+  if (s[10] != 'T' && s[10] != 't' && s[10] != ' ')
+    return "expected 'T' or ' ' after the date";
+  int hour, minute, second = 0;
+  if (!Digits(s, 11, 2, &hour) || s.size() < 14 || s[13] != ':' ||
+      !Digits(s, 14, 2, &minute)) {
+    return "expected HH:MM after the date";
+  }
+  size_t pos = 16;
+  if (pos < s.size() && s[pos] == ':') {
+    if (!Digits(s, pos + 1, 2, &second))
+      return "expected two digits of seconds";
+    pos += 3;
+  }
+  int64_t nanos = 0;
+  if (pos < s.size() && s[pos] == '.') {
+    ++pos;
+    size_t digits = 0;
+    while (pos < s.size() && IsDigit(s[pos])) {
+      if (++digits > 9) return "more than 9 fractional digits";
+      nanos = nanos * 10 + (s[pos] - '0');
+      ++pos;
+    }
+    if (digits == 0) return "expected digits after '.'";
+    for (size_t i = digits; i < 9; ++i) nanos *= 10;
+  }
+  if (hour > 23) return "hour out of range";
+  if (minute > 59) return "minute out of range";
+  if (second > 59) return "second out of range";
+  int64_t offset = 0;
+  if (pos < s.size() && s[pos] == ' ') ++pos;  // "16:39:00 +00:00"
+  if (pos < s.size()) {
+    const char c = s[pos];
+    if (c == 'Z' || c == 'z') {
+      ++pos;
+    } else if (c == '+' || c == '-') {
+      int oh, om = 0;
+      if (!Digits(s, pos + 1, 2, &oh)) return "expected a UTC offset +HH:MM";
+      pos += 3;
+      if (pos < s.size() && s[pos] == ':') {
+        if (!Digits(s, pos + 1, 2, &om)) return "expected a UTC offset +HH:MM";
+        pos += 3;
+      } else if (pos < s.size()) {
+        if (!Digits(s, pos, 2, &om)) return "expected a UTC offset +HH:MM";
+        pos += 2;
+      }
+      if (oh > 23 || om > 59) return "UTC offset out of range";
+      offset = (c == '+' ? 1 : -1) * (oh * 3600 + om * 60);
+    } else {
+      return "expected Z or a UTC offset after the time";
+    }
+    if (pos != s.size()) return "unexpected characters after the time";
+  }
+  const int64_t seconds =
+      days * 86400 + hour * 3600 + minute * 60 + second - offset;
+  return CombineTime(seconds, nanos, out);
+}
+
+std::string TimeError(absl::string_view text, const char* why) {
+  return absl::StrCat("time \"", text, "\": ", why);
+}
+
+// -----------------------------------------------------------------------------
+// Buffered file reading.
+
+// A file read in large chunks into one buffer; the unconsumed bytes are
+// data()[0, available()).
+class ChunkedFile {
+ public:
+  ChunkedFile(int fd, std::string path, uint64_t size, size_t capacity)
+      : fd_(fd),
+        path_(std::move(path)),
+        size_(size),
+        capacity_(capacity),
+        buffer_(new char[capacity]) {}
+  ~ChunkedFile() { ::close(fd_); }
+  ChunkedFile(const ChunkedFile&) = delete;
+  ChunkedFile& operator=(const ChunkedFile&) = delete;
+
+  const char* data() const { return buffer_.get() + begin_; }
+  size_t available() const { return end_ - begin_; }
+  bool eof() const { return eof_; }
+  // Consumed bytes count as read for progress; the bytes stay valid until the
+  // next Refill().
+  void Consume(size_t n) {
+    begin_ += n;
+    consumed_ += n;
+  }
+  uint64_t consumed() const { return consumed_; }
+  uint64_t size() const { return size_; }
+  const std::string& path() const { return path_; }
+
+  // Moves the unconsumed bytes to the front and reads more (one read). Sets
+  // eof() at the end.
+  absl::Status Refill() {
+    if (begin_ > 0) {
+      const size_t n = available();
+      if (n > 0) std::memmove(buffer_.get(), buffer_.get() + begin_, n);
+      begin_ = 0;
+      end_ = n;
+    }
+    if (eof_ || end_ == capacity_) return absl::OkStatus();
+    ssize_t got;
+    do {
+      got = ::read(fd_, buffer_.get() + end_, capacity_ - end_);
+    } while (got < 0 && errno == EINTR);
+    if (got < 0) {
+      return absl::DataLossError(
+          absl::StrCat(path_, ": read failed: ", std::strerror(errno)));
+    }
+    if (got == 0) eof_ = true;
+    end_ += static_cast<size_t>(got);
+    return absl::OkStatus();
+  }
+
+ private:
+  int fd_;
+  std::string path_;
+  uint64_t size_;
+  size_t capacity_;
+  std::unique_ptr<char[]> buffer_;
+  size_t begin_ = 0;
+  size_t end_ = 0;
+  uint64_t consumed_ = 0;
+  bool eof_ = false;
+};
+
+// Splits a file into lines (\n or \r\n; the last line may lack its newline),
+// numbering them from
+// 1. A line longer than `limit` bytes is returned cut to `limit` with *oversize
+// set, and the rest of it is skipped.
+class LineReader {
+ public:
+  LineReader(std::unique_ptr<ChunkedFile> file, size_t limit)
+      : file_(std::move(file)), limit_(limit) {}
+
+  // The view stays valid until the next call.
+  absl::StatusOr<bool> Next(absl::string_view* line, bool* oversize) {
+    if (skipping_) RETURN_IF_ERROR(SkipRestOfLine());
+    size_t scanned = 0;
+    for (;;) {
+      const char* p = file_->data();
+      const size_t n = file_->available();
+      const void* nl =
+          scanned < n ? std::memchr(p + scanned, '\n', n - scanned) : nullptr;
+      if (nl != nullptr) {
+        const size_t len =
+            static_cast<size_t>(static_cast<const char*>(nl) - p);
+        file_->Consume(len + 1);
+        return Emit(p, len, line, oversize);
+      }
+      scanned = n;
+      if (n >= limit_ + 2) {  // longer than the limit even if "\r\n" comes next
+        file_->Consume(n);
+        skipping_ = true;
+        return Emit(p, n, line, oversize);
+      }
+      if (file_->eof()) {
+        if (n == 0) return false;
+        file_->Consume(n);
+        return Emit(p, n, line, oversize);
+      }
+      RETURN_IF_ERROR(file_->Refill());
+    }
+  }
+
+  int64_t line_number() const { return line_number_; }
+  const ChunkedFile& file() const { return *file_; }
+
+ private:
+  bool Emit(const char* p, size_t len, absl::string_view* line,
+            bool* oversize) {
+    ++line_number_;
+    if (len > 0 && p[len - 1] == '\r') --len;
+    if (line_number_ == 1 && len >= 3 &&
+        std::memcmp(p, "\xEF\xBB\xBF", 3) == 0) {
+      p += 3;
+      len -= 3;
+    }
+    *oversize = len > limit_;
+    *line = absl::string_view(p, std::min(len, limit_));
+    return true;
+  }
+
+  absl::Status SkipRestOfLine() {
+    for (;;) {
+      const size_t n = file_->available();
+      const void* nl = n > 0 ? std::memchr(file_->data(), '\n', n) : nullptr;
+      if (nl != nullptr) {
+        file_->Consume(
+            static_cast<size_t>(static_cast<const char*>(nl) - file_->data()) +
+            1);
+        break;
+      }
+      file_->Consume(n);
+      if (file_->eof()) break;
+      RETURN_IF_ERROR(file_->Refill());
+    }
+    skipping_ = false;
+    return absl::OkStatus();
+  }
+
+  std::unique_ptr<ChunkedFile> file_;
+  size_t limit_;
+  int64_t line_number_ = 0;
+  bool skipping_ = false;
+};
+
+bool IsBlank(absl::string_view line) {
+  for (char c : line) {
+    if (c != ' ' && c != '\t') return false;
+  }
+  return true;
+}
+
+absl::string_view TrimSpaces(absl::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
+    s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
+    s.remove_suffix(1);
+  return s;
+}
+
+void SetError(SourceRecord* r, RejectReason reason, std::string detail,
+              absl::string_view original, int64_t offset) {
+  r->kind = SourceRecord::Kind::kError;
+  r->time = 0;
+  r->price = 0;
+  r->event_id.clear();
+  r->reason = reason;
+  r->detail = std::move(detail);
+  r->original.assign(original.data(), original.size());
+  r->offset = offset;
+  r->source_index = 0;
+}
+
+// -----------------------------------------------------------------------------
+// CSV.
+
+class CsvSource : public RecordSource {
+ public:
+  CsvSource(std::unique_ptr<ChunkedFile> file, std::string default_symbol,
+            std::string price_column)
+      : lines_(std::move(file), kCsvMaxLine),
+        default_symbol_(std::move(default_symbol)),
+        price_column_(absl::AsciiStrToLower(TrimSpaces(price_column))) {}
+
+  absl::StatusOr<bool> Next(SourceRecord* record) override {
+    if (done_) return false;
+    absl::string_view line;
+    bool oversize;
+    for (;;) {
+      ASSIGN_OR_RETURN(bool more, lines_.Next(&line, &oversize));
+      if (!more) {
+        done_ = true;
+        return false;
+      }
+      if (!IsBlank(line)) break;
+    }
+    const int64_t number = lines_.line_number();
+    if (symbol_index_ < 0) {
+      record->symbol.assign(default_symbol_);
+    } else {
+      record->symbol.clear();
+    }
+    if (oversize) {
+      if (!have_header_) done_ = true;
+      SetError(record, ebb::v1::OVERSIZE,
+               absl::StrCat("line ", number, " is longer than ", kCsvMaxLine,
+                            " bytes"),
+               line, number);
+      return true;
+    }
+    if (!have_header_) return ReadHeader(line, number, record);
+    const char* split_error = Split(line);
+    if (split_error != nullptr) {
+      if (split_error == kFieldTooLong) {
+        SetError(record, ebb::v1::OVERSIZE,
+                 absl::StrCat("field ", long_field_ + 1, " is longer than ",
+                              kCsvMaxField, " bytes"),
+                 line, number);
+      } else {
+        SetError(record, ebb::v1::MALFORMED, split_error, line, number);
+      }
+      return true;
+    }
+    if (fields_.size() != header_.size()) {
+      SetError(record, ebb::v1::MALFORMED,
+               absl::StrCat("expected ", header_.size(), " fields, found ",
+                            fields_.size()),
+               line, number);
+      return true;
+    }
+    if (symbol_index_ >= 0) {
+      const absl::string_view symbol = TrimSpaces(fields_[symbol_index_]);
+      record->symbol.assign(symbol.data(), symbol.size());
+    }
+    const absl::string_view time_text = TrimSpaces(fields_[time_index_]);
+    const char* why = ParseTimeImpl(time_text, &record->time);
+    if (why != nullptr) {
+      SetError(record, ebb::v1::INVALID_TIME, TimeError(time_text, why), line,
+               number);
+      return true;
+    }
+    const absl::string_view price_text = TrimSpaces(fields_[price_index_]);
+    double price = 0;
+    const auto [end, ec] = std::from_chars(
+        price_text.data(), price_text.data() + price_text.size(), price);
+    if (ec != std::errc() || end != price_text.data() + price_text.size()) {
+      SetError(record, ebb::v1::INVALID_PRICE,
+               absl::StrCat("price \"", price_text, "\" ",
+                            ec == std::errc::result_out_of_range
+                                ? "is out of range"
+                                : "is not a number"),
+               line, number);
+      return true;
+    }
+    record->kind = SourceRecord::Kind::kPrice;
+    record->price = price;
+    if (event_id_index_ >= 0) {
+      const absl::string_view id = TrimSpaces(fields_[event_id_index_]);
+      record->event_id.assign(id.data(), id.size());
+    } else {
+      record->event_id.clear();
+    }
+    record->reason = ebb::v1::REJECT_REASON_UNSPECIFIED;
+    record->detail.clear();
+    record->original.assign(line.data(), line.size());
+    record->offset = number;
+    record->source_index = 0;
+    return true;
+  }
+
+  uint64_t bytes_read() const override { return lines_.file().consumed(); }
+  uint64_t size_bytes() const override { return lines_.file().size(); }
+
+ private:
+  static constexpr const char* kFieldTooLong = "field too long";
+
+  absl::StatusOr<bool> ReadHeader(absl::string_view line, int64_t number,
+                                  SourceRecord* record) {
+    have_header_ = true;
+    const char* split_error = Split(line);
+    if (split_error == nullptr) {
+      for (absl::string_view f : fields_)
+        header_.push_back(absl::AsciiStrToLower(TrimSpaces(f)));
+    }
+    auto find = [&](absl::string_view name) -> int {
+      for (size_t i = 0; i < header_.size(); ++i) {
+        if (header_[i] == name) return static_cast<int>(i);
+      }
+      return -1;
+    };
+    for (absl::string_view name :
+         {"date", "timestamp", "time", "datetime", "open_time"}) {
+      time_index_ = find(name);
+      if (time_index_ >= 0) break;
+    }
+    if (!price_column_.empty()) {
+      price_index_ = find(price_column_);
+    } else {
+      price_index_ = find("close");
+      if (price_index_ < 0) price_index_ = find("price");
+    }
+    symbol_index_ = find("symbol");
+    event_id_index_ = find("event_id");
+    std::string problem;
+    if (split_error != nullptr) {
+      problem = absl::StrCat("unreadable header (", split_error, ")");
+    } else if (time_index_ < 0) {
+      problem = "no time column (date, timestamp, time, datetime or open_time)";
+    } else if (price_index_ < 0) {
+      problem = price_column_.empty()
+                    ? std::string("no price column (close or price)")
+                    : absl::StrCat("no price column \"", price_column_, "\"");
+    }
+    if (problem.empty()) return Next(record);
+    done_ = true;
+    SetError(record, ebb::v1::UNKNOWN_LAYOUT,
+             absl::StrCat(problem, " in header [", absl::StrJoin(header_, ", "),
+                          "]; the file is skipped"),
+             line, number);
+    return true;
+  }
+
+  // Splits `line` into fields_. Returns nullptr, kFieldTooLong (long_field_
+  // set) or why the quoting is broken.
+  const char* Split(absl::string_view line) {
+    fields_.clear();
+    const char* p = line.data();
+    const char* const end = p + line.size();
+    if (std::memchr(p, '"', line.size()) == nullptr) {
+      for (;;) {
+        const char* comma =
+            static_cast<const char*>(std::memchr(p, ',', end - p));
+        const char* field_end = comma != nullptr ? comma : end;
+        fields_.emplace_back(p, static_cast<size_t>(field_end - p));
+        if (comma == nullptr) break;
+        p = comma + 1;
+      }
+    } else {
+      size_t scratch_used = 0;
+      for (;;) {
+        const char* q = p;
+        while (q < end && (*q == ' ' || *q == '\t')) ++q;
+        if (q < end && *q == '"') {
+          ++q;
+          const char* start = q;
+          bool escaped = false;
+          for (;;) {
+            q = static_cast<const char*>(std::memchr(q, '"', end - q));
+            if (q == nullptr) return "unterminated quoted field";
+            if (q + 1 < end && q[1] == '"') {
+              escaped = true;
+              q += 2;
+              continue;
+            }
+            break;
+          }
+          absl::string_view value(start, static_cast<size_t>(q - start));
+          if (escaped) {
+            if (scratch_used == scratch_.size()) scratch_.emplace_back();
+            std::string& s = scratch_[scratch_used++];
+            s.clear();
+            for (size_t i = 0; i < value.size(); ++i) {
+              s.push_back(value[i]);
+              if (value[i] == '"') ++i;  // "" -> "
+            }
+            value = s;
+          }
+          ++q;
+          while (q < end && (*q == ' ' || *q == '\t')) ++q;
+          if (q < end && *q != ',')
+            return "unexpected character after a closing quote";
+          fields_.push_back(value);
+          if (q == end) break;
+          p = q + 1;
+        } else {
+          const char* comma =
+              static_cast<const char*>(std::memchr(p, ',', end - p));
+          const char* field_end = comma != nullptr ? comma : end;
+          fields_.emplace_back(p, static_cast<size_t>(field_end - p));
+          if (comma == nullptr) break;
+          p = comma + 1;
+        }
+      }
+    }
+    for (size_t i = 0; i < fields_.size(); ++i) {
+      if (fields_[i].size() > kCsvMaxField) {
+        long_field_ = i;
+        return kFieldTooLong;
+      }
+    }
+    return nullptr;
+  }
+
+  LineReader lines_;
+  std::string default_symbol_;
+  std::string price_column_;
+  bool have_header_ = false;
+  bool done_ = false;
+  std::vector<std::string> header_;
+  int time_index_ = -1;
+  int price_index_ = -1;
+  int symbol_index_ = -1;
+  int event_id_index_ = -1;
+  std::vector<absl::string_view> fields_;
+  std::deque<std::string>
+      scratch_;  // unescaped quoted fields; a deque keeps views valid
+  size_t long_field_ = 0;
+};
+
+// -----------------------------------------------------------------------------
+// JSON lines.
+
+class JsonLinesSource : public RecordSource {
+ public:
+  JsonLinesSource(std::unique_ptr<ChunkedFile> file, bool news)
+      : lines_(std::move(file), kJsonMaxLine), news_(news) {}
+
+  absl::StatusOr<bool> Next(SourceRecord* record) override {
+    absl::string_view line;
+    bool oversize;
+    for (;;) {
+      ASSIGN_OR_RETURN(bool more, lines_.Next(&line, &oversize));
+      if (!more) return false;
+      if (!IsBlank(line)) break;
+    }
+    const int64_t number = lines_.line_number();
+    record->symbol.clear();
+    if (oversize) {
+      SetError(record, ebb::v1::OVERSIZE,
+               absl::StrCat("line ", number, " is longer than ", kJsonMaxLine,
+                            " bytes"),
+               line, number);
+      return true;
+    }
+    google::protobuf::Message* message =
+        news_ ? static_cast<google::protobuf::Message*>(&record->news)
+              : &price_;
+    message->Clear();
+    const auto status = google::protobuf::util::JsonStringToMessage(
+        google::protobuf::StringPiece(line.data(), line.size()), message,
+        options_);
+    if (!status.ok()) {
+      const auto why = status.message();
+      SetError(record, ebb::v1::MALFORMED, std::string(why.data(), why.size()),
+               line, number);
+      return true;
+    }
+    const google::protobuf::Timestamp* ts = nullptr;
+    if (news_) {
+      if (record->news.has_event_time()) ts = &record->news.event_time();
+    } else {
+      record->symbol.assign(price_.symbol());
+      if (price_.has_event_time()) ts = &price_.event_time();
+    }
+    if (ts == nullptr) {
+      SetError(record, ebb::v1::INVALID_TIME, "missing event_time", line,
+               number);
+      return true;
+    }
+    absl::StatusOr<TimeNs> time = FromTimestamp(*ts);
+    if (!time.ok()) {
+      SetError(record, ebb::v1::INVALID_TIME,
+               absl::StrCat("event_time: ", time.status().message()), line,
+               number);
+      return true;
+    }
+    record->time = *time;
+    if (news_) {
+      record->kind = SourceRecord::Kind::kNews;
+      record->price = 0;
+      record->event_id.clear();
+    } else {
+      record->kind = SourceRecord::Kind::kPrice;
+      record->price = price_.price();
+      record->event_id.assign(price_.event_id());
+    }
+    record->reason = ebb::v1::REJECT_REASON_UNSPECIFIED;
+    record->detail.clear();
+    record->original.assign(line.data(), line.size());
+    record->offset = number;
+    record->source_index = 0;
+    return true;
+  }
+
+  uint64_t bytes_read() const override { return lines_.file().consumed(); }
+  uint64_t size_bytes() const override { return lines_.file().size(); }
+
+ private:
+  LineReader lines_;
+  bool news_;
+  ebb::v1::PriceEvent price_;
+  google::protobuf::util::JsonParseOptions options_;
+};
+
+// -----------------------------------------------------------------------------
+// Length-delimited binary protobuf.
+
+class BinarySource : public RecordSource {
+ public:
+  BinarySource(std::unique_ptr<ChunkedFile> file, bool news)
+      : file_(std::move(file)), news_(news) {}
+
+  absl::StatusOr<bool> Next(SourceRecord* record) override {
+    if (done_) return false;
+    for (;;) {
+      const auto* p = reinterpret_cast<const uint8_t*>(file_->data());
+      const size_t n = file_->available();
+      if (n == 0) {
+        if (file_->eof()) return false;
+        RETURN_IF_ERROR(file_->Refill());
+        continue;
+      }
+      // varint32 length prefix
+      uint32_t length = 0;
+      size_t prefix = 0;
+      bool complete = false;
+      for (; prefix < n && prefix < 5; ++prefix) {
+        const uint8_t b = p[prefix];
+        length |= static_cast<uint32_t>(b & 0x7F) << (7 * prefix);
+        if ((b & 0x80) == 0) {
+          complete = prefix < 4 || b <= 0x0F;
+          ++prefix;
+          break;
+        }
+      }
+      const int64_t offset = static_cast<int64_t>(file_->consumed());
+      if (!complete) {
+        if (prefix == n && n < 5 && !file_->eof()) {
+          RETURN_IF_ERROR(file_->Refill());
+          continue;
+        }
+        return Fail(record, ebb::v1::TRUNCATED,
+                    prefix == n && n < 5
+                        ? "length prefix cut short at the end of the file"
+                        : "invalid length prefix",
+                    std::min(n, size_t{10}), offset);
+      }
+      if (length > kBinaryMaxRecord) {
+        return Fail(record, ebb::v1::OVERSIZE,
+                    absl::StrCat("record of ", length, " bytes is longer than ",
+                                 kBinaryMaxRecord,
+                                 " bytes; the rest of the file is skipped"),
+                    prefix, offset);
+      }
+      if (n - prefix < length) {
+        if (!file_->eof()) {
+          RETURN_IF_ERROR(file_->Refill());
+          continue;
+        }
+        return Fail(record, ebb::v1::TRUNCATED,
+                    absl::StrCat("record of ", length,
+                                 " bytes runs past the end of the file (",
+                                 n - prefix, " bytes left)"),
+                    n, offset);
+      }
+      const char* message = file_->data() + prefix;
+      file_->Consume(prefix + length);
+      record->offset = offset;
+      record->source_index = 0;
+      record->reason = ebb::v1::REJECT_REASON_UNSPECIFIED;
+      record->detail.clear();
+      record->original.assign(message, length);
+      record->symbol.clear();
+      record->price = 0;
+      record->event_id.clear();
+      if (!news_) {
+        record->kind = SourceRecord::Kind::kEncoded;
+        record->time = 0;
+        return true;
+      }
+      if (!record->news.ParseFromArray(message, static_cast<int>(length))) {
+        SetError(record, ebb::v1::TRUNCATED, "not a valid ebb.v1.NewsEvent",
+                 absl::string_view(message, length), offset);
+        return true;
+      }
+      if (!record->news.has_event_time()) {
+        SetError(record, ebb::v1::INVALID_TIME, "missing event_time",
+                 absl::string_view(message, length), offset);
+        return true;
+      }
+      absl::StatusOr<TimeNs> time = FromTimestamp(record->news.event_time());
+      if (!time.ok()) {
+        SetError(record, ebb::v1::INVALID_TIME,
+                 absl::StrCat("event_time: ", time.status().message()),
+                 absl::string_view(message, length), offset);
+        return true;
+      }
+      record->kind = SourceRecord::Kind::kNews;
+      record->time = *time;
+      return true;
+    }
+  }
+
+  uint64_t bytes_read() const override { return file_->consumed(); }
+  uint64_t size_bytes() const override { return file_->size(); }
+
+ private:
+  // Emits an error with the next `original_bytes` bytes as original and stops
+  // reading.
+  bool Fail(SourceRecord* record, RejectReason reason, std::string detail,
+            size_t original_bytes, int64_t offset) {
+    done_ = true;
+    record->symbol.clear();
+    SetError(record, reason, std::move(detail),
+             absl::string_view(file_->data(), original_bytes), offset);
+    file_->Consume(file_->available());
+    return true;
+  }
+
+  std::unique_ptr<ChunkedFile> file_;
+  bool news_;
+  bool done_ = false;
+};
+
+// -----------------------------------------------------------------------------
+// Merge.
+
+bool ReadVarint(const uint8_t*& p, const uint8_t* end, uint64_t* value) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (p == end) return false;
+    const uint8_t b = *p++;
+    v |= static_cast<uint64_t>(b & 0x7F) << shift;
+    if ((b & 0x80) == 0) {
+      *value = v;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool SkipField(uint32_t wire_type, const uint8_t*& p, const uint8_t* end) {
+  uint64_t v;
+  switch (wire_type) {
+    case 0:
+      return ReadVarint(p, end, &v);
+    case 1:
+      if (end - p < 8) return false;
+      p += 8;
+      return true;
+    case 2:
+      if (!ReadVarint(p, end, &v) || v > static_cast<uint64_t>(end - p))
+        return false;
+      p += v;
+      return true;
+    case 5:
+      if (end - p < 4) return false;
+      p += 4;
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Decodes only PriceEvent.event_time (field 2) of a serialized PriceEvent.
+bool DecodeEventTime(absl::string_view bytes, TimeNs* out) {
+  const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
+  const uint8_t* const end = p + bytes.size();
+  bool found = false;
+  int64_t seconds = 0;
+  int64_t nanos = 0;
+  while (p < end) {
+    uint64_t tag;
+    if (!ReadVarint(p, end, &tag)) return false;
+    const auto wire_type = static_cast<uint32_t>(tag & 7);
+    if ((tag >> 3) != 2) {
+      if (!SkipField(wire_type, p, end)) return false;
+      continue;
+    }
+    uint64_t len;
+    if (wire_type != 2 || !ReadVarint(p, end, &len) ||
+        len > static_cast<uint64_t>(end - p)) {
+      return false;
+    }
+    const uint8_t* q = p;
+    const uint8_t* const sub_end = p + len;
+    p = sub_end;
+    found = true;
+    while (q < sub_end) {
+      uint64_t sub_tag, v;
+      if (!ReadVarint(q, sub_end, &sub_tag)) return false;
+      const uint64_t field = sub_tag >> 3;
+      if ((field == 1 || field == 2) && (sub_tag & 7) == 0) {
+        if (!ReadVarint(q, sub_end, &v)) return false;
+        if (field == 1) {
+          seconds = static_cast<int64_t>(v);
+        } else {
+          nanos = static_cast<int32_t>(static_cast<uint32_t>(v));
+        }
+      } else if (!SkipField(static_cast<uint32_t>(sub_tag & 7), q, sub_end)) {
+        return false;
+      }
+    }
+  }
+  if (!found || nanos < 0 || nanos >= kNanosPerSecond) return false;
+  return CombineTime(seconds, nanos, out) == nullptr;
+}
+
+void SwapRecords(SourceRecord* a, SourceRecord* b) {
+  std::swap(a->kind, b->kind);
+  a->symbol.swap(b->symbol);
+  std::swap(a->time, b->time);
+  std::swap(a->price, b->price);
+  a->event_id.swap(b->event_id);
+  a->news.Swap(&b->news);
+  std::swap(a->reason, b->reason);
+  a->detail.swap(b->detail);
+  a->original.swap(b->original);
+  std::swap(a->offset, b->offset);
+  std::swap(a->source_index, b->source_index);
+}
+
+class SingleSource : public RecordSource {
+ public:
+  explicit SingleSource(std::unique_ptr<RecordSource> source)
+      : source_(std::move(source)) {}
+  absl::StatusOr<bool> Next(SourceRecord* record) override {
+    absl::StatusOr<bool> more = source_->Next(record);
+    record->source_index = 0;
+    return more;
+  }
+  uint64_t bytes_read() const override { return source_->bytes_read(); }
+  uint64_t size_bytes() const override { return source_->size_bytes(); }
+
+ private:
+  std::unique_ptr<RecordSource> source_;
+};
+
+class MergedSource : public RecordSource {
+ public:
+  explicit MergedSource(std::vector<std::unique_ptr<RecordSource>> sources)
+      : sources_(std::move(sources)),
+        slots_(sources_.size()),
+        last_time_(sources_.size(), std::numeric_limits<TimeNs>::min()) {
+    heap_.reserve(sources_.size());
+  }
+
+  absl::StatusOr<bool> Next(SourceRecord* record) override {
+    // Fill the lookahead of every source (at the start), or of the one last
+    // emitted.
+    while (started_ < sources_.size()) {
+      ASSIGN_OR_RETURN(bool error,
+                       Refill(static_cast<uint32_t>(started_), record));
+      if (error) return true;
+      ++started_;
+    }
+    if (pending_ >= 0) {
+      ASSIGN_OR_RETURN(bool error,
+                       Refill(static_cast<uint32_t>(pending_), record));
+      if (error) return true;
+      pending_ = -1;
+    }
+    if (heap_.empty()) return false;
+    std::pop_heap(heap_.begin(), heap_.end(), std::greater<>());
+    const uint32_t index = heap_.back().second;
+    heap_.pop_back();
+    SwapRecords(&slots_[index], record);
+    record->source_index = index;
+    pending_ = static_cast<int64_t>(index);
+    return true;
+  }
+
+  uint64_t bytes_read() const override {
+    uint64_t total = 0;
+    for (const auto& s : sources_) total += s->bytes_read();
+    return total;
+  }
+  uint64_t size_bytes() const override {
+    uint64_t total = 0;
+    for (const auto& s : sources_) total += s->size_bytes();
+    return total;
+  }
+
+ private:
+  // Reads the next record of source `i` into its slot and onto the heap. An
+  // error record goes straight to *out instead: returns true then.
+  absl::StatusOr<bool> Refill(uint32_t i, SourceRecord* out) {
+    SourceRecord& slot = slots_[i];
+    ASSIGN_OR_RETURN(bool more, sources_[i]->Next(&slot));
+    if (!more) return false;
+    if (slot.kind == SourceRecord::Kind::kError) {
+      SwapRecords(&slot, out);
+      out->source_index = i;
+      return true;
+    }
+    if (slot.kind == SourceRecord::Kind::kEncoded &&
+        !DecodeEventTime(slot.original, &slot.time)) {
+      slot.time = last_time_[i];  // the pipeline rejects it when decoding
+    }
+    last_time_[i] = slot.time;
+    heap_.emplace_back(slot.time, i);
+    std::push_heap(heap_.begin(), heap_.end(), std::greater<>());
+    return false;
+  }
+
+  std::vector<std::unique_ptr<RecordSource>> sources_;
+  std::vector<SourceRecord> slots_;
+  std::vector<TimeNs> last_time_;
+  std::vector<std::pair<TimeNs, uint32_t>>
+      heap_;  // min-heap on (time, source index)
+  size_t started_ = 0;
+  int64_t pending_ = -1;
+};
+
+class EmptySource : public RecordSource {
+ public:
+  absl::StatusOr<bool> Next(SourceRecord*) override { return false; }
+  uint64_t bytes_read() const override { return 0; }
+  uint64_t size_bytes() const override { return 0; }
+};
+
+std::string FileStem(absl::string_view path) {
+  const size_t slash = path.find_last_of('/');
+  if (slash != absl::string_view::npos) path.remove_prefix(slash + 1);
+  const size_t dot = path.find_last_of('.');
+  if (dot != absl::string_view::npos && dot > 0) path = path.substr(0, dot);
+  return std::string(path);
+}
+
+absl::StatusOr<FileFormat> DetectFormat(const FileSourceOptions& options) {
+  std::string name = absl::AsciiStrToLower(options.format);
+  const bool from_extension = name.empty();
+  if (from_extension) {
+    absl::string_view base = options.path;
+    const size_t slash = base.find_last_of('/');
+    if (slash != absl::string_view::npos) base.remove_prefix(slash + 1);
+    const size_t dot = base.find_last_of('.');
+    if (dot != absl::string_view::npos)
+      name = absl::AsciiStrToLower(base.substr(dot + 1));
+  }
+  if (name == "csv") return FileFormat::kCsv;
+  if (name == "jsonl" || name == "json" || name == "ndjson")
+    return FileFormat::kJsonLines;
+  if (name == "binpb" || name == "pb") return FileFormat::kBinaryProto;
+  if (from_extension) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(options.path, ": unknown format (",
+                     name.empty() ? std::string("no extension")
+                                  : absl::StrCat("extension \".", name, "\""),
+                     "); use --format csv|jsonl|binpb"));
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat(options.path, ": unknown format \"", options.format,
+                   "\"; use --format csv|jsonl|binpb"));
+}
+
+}  // namespace
+
+absl::StatusOr<TimeNs> ParseFileTime(absl::string_view text) {
+  TimeNs t = 0;
+  const char* why = ParseTimeImpl(text, &t);
+  if (why != nullptr) return absl::InvalidArgumentError(TimeError(text, why));
+  return t;
+}
+
+absl::StatusOr<std::unique_ptr<RecordSource>> OpenFileSource(
+    const FileSourceOptions& options) {
+  ASSIGN_OR_RETURN(const FileFormat format, DetectFormat(options));
+  if (format == FileFormat::kCsv && options.news) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        options.path,
+        ": news files must be jsonl or binpb (CSV holds prices only)"));
+  }
+  int fd;
+  do {
+    fd = ::open(options.path.c_str(), O_RDONLY | O_CLOEXEC);
+  } while (fd < 0 && errno == EINTR);
+  if (fd < 0) {
+    return absl::NotFoundError(
+        absl::StrCat(options.path, ": cannot open: ", std::strerror(errno)));
+  }
+  struct stat st;
+  if (::fstat(fd, &st) != 0 || S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    return absl::NotFoundError(
+        absl::StrCat(options.path, ": not a readable file"));
+  }
+  const uint64_t size =
+      S_ISREG(st.st_mode) ? static_cast<uint64_t>(st.st_size) : 0;
+  switch (format) {
+    case FileFormat::kCsv:
+      return std::unique_ptr<RecordSource>(new CsvSource(
+          std::make_unique<ChunkedFile>(fd, options.path, size,
+                                        kCsvMaxLine + kChunk),
+          options.symbol.empty() ? FileStem(options.path) : options.symbol,
+          options.price_column));
+    case FileFormat::kJsonLines:
+      return std::unique_ptr<RecordSource>(new JsonLinesSource(
+          std::make_unique<ChunkedFile>(fd, options.path, size,
+                                        kJsonMaxLine + kChunk),
+          options.news));
+    case FileFormat::kBinaryProto:
+      return std::unique_ptr<RecordSource>(new BinarySource(
+          std::make_unique<ChunkedFile>(fd, options.path, size,
+                                        kBinaryMaxRecord + 16 + kChunk),
+          options.news));
+  }
+  ::close(fd);
+  return absl::InternalError("unreachable");
+}
+
+std::unique_ptr<RecordSource> MergeSources(
+    std::vector<std::unique_ptr<RecordSource>> sources) {
+  if (sources.empty()) return std::make_unique<EmptySource>();
+  if (sources.size() == 1)
+    return std::make_unique<SingleSource>(std::move(sources[0]));
+  return std::make_unique<MergedSource>(std::move(sources));
+}
+
+}  // namespace ebb
