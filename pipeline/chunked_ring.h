@@ -76,7 +76,7 @@ class ChunkedRing {
       storage = spare_.back().release();
       spare_.pop_back();
     } else {
-      storage = new T[kBlockSize]();
+      storage = new T[kBlockSize];  // slots are written before they are read
     }
     table_[block & table_mask_] = storage;
     ++live_blocks_;

@@ -3,40 +3,28 @@
 namespace ebb {
 
 DrawdownWindow::DrawdownWindow(const WindowOptions& options)
-    : options_(options) {}
-
-double DrawdownWindow::MaxPrice(uint32_t pos) const {
-  return options_.resolution == 0 ? ring_[pos].entry.last
-                                  : extras_[pos].max.price;
-}
-
-double DrawdownWindow::MinPrice(uint32_t pos) const {
-  return options_.resolution == 0 ? ring_[pos].entry.last
-                                  : extras_[pos].min.price;
-}
+    : options_(options), exact_(options.resolution == 0) {}
 
 PricePoint DrawdownWindow::MaxPoint(uint32_t pos) const {
-  if (options_.resolution == 0)
-    return {ring_[pos].entry.last, ring_[pos].entry.start};
+  if (exact_) return {ring_[pos].entry.last, ring_[pos].entry.start};
   return extras_[pos].max;
 }
 
 PricePoint DrawdownWindow::MinPoint(uint32_t pos) const {
-  if (options_.resolution == 0)
-    return {ring_[pos].entry.last, ring_[pos].entry.start};
+  if (exact_) return {ring_[pos].entry.last, ring_[pos].entry.start};
   return extras_[pos].min;
 }
 
 DrawdownWindow::Summary DrawdownWindow::Lift(uint32_t pos) const {
-  const double mdd = options_.resolution == 0 ? 0.0 : extras_[pos].mdd;
+  const double mdd = exact_ ? 0.0 : extras_[pos].mdd;
   return {mdd, pos, pos, pos, pos};
 }
 
 // combine(a, b) = (max(a.max, b.max), min(a.min, b.min), max(a.mdd, b.mdd, 1 -
 // b.min / a.max)), where a precedes b. Ties go to the later witness: the latest
 // peak, the latest trough.
-DrawdownWindow::Summary DrawdownWindow::Combine(const Summary& a,
-                                                const Summary& b) const {
+inline DrawdownWindow::Summary DrawdownWindow::Combine(const Summary& a,
+                                                       const Summary& b) const {
   if (a.mdd < 0) return b;
   if (b.mdd < 0) return a;
   const double a_max = MaxPrice(a.max_at);
@@ -135,13 +123,13 @@ void DrawdownWindow::Evict(TimeNs horizon) {
     evicted_any_ = true;
     DabaEvict();
     ring_.pop_front();
-    if (options_.resolution != 0) extras_.pop_front();
+    if (!exact_) extras_.pop_front();
   }
 }
 
 void DrawdownWindow::Add(TimeNs time, double price, WindowMetrics* out) {
   const TimeNs horizon = time - options_.length;
-  if (options_.resolution == 0) {
+  if (exact_) {
     Evict(horizon);
     Slot& slot = ring_.push_back();
     slot.entry = {time, price};
@@ -179,7 +167,7 @@ void DrawdownWindow::Report(double price, const Summary& s,
   out->peak = MaxPoint(s.max_at);
   out->drawdown = 1.0 - price / out->peak.price;
   out->max_drawdown = s.mdd;
-  if (s.pk_at == s.tr_at && options_.resolution != 0) {
+  if (s.pk_at == s.tr_at && !exact_) {
     out->mdd_peak = extras_[s.pk_at].pk;
     out->mdd_trough = extras_[s.tr_at].tr;
   } else {

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "absl/base/attributes.h"
 #include "pipeline/chunked_ring.h"
 #include "pipeline/time_util.h"
 
@@ -91,12 +92,17 @@ class DrawdownWindow {
 
   static constexpr Summary kIdentity = {-1.0, 0, 0, 0, 0};
 
-  double MaxPrice(uint32_t pos) const;
-  double MinPrice(uint32_t pos) const;
+  double MaxPrice(uint32_t pos) const {
+    return exact_ ? ring_[pos].entry.last : extras_[pos].max.price;
+  }
+  double MinPrice(uint32_t pos) const {
+    return exact_ ? ring_[pos].entry.last : extras_[pos].min.price;
+  }
   PricePoint MaxPoint(uint32_t pos) const;
   PricePoint MinPoint(uint32_t pos) const;
   Summary Lift(uint32_t pos) const;
-  Summary Combine(const Summary& a, const Summary& b) const;
+  ABSL_ATTRIBUTE_ALWAYS_INLINE Summary Combine(const Summary& a,
+                                               const Summary& b) const;
 
   // DABA Lite over ring positions [front_, end_).
   void DabaInsert(uint32_t pos);
@@ -108,6 +114,7 @@ class DrawdownWindow {
   void Report(double price, const Summary& s, WindowMetrics* out) const;
 
   WindowOptions options_;
+  bool exact_;  // options_.resolution == 0
   ChunkedRing<Slot> ring_;
   // Bucketed mode: extras of the buckets, in lockstep with ring_ (empty in
   // exact mode).

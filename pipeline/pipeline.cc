@@ -41,16 +41,22 @@ uint32_t Pipeline::RegisterSource(std::string name) {
 }
 
 SymbolState& Pipeline::StateFor(absl::string_view symbol) {
+  if (last_state_ != nullptr && symbol == *last_symbol_) return *last_state_;
   auto it = symbols_.find(symbol);
-  if (it != symbols_.end()) return it->second;
-  std::vector<uint16_t> rules;
-  for (size_t i = 0; i < config_.rules.size(); ++i) {
-    if (config_.rules[i].Matches(symbol))
-      rules.push_back(static_cast<uint16_t>(i));
+  if (it == symbols_.end()) {
+    std::vector<uint16_t> rules;
+    for (size_t i = 0; i < config_.rules.size(); ++i) {
+      if (config_.rules[i].Matches(symbol)) {
+        rules.push_back(static_cast<uint16_t>(i));
+      }
+    }
+    ++stats_.symbols;
+    // Inserting may move every state; the cached pointer is refreshed below.
+    it = symbols_.try_emplace(symbol, config_.window, std::move(rules)).first;
   }
-  ++stats_.symbols;
-  return symbols_.try_emplace(symbol, config_.window, std::move(rules))
-      .first->second;
+  last_symbol_ = &it->first;
+  last_state_ = &it->second;
+  return it->second;
 }
 
 void Pipeline::Reject(ebb::v1::RejectReason reason, absl::string_view detail,
@@ -62,27 +68,27 @@ void Pipeline::Reject(ebb::v1::RejectReason reason, absl::string_view detail,
 }
 
 void Pipeline::OnEncodedPrice(absl::string_view bytes, const Origin& origin) {
-  if (!decoded_.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+  DecodedPrice event;
+  if (!decoder_.Decode(bytes, &event)) {
     OnUndecodable(
         ebb::v1::TRUNCATED,
         "not a valid ebb.v1.PriceEvent (truncated or corrupt protobuf)", bytes,
         {}, origin);
     return;
   }
-  if (!decoded_.has_event_time()) {
+  if (!event.has_time) {
     OnUndecodable(ebb::v1::INVALID_TIME, "event_time is missing", bytes,
-                  decoded_.symbol(), origin);
+                  event.symbol, origin);
     return;
   }
-  auto time = FromTimestamp(decoded_.event_time());
+  auto time = FromSecondsAndNanos(event.seconds, event.nanos);
   if (!time.ok()) {
     OnUndecodable(ebb::v1::INVALID_TIME,
                   absl::StrCat("event_time: ", time.status().message()), bytes,
-                  decoded_.symbol(), origin);
+                  event.symbol, origin);
     return;
   }
-  OnPrice(decoded_.symbol(), *time, decoded_.price(), origin, bytes,
-          decoded_.event_id());
+  OnPrice(event.symbol, *time, event.price, origin, bytes, event.event_id);
 }
 
 void Pipeline::OnNews(const ebb::v1::NewsEvent& news, const Origin& origin) {

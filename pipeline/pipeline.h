@@ -24,6 +24,7 @@
 #include "ebb/v1/metrics.pb.h"
 #include "pipeline/clock.h"
 #include "pipeline/config.h"
+#include "pipeline/price_event_codec.h"
 #include "pipeline/symbol_state.h"
 #include "pipeline/validate.h"
 
@@ -135,12 +136,16 @@ class Pipeline {
   Output* output_;
   std::vector<std::string> sources_;
   absl::flat_hash_map<std::string, SymbolState> symbols_;
+  // The state of the previous event's symbol: runs of one symbol skip the hash
+  // lookup.
+  const std::string* last_symbol_ = nullptr;  // the map's key
+  SymbolState* last_state_ = nullptr;
   PipelineStats stats_;
   uint64_t arrivals_ = 0;
   // Scratch, reused so the per-event path does not allocate.
   WindowMetrics metrics_;
   std::string detail_;
-  ebb::v1::PriceEvent decoded_;
+  PriceEventDecoder decoder_;
   ebb::v1::Alert alert_;
 };
 

@@ -78,17 +78,21 @@ std::string FormatTime(TimeNs t) {
 }
 
 absl::StatusOr<TimeNs> FromTimestamp(const google::protobuf::Timestamp& ts) {
-  if (ts.nanos() < 0 || ts.nanos() >= kNanosPerSecond) {
+  return FromSecondsAndNanos(ts.seconds(), ts.nanos());
+}
+
+absl::StatusOr<TimeNs> FromSecondsAndNanos(int64_t seconds, int32_t nanos) {
+  if (nanos < 0 || nanos >= kNanosPerSecond) {
     return absl::InvalidArgumentError(
-        absl::StrCat("nanos ", ts.nanos(), " outside [0, 1e9)"));
+        absl::StrCat("nanos ", nanos, " outside [0, 1e9)"));
   }
   constexpr int64_t kMaxSeconds =
       std::numeric_limits<TimeNs>::max() / kNanosPerSecond - 1;
-  if (ts.seconds() > kMaxSeconds || ts.seconds() < -kMaxSeconds) {
+  if (seconds > kMaxSeconds || seconds < -kMaxSeconds) {
     return absl::InvalidArgumentError(
-        absl::StrCat("seconds ", ts.seconds(), " out of range"));
+        absl::StrCat("seconds ", seconds, " out of range"));
   }
-  return ts.seconds() * kNanosPerSecond + ts.nanos();
+  return seconds * kNanosPerSecond + nanos;
 }
 
 void ToTimestamp(TimeNs t, google::protobuf::Timestamp* ts) {

@@ -36,6 +36,7 @@ std::string FormatTime(TimeNs t);
 // timestamp is outside the representable range or its nanos are outside [0,
 // 1e9).
 absl::StatusOr<TimeNs> FromTimestamp(const google::protobuf::Timestamp& ts);
+absl::StatusOr<TimeNs> FromSecondsAndNanos(int64_t seconds, int32_t nanos);
 void ToTimestamp(TimeNs t, google::protobuf::Timestamp* ts);
 void ToDuration(TimeNs d, google::protobuf::Duration* out);
 

@@ -31,7 +31,7 @@ bool IsValidSymbol(absl::string_view symbol) {
 
 ebb::v1::RejectReason PriceValidator::Check(absl::string_view symbol,
                                             TimeNs time, double price,
-                                            std::string* detail) const {
+                                            std::string* detail) {
   if (!IsValidSymbol(symbol)) {
     *detail = symbol.empty() ? std::string("symbol is empty")
               : symbol.size() > kMaxSymbolBytes
@@ -49,12 +49,17 @@ ebb::v1::RejectReason PriceValidator::Check(absl::string_view symbol,
         absl::StrCat("event time ", FormatTime(time), " is before 1900-01-01");
     return ebb::v1::INVALID_TIME;
   }
-  const TimeNs now = clock_->NowNs();
-  if (time > now && time - now > max_future_) {
-    *detail = absl::StrCat("event time ", FormatTime(time), " is more than ",
-                           FormatDuration(max_future_), " after the clock (",
-                           FormatTime(now), ")");
-    return ebb::v1::INVALID_TIME;
+  if (time > latest_allowed_) {
+    const TimeNs now = clock_->NowNs();
+    latest_allowed_ = now > std::numeric_limits<TimeNs>::max() - max_future_
+                          ? std::numeric_limits<TimeNs>::max()
+                          : now + max_future_;
+    if (time > latest_allowed_) {
+      *detail = absl::StrCat("event time ", FormatTime(time), " is more than ",
+                             FormatDuration(max_future_), " after the clock (",
+                             FormatTime(now), ")");
+      return ebb::v1::INVALID_TIME;
+    }
   }
   return ebb::v1::REJECT_REASON_UNSPECIFIED;
 }

@@ -3,6 +3,7 @@
 // The validate stage: is a price event acceptable (docs/semantics.md,
 // "Instruments and events")?
 
+#include <limits>
 #include <string>
 
 #include "absl/strings/string_view.h"
@@ -26,13 +27,16 @@ class PriceValidator {
       : clock_(clock), max_future_(max_future) {}
 
   // Returns REJECT_REASON_UNSPECIFIED when valid; otherwise the reason, with
-  // *detail explaining.
+  // *detail explaining. The clock is read only when an event lies beyond the
+  // bound computed at the last reading (with a clock that moves forward the
+  // bound only grows), so most events cost no clock call.
   ebb::v1::RejectReason Check(absl::string_view symbol, TimeNs time,
-                              double price, std::string* detail) const;
+                              double price, std::string* detail);
 
  private:
   const Clock* clock_;
   TimeNs max_future_;
+  TimeNs latest_allowed_ = std::numeric_limits<TimeNs>::min();
 };
 
 // snake_case name of a reason: "invalid_price".

@@ -1,0 +1,131 @@
+#include "pipeline/price_event_codec.h"
+
+#include <cstring>
+
+namespace ebb {
+namespace {
+
+// Reads a varint of at most 10 bytes; false if it runs past `end` or is longer.
+inline bool ReadVarint(const char*& p, const char* end, uint64_t* value) {
+  uint64_t result = 0;
+  for (int shift = 0; shift < 70; shift += 7) {
+    if (p == end) return false;
+    const uint8_t byte = static_cast<uint8_t>(*p++);
+    if (shift == 63 && byte > 1)
+      return false;  // more than 64 bits: let libprotobuf decide
+    result |= static_cast<uint64_t>(byte & 0x7f) << shift;
+    if ((byte & 0x80) == 0) {
+      *value = result;
+      return true;
+    }
+  }
+  return false;
+}
+
+inline bool ReadFixed64(const char*& p, const char* end, double* value) {
+  if (end - p < 8) return false;
+  uint64_t bits;
+  std::memcpy(&bits, p, 8);  // little-endian on every platform ebb builds for
+  std::memcpy(value, &bits, 8);
+  p += 8;
+  return true;
+}
+
+// A length-delimited field whose bytes are all ASCII (so UTF-8 validity is not
+// in question).
+inline bool ReadAsciiString(const char*& p, const char* end,
+                            absl::string_view* out) {
+  uint64_t length;
+  if (!ReadVarint(p, end, &length) || length > static_cast<uint64_t>(end - p))
+    return false;
+  for (uint64_t i = 0; i < length; ++i) {
+    if (static_cast<uint8_t>(p[i]) >= 0x80) return false;
+  }
+  *out = absl::string_view(p, length);
+  p += length;
+  return true;
+}
+
+bool ReadTimestamp(const char*& p, const char* end, DecodedPrice* out) {
+  uint64_t length;
+  if (!ReadVarint(p, end, &length) || length > static_cast<uint64_t>(end - p))
+    return false;
+  const char* q = p;
+  const char* sub_end = p + length;
+  int64_t seconds = 0;
+  int32_t nanos = 0;
+  while (q != sub_end) {
+    uint64_t tag, value;
+    if (!ReadVarint(q, sub_end, &tag)) return false;
+    if (tag == (1 << 3 | 0)) {
+      if (!ReadVarint(q, sub_end, &value)) return false;
+      seconds = static_cast<int64_t>(value);
+    } else if (tag == (2 << 3 | 0)) {
+      if (!ReadVarint(q, sub_end, &value)) return false;
+      nanos = static_cast<int32_t>(static_cast<uint32_t>(value));
+    } else {
+      return false;
+    }
+  }
+  out->has_time = true;
+  out->seconds = seconds;
+  out->nanos = nanos;
+  p = sub_end;
+  return true;
+}
+
+}  // namespace
+
+bool PriceEventDecoder::DecodeCanonical(absl::string_view bytes,
+                                        DecodedPrice* out) {
+  *out = DecodedPrice{};
+  const char* p = bytes.data();
+  const char* end = p + bytes.size();
+  absl::string_view ignored;
+  double ignored_double;
+  while (p != end) {
+    uint64_t tag;
+    if (!ReadVarint(p, end, &tag)) return false;
+    switch (tag) {
+      case 1 << 3 | 2:
+        if (!ReadAsciiString(p, end, &out->symbol)) return false;
+        break;
+      case 2 << 3 | 2:
+        // A second event_time would merge into the first: leave that to
+        // libprotobuf.
+        if (out->has_time || !ReadTimestamp(p, end, out)) return false;
+        break;
+      case 3 << 3 | 1:
+        if (!ReadFixed64(p, end, &out->price)) return false;
+        break;
+      case 4 << 3 | 2:
+        if (!ReadAsciiString(p, end, &ignored)) return false;
+        break;
+      case 5 << 3 | 1:
+        if (!ReadFixed64(p, end, &ignored_double)) return false;
+        break;
+      case 6 << 3 | 2:
+        if (!ReadAsciiString(p, end, &out->event_id)) return false;
+        break;
+      default:
+        return false;  // unknown field or wire type
+    }
+  }
+  return true;
+}
+
+bool PriceEventDecoder::Decode(absl::string_view bytes, DecodedPrice* out) {
+  if (DecodeCanonical(bytes, out)) return true;
+  if (!fallback_.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+    return false;
+  *out = DecodedPrice{};
+  out->symbol = fallback_.symbol();
+  out->has_time = fallback_.has_event_time();
+  out->seconds = fallback_.event_time().seconds();
+  out->nanos = fallback_.event_time().nanos();
+  out->price = fallback_.price();
+  out->event_id = fallback_.event_id();
+  return true;
+}
+
+}  // namespace ebb
