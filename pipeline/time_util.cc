@@ -96,9 +96,15 @@ absl::StatusOr<TimeNs> FromSecondsAndNanos(int64_t seconds, int32_t nanos) {
 }
 
 void ToTimestamp(TimeNs t, google::protobuf::Timestamp* ts) {
-  TimeNs seconds = FloorTo(t, kNanosPerSecond) / kNanosPerSecond;
+  // Division first, so no intermediate overflows even near the int64 limits.
+  TimeNs seconds = t / kNanosPerSecond;
+  TimeNs nanos = t % kNanosPerSecond;
+  if (nanos < 0) {
+    --seconds;
+    nanos += kNanosPerSecond;
+  }
   ts->set_seconds(seconds);
-  ts->set_nanos(static_cast<int32_t>(t - seconds * kNanosPerSecond));
+  ts->set_nanos(static_cast<int32_t>(nanos));
 }
 
 void ToDuration(TimeNs d, google::protobuf::Duration* out) {

@@ -3,6 +3,7 @@
 // Running the `ebb` binary from tests and reading its JSON-lines outputs.
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -35,8 +36,10 @@ inline void WriteFile(const std::string& path, const std::string& contents) {
 // and stderr.
 inline RunResult RunEbb(const std::string& args) {
   static int counter = 0;
-  const std::string base =
-      ::testing::TempDir() + "/ebb_run_" + std::to_string(++counter);
+  // ctest runs test programs in parallel: the pid keeps their files apart.
+  const std::string base = ::testing::TempDir() + "/ebb_run_" +
+                           std::to_string(getpid()) + "_" +
+                           std::to_string(++counter);
   const std::string command = std::string(EBB_BINARY_PATH) + " " + args + " >" +
                               base + ".out 2>" + base + ".err </dev/null";
   const int status = std::system(command.c_str());

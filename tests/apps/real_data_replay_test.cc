@@ -3,6 +3,8 @@
 // definitions (tests/pipeline/brute_force.h for the daily files; a direct O(n *
 // w) scan for the minute files).
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <deque>
 #include <filesystem>
@@ -42,9 +44,9 @@ std::string DataDir() {
 
 std::vector<ebb::v1::DrawdownMetrics> Replay(const std::string& file,
                                              const std::string& mode) {
-  const std::string out = ::testing::TempDir() + "/real_" +
-                          std::filesystem::path(file).stem().string() + "_" +
-                          mode + ".jsonl";
+  const std::string out =
+      ::testing::TempDir() + "/real_" + std::to_string(getpid()) + "_" +
+      std::filesystem::path(file).stem().string() + "_" + mode + ".jsonl";
   auto r = RunEbb("replay --no-progress --resolution " + mode + " --prices " +
                   file + " --metrics-out " + out + " --alerts-out /dev/null");
   EXPECT_EQ(r.exit_code, 0) << r.err;

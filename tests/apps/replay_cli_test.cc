@@ -1,5 +1,7 @@
 // End-to-end tests of `ebb replay` and `ebb generate`.
 
+#include <unistd.h>
+
 #include <string>
 #include <vector>
 
@@ -18,8 +20,9 @@ using ::ebb_test::RunEbb;
 using ::ebb_test::WriteFile;
 using ::testing::HasSubstr;
 
+// Per-process names: ctest runs the test programs in parallel.
 std::string Tmp(const std::string& name) {
-  return ::testing::TempDir() + "/" + name;
+  return ::testing::TempDir() + "/" + std::to_string(getpid()) + "_" + name;
 }
 
 TEST(GenerateTest, SameSeedSameBytesOtherSeedOtherBytes) {

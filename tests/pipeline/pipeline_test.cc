@@ -1,0 +1,698 @@
+// The Pipeline against the contract: per-symbol results independent of
+// interleaving, the lateness rule, the reorder buffer, validation reasons and
+// the bookkeeping of every record.
+
+#include "pipeline/pipeline.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "ebb/v1/events.pb.h"
+#include "gtest/gtest.h"
+#include "tests/pipeline/brute_force.h"
+
+namespace ebb {
+namespace {
+
+using ebb_ref::BruteForce;
+
+// 2025-01-01T00:00:00Z.
+constexpr TimeNs kT0 = 1'735'689'600LL * kNanosPerSecond;
+constexpr TimeNs kSecond = kNanosPerSecond;
+
+struct MetricsRecord {
+  std::string symbol;
+  TimeNs time;
+  double price;
+  WindowMetrics metrics;
+  TimeNs window_length;
+};
+
+struct DeadLetterRecord {
+  ebb::v1::RejectReason reason;
+  std::string detail;
+  std::string original;
+  std::string symbol;
+  Origin origin;
+};
+
+class CollectingOutput : public Output {
+ public:
+  bool WantsMetrics() const override { return true; }
+  void OnMetrics(const MetricsView& v) override {
+    metrics.push_back(
+        {std::string(v.symbol), v.time, v.price, *v.metrics, v.window_length});
+  }
+  void OnAlert(const ebb::v1::Alert& alert) override {
+    alerts.push_back(alert);
+  }
+  void OnDeadLetter(const DeadLetterView& d) override {
+    dead_letters.push_back({d.reason, std::string(d.detail),
+                            std::string(d.original), std::string(d.symbol),
+                            d.origin});
+  }
+
+  // The metrics of one symbol, in order.
+  std::vector<MetricsRecord> Of(absl::string_view symbol) const {
+    std::vector<MetricsRecord> out;
+    for (const MetricsRecord& r : metrics) {
+      if (r.symbol == symbol) out.push_back(r);
+    }
+    return out;
+  }
+
+  std::vector<MetricsRecord> metrics;
+  std::vector<ebb::v1::Alert> alerts;
+  std::vector<DeadLetterRecord> dead_letters;
+};
+
+// "30s"-style text is avoided on purpose: durations are given in ns, which
+// ParseDuration accepts, so the config text does not depend on FormatDuration.
+std::string Ns(TimeNs d) { return absl::StrCat(d, "ns"); }
+
+EngineConfig Compile(TimeNs length, TimeNs resolution, TimeNs lateness,
+                     const std::string& rules = "") {
+  const std::string text =
+      absl::StrCat("window { length: \"", Ns(length), "\" resolution: \"",
+                   resolution == 0 ? std::string("exact") : Ns(resolution),
+                   "\" }\n", "allowed_lateness: \"", Ns(lateness), "\"\n",
+                   "max_future: \"1d\"\n", rules);
+  absl::StatusOr<ebb::v1::EbbConfig> parsed =
+      ParseConfig(text, /*json=*/false, "test");
+  EXPECT_TRUE(parsed.ok()) << parsed.status();
+  absl::StatusOr<EngineConfig> compiled = CompileConfig(*parsed);
+  EXPECT_TRUE(compiled.ok()) << compiled.status();
+  EXPECT_EQ(compiled->window.length, length);
+  EXPECT_EQ(compiled->window.resolution, resolution);
+  EXPECT_EQ(compiled->allowed_lateness, lateness);
+  return *compiled;
+}
+
+struct Harness {
+  explicit Harness(EngineConfig config, TimeNs now = kT0 + 3650 * kNanosPerDay)
+      : clock(now) {
+    auto created = Pipeline::Create(std::move(config), &clock, &out);
+    EXPECT_TRUE(created.ok()) << created.status();
+    pipeline = std::move(*created);
+  }
+  FakeClock clock;
+  CollectingOutput out;
+  std::unique_ptr<Pipeline> pipeline;
+};
+
+std::string Diff(const WindowMetrics& a, const WindowMetrics& b) {
+  std::string err;
+  if (!(a.peak == b.peak)) err += "peak; ";
+  if (!(a.drawdown == b.drawdown)) err += "drawdown; ";
+  if (!(a.max_drawdown == b.max_drawdown)) err += "max_drawdown; ";
+  if (!(a.mdd_peak == b.mdd_peak)) err += "mdd_peak; ";
+  if (!(a.mdd_trough == b.mdd_trough)) err += "mdd_trough; ";
+  if (a.change.has_value() != b.change.has_value() ||
+      (a.change.has_value() && !(*a.change == *b.change))) {
+    err += "change; ";
+  }
+  if (a.full_window != b.full_window) err += "full_window; ";
+  if (a.entries != b.entries) err += "entries; ";
+  return err;
+}
+
+// Two metric streams of one symbol are the same event by event.
+void ExpectSameStream(const std::vector<MetricsRecord>& got,
+                      const std::vector<MetricsRecord>& want,
+                      const std::string& where) {
+  ASSERT_EQ(got.size(), want.size()) << where;
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_EQ(got[i].time, want[i].time) << where << " event " << i;
+    ASSERT_EQ(got[i].price, want[i].price) << where << " event " << i;
+    ASSERT_EQ(Diff(got[i].metrics, want[i].metrics), "")
+        << where << " event " << i;
+  }
+}
+
+// Checks a metric stream of one symbol against the brute force of the same
+// events.
+void ExpectMatchesBruteForce(const std::vector<MetricsRecord>& got,
+                             TimeNs length, TimeNs resolution,
+                             const std::string& where) {
+  BruteForce ref(length, resolution);
+  for (size_t i = 0; i < got.size(); ++i) {
+    ref.Add(got[i].time, got[i].price);
+    ASSERT_EQ(ref.Check(got[i].metrics), "") << where;
+    ASSERT_EQ(got[i].window_length, length);
+  }
+}
+
+struct Ev {
+  std::string symbol;
+  TimeNs time;
+  double price;
+};
+
+// Sorted random events of one symbol: steps of 0 (bursts) to a few seconds,
+// with rare gaps.
+std::vector<Ev> SymbolEvents(std::mt19937_64& rng, const std::string& symbol,
+                             int n, TimeNs length) {
+  std::vector<Ev> out;
+  std::normal_distribution<double> z(0.0, 0.05);
+  TimeNs t = kT0 + static_cast<TimeNs>(rng() % 1000) * kSecond;
+  double price = 10 + static_cast<double>(rng() % 1000);
+  for (int i = 0; i < n; ++i) {
+    const uint64_t r = rng() % 100;
+    if (r < 20) {
+      // burst: same time
+    } else if (r < 97) {
+      t += static_cast<TimeNs>(rng() % 4000) * kNanosPerSecond / 1000;
+    } else {
+      t += length + static_cast<TimeNs>(rng() % 100) * kSecond;
+    }
+    price = rng() % 5 == 0 ? price : price * std::exp(z(rng));
+    out.push_back({symbol, t, price});
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+TEST(PipelineTest, MultiSymbolInterleavingMatchesEachSymbolAlone) {
+  const std::vector<std::string> symbols = {"BTC-USD", "ETH-USD", "^NDX",
+                                            "IREN", "a.b:c/d=e_f-9"};
+  std::mt19937_64 rng(42);
+  for (TimeNs resolution : {TimeNs{0}, kSecond, 5 * kSecond}) {
+    for (int round = 0; round < 20; ++round) {
+      const TimeNs length = 30 * kSecond;
+      std::vector<std::vector<Ev>> per_symbol;
+      for (const std::string& s : symbols) {
+        per_symbol.push_back(
+            SymbolEvents(rng, s, 50 + static_cast<int>(rng() % 150), length));
+      }
+      // A random interleaving that keeps each symbol's order.
+      std::vector<Ev> merged;
+      std::vector<size_t> next(symbols.size(), 0);
+      for (;;) {
+        std::vector<size_t> open;
+        for (size_t k = 0; k < symbols.size(); ++k) {
+          if (next[k] < per_symbol[k].size()) open.push_back(k);
+        }
+        if (open.empty()) break;
+        const size_t k = open[rng() % open.size()];
+        merged.push_back(per_symbol[k][next[k]++]);
+      }
+      Harness all(Compile(length, resolution, 0));
+      for (const Ev& e : merged)
+        all.pipeline->OnPrice(e.symbol, e.time, e.price, {}, "x");
+      EXPECT_EQ(all.pipeline->stats().symbols, symbols.size());
+      EXPECT_EQ(all.pipeline->stats().applied, merged.size());
+      EXPECT_EQ(all.pipeline->stats().total_rejected(), 0u);
+      for (size_t k = 0; k < symbols.size(); ++k) {
+        Harness alone(Compile(length, resolution, 0));
+        for (const Ev& e : per_symbol[k]) {
+          alone.pipeline->OnPrice(e.symbol, e.time, e.price, {}, "x");
+        }
+        const std::string where =
+            absl::StrCat(symbols[k], " R=", resolution, " round ", round);
+        ExpectSameStream(all.out.Of(symbols[k]), alone.out.Of(symbols[k]),
+                         where);
+        ExpectMatchesBruteForce(all.out.Of(symbols[k]), length, resolution,
+                                where);
+        if (HasFatalFailure()) return;
+      }
+    }
+  }
+}
+
+TEST(PipelineTest, LateEventIsRejectedWithZeroLateness) {
+  Harness h(Compile(60 * kSecond, 0, 0));
+  const uint32_t source = h.pipeline->RegisterSource("prices/BTC.csv");
+  h.pipeline->OnPrice("BTC-USD", kT0 + 10 * kSecond, 100, {source, -1, 2},
+                      "line 2");
+  h.pipeline->OnPrice("BTC-USD", kT0 + 20 * kSecond, 90, {source, -1, 3},
+                      "line 3");
+  // Equal to the last applied time: not late, applied after it.
+  h.pipeline->OnPrice("BTC-USD", kT0 + 20 * kSecond, 80, {source, -1, 4},
+                      "line 4");
+  // Older than the last applied time: late.
+  h.pipeline->OnPrice("BTC-USD", kT0 + 15 * kSecond, 70, {source, 3, 5},
+                      "line,5,\x01");
+  // Another symbol is not affected by BTC-USD's time.
+  h.pipeline->OnPrice("ETH-USD", kT0 + 1 * kSecond, 5, {source, -1, 6},
+                      "line 6");
+
+  const PipelineStats& stats = h.pipeline->stats();
+  EXPECT_EQ(stats.received, 5u);
+  EXPECT_EQ(stats.applied, 4u);
+  EXPECT_EQ(stats.rejected[ebb::v1::LATE], 1u);
+  EXPECT_EQ(stats.total_rejected(), 1u);
+  ASSERT_EQ(h.out.dead_letters.size(), 1u);
+  const DeadLetterRecord& d = h.out.dead_letters[0];
+  EXPECT_EQ(d.reason, ebb::v1::LATE);
+  EXPECT_EQ(d.original, std::string("line,5,\x01"));
+  EXPECT_EQ(d.symbol, "BTC-USD");
+  EXPECT_EQ(d.origin.source, source);
+  EXPECT_EQ(d.origin.partition, 3);
+  EXPECT_EQ(d.origin.offset, 5);
+  EXPECT_FALSE(d.detail.empty());
+  EXPECT_NE(d.detail.find(FormatTime(kT0 + 15 * kSecond)), std::string::npos)
+      << d.detail;
+  EXPECT_EQ(h.pipeline->source_name(source), "prices/BTC.csv");
+
+  // The late event changed nothing: BTC-USD's metrics are those of the three
+  // applied events.
+  const std::vector<MetricsRecord> btc = h.out.Of("BTC-USD");
+  ASSERT_EQ(btc.size(), 3u);
+  EXPECT_EQ(btc[2].metrics.peak, (PricePoint{100, kT0 + 10 * kSecond}));
+  EXPECT_EQ(btc[2].metrics.drawdown, 1.0 - 80.0 / 100.0);
+  ExpectMatchesBruteForce(btc, 60 * kSecond, 0, "btc");
+  // A later event is applied normally after the rejection.
+  h.pipeline->OnPrice("BTC-USD", kT0 + 21 * kSecond, 60, {source, -1, 7},
+                      "line 7");
+  EXPECT_EQ(h.pipeline->stats().applied, 5u);
+  EXPECT_EQ(h.out.Of("BTC-USD").back().metrics.drawdown, 1.0 - 60.0 / 100.0);
+}
+
+TEST(PipelineTest, ReorderBufferReleasesAtTheWatermark) {
+  // L = 10 s: an event is applied as soon as its time <= newest seen - L.
+  Harness h(Compile(60 * kSecond, 0, 10 * kSecond));
+  auto price = [&](int seconds, double p) {
+    h.pipeline->OnPrice("X", kT0 + seconds * kSecond, p, {0, -1, seconds}, "r");
+  };
+  price(100, 1.0);
+  EXPECT_EQ(h.pipeline->stats().applied, 0u);
+  price(109, 2.0);  // watermark 99: nothing yet
+  EXPECT_EQ(h.pipeline->stats().applied, 0u);
+  price(110, 3.0);  // watermark 100: the event at 100 is exactly at it
+  EXPECT_EQ(h.pipeline->stats().applied, 1u);
+  price(105, 4.0);  // 105 > watermark 100: buffered, although seen after 110
+  EXPECT_EQ(h.pipeline->stats().applied, 1u);
+  EXPECT_EQ(h.pipeline->pending(), 3u);
+  price(125, 5.0);  // watermark 115: 105, 109, 110 in time order
+  ASSERT_EQ(h.out.metrics.size(), 4u);
+  EXPECT_EQ(h.out.metrics[1].time, kT0 + 105 * kSecond);
+  EXPECT_EQ(h.out.metrics[2].time, kT0 + 109 * kSecond);
+  EXPECT_EQ(h.out.metrics[3].time, kT0 + 110 * kSecond);
+  EXPECT_EQ(h.pipeline->stats().received,
+            h.pipeline->stats().applied + h.pipeline->pending());
+  h.pipeline->Flush();
+  ASSERT_EQ(h.out.metrics.size(), 5u);
+  EXPECT_EQ(h.out.metrics[4].time, kT0 + 125 * kSecond);
+  ExpectMatchesBruteForce(h.out.metrics, 60 * kSecond, 0, "x");
+}
+
+TEST(PipelineTest, LatenessIsAgainstTheLastAppliedTime) {
+  // L = 10 s: late iff the time is before the symbol's last APPLIED time (not
+  // the watermark).
+  Harness h(Compile(60 * kSecond, 0, 10 * kSecond));
+  auto price = [&](int seconds, double p) {
+    h.pipeline->OnPrice("X", kT0 + seconds * kSecond, p, {0, -1, seconds}, "r");
+  };
+  price(100, 1.0);  // buffered (watermark 90)
+  price(95, 2.0);   // buffered
+  EXPECT_EQ(h.pipeline->stats().applied, 0u);
+  EXPECT_EQ(h.pipeline->pending(), 2u);
+  price(120, 3.0);  // watermark 110: applies 95 then 100
+  ASSERT_EQ(h.out.metrics.size(), 2u);
+  EXPECT_EQ(h.out.metrics[0].time, kT0 + 95 * kSecond);
+  EXPECT_EQ(h.out.metrics[1].time, kT0 + 100 * kSecond);
+  price(105, 4.0);  // behind the watermark but not before 100: applied at once
+  ASSERT_EQ(h.out.metrics.size(), 3u);
+  EXPECT_EQ(h.out.metrics[2].time, kT0 + 105 * kSecond);
+  price(99, 5.0);   // before the last applied time (105): late
+  price(105, 6.0);  // equal to it: applied
+  EXPECT_EQ(h.pipeline->stats().rejected[ebb::v1::LATE], 1u);
+  ASSERT_EQ(h.out.dead_letters.size(), 1u);
+  EXPECT_EQ(h.out.dead_letters[0].origin.offset, 99);
+  EXPECT_EQ(h.out.metrics.size(), 4u);
+  EXPECT_EQ(h.pipeline->pending(), 1u);  // 120
+  h.pipeline->Flush();
+  EXPECT_EQ(h.pipeline->pending(), 0u);
+  ASSERT_EQ(h.out.metrics.size(), 5u);
+  EXPECT_EQ(h.out.metrics[4].time, kT0 + 120 * kSecond);
+  const PipelineStats& stats = h.pipeline->stats();
+  EXPECT_EQ(stats.received, 6u);
+  EXPECT_EQ(stats.applied, 5u);
+  EXPECT_EQ(stats.received, stats.applied + stats.total_rejected());
+  ExpectMatchesBruteForce(h.out.metrics, 60 * kSecond, 0, "x");
+}
+
+// Events whose disorder is at most L give, after Flush, exactly the metrics of
+// the sorted input (ties in arrival order), in both modes.
+TEST(PipelineTest, BoundedDisorderGivesTheSortedResult) {
+  std::mt19937_64 rng(7);
+  const std::vector<std::string> symbols = {"A", "B", "C"};
+  const TimeNs kLatenesses[] = {1,           kSecond / 2,  kSecond,
+                                3 * kSecond, 10 * kSecond, 30 * kSecond};
+  int cases = 0, reordered = 0;
+  for (int c = 0; c < 2500; ++c) {
+    const TimeNs length = 30 * kSecond;
+    const TimeNs resolution = c % 3 == 0   ? 0
+                              : c % 3 == 1 ? kSecond
+                                           : 3 * kSecond;
+    const TimeNs lateness = kLatenesses[rng() % std::size(kLatenesses)];
+    std::vector<Ev> events;
+    const size_t nsym = 1 + rng() % symbols.size();
+    for (size_t k = 0; k < nsym; ++k) {
+      for (const Ev& e : SymbolEvents(
+               rng, symbols[k], 1 + static_cast<int>(rng() % 60), length)) {
+        events.push_back(e);
+      }
+    }
+    // Arrival order: sort by time + U[0, L]; then every event is at most L
+    // older than any event that arrived before it.
+    std::vector<std::pair<TimeNs, size_t>> keys;
+    for (size_t i = 0; i < events.size(); ++i) {
+      const TimeNs jitter =
+          static_cast<TimeNs>(rng() % static_cast<uint64_t>(lateness + 1));
+      keys.push_back({events[i].time + jitter, i});
+    }
+    std::stable_sort(
+        keys.begin(), keys.end(),
+        [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<Ev> arrival;
+    for (const auto& k : keys) arrival.push_back(events[k.second]);
+    // The expected order: arrival order stably sorted by time.
+    std::vector<Ev> sorted = arrival;
+    std::stable_sort(sorted.begin(), sorted.end(),
+                     [](const Ev& a, const Ev& b) { return a.time < b.time; });
+    for (size_t i = 0; i + 1 < arrival.size(); ++i) {
+      if (arrival[i].time > arrival[i + 1].time) {
+        ++reordered;
+        break;
+      }
+    }
+
+    Harness shuffled(Compile(length, resolution, lateness));
+    for (const Ev& e : arrival)
+      shuffled.pipeline->OnPrice(e.symbol, e.time, e.price, {}, "r");
+    const PipelineStats& before = shuffled.pipeline->stats();
+    ASSERT_EQ(before.total_rejected(), 0u) << "case " << c;
+    ASSERT_EQ(before.applied + shuffled.pipeline->pending(), arrival.size())
+        << "case " << c;
+    const std::vector<MetricsRecord> early = shuffled.out.metrics;
+    shuffled.pipeline->Flush();
+    ASSERT_EQ(shuffled.pipeline->pending(), 0u);
+    ASSERT_EQ(shuffled.pipeline->stats().applied, arrival.size());
+
+    Harness in_order(Compile(length, resolution, 0));
+    for (const Ev& e : sorted)
+      in_order.pipeline->OnPrice(e.symbol, e.time, e.price, {}, "r");
+    ASSERT_EQ(in_order.pipeline->stats().applied, sorted.size());
+    for (size_t k = 0; k < nsym; ++k) {
+      const std::string where =
+          absl::StrCat("case ", c, " symbol ", symbols[k], " L=", lateness,
+                       " R=", resolution);
+      ExpectSameStream(shuffled.out.Of(symbols[k]), in_order.out.Of(symbols[k]),
+                       where);
+      ExpectMatchesBruteForce(shuffled.out.Of(symbols[k]), length, resolution,
+                              where);
+      if (HasFatalFailure()) return;
+    }
+    // What was emitted before Flush is a prefix of the final stream.
+    for (size_t i = 0; i < early.size(); ++i) {
+      ASSERT_EQ(early[i].time, shuffled.out.metrics[i].time);
+      ASSERT_EQ(early[i].price, shuffled.out.metrics[i].price);
+    }
+    ++cases;
+  }
+  EXPECT_EQ(cases, 2500);
+  EXPECT_GT(reordered, 1000);
+}
+
+TEST(PipelineTest, InvalidSymbols) {
+  Harness h(Compile(60 * kSecond, 0, 0));
+  const std::string s64(64, 'A'), s65(65, 'A');
+  const std::vector<std::string> bad = {"",
+                                        s65,
+                                        "BTC USD",
+                                        "BTC*",
+                                        "BTC\n",
+                                        "\xc3\xa9",
+                                        std::string("A\0B", 3),
+                                        "BTC,USD"};
+  const std::vector<std::string> good = {s64,    "A",       "BTC-USD",
+                                         "^NDX", "EUR/USD", "x.y:z=w_1"};
+  for (size_t i = 0; i < bad.size(); ++i) {
+    h.pipeline->OnPrice(bad[i], kT0, 1.0, {0, -1, static_cast<int64_t>(i)},
+                        "orig" + bad[i]);
+  }
+  for (const std::string& s : good) h.pipeline->OnPrice(s, kT0, 1.0, {}, "ok");
+  const PipelineStats& stats = h.pipeline->stats();
+  EXPECT_EQ(stats.rejected[ebb::v1::INVALID_SYMBOL], bad.size());
+  EXPECT_EQ(stats.total_rejected(), bad.size());
+  EXPECT_EQ(stats.applied, good.size());
+  EXPECT_EQ(stats.symbols, good.size());
+  ASSERT_EQ(h.out.dead_letters.size(), bad.size());
+  for (size_t i = 0; i < bad.size(); ++i) {
+    EXPECT_EQ(h.out.dead_letters[i].reason, ebb::v1::INVALID_SYMBOL) << i;
+    EXPECT_EQ(h.out.dead_letters[i].original, "orig" + bad[i]) << i;
+    EXPECT_EQ(h.out.dead_letters[i].origin.offset, static_cast<int64_t>(i));
+    EXPECT_FALSE(h.out.dead_letters[i].detail.empty()) << i;
+  }
+}
+
+TEST(PipelineTest, InvalidPrices) {
+  Harness h(Compile(60 * kSecond, 0, 0));
+  const double bad[] = {std::numeric_limits<double>::quiet_NaN(),
+                        std::numeric_limits<double>::infinity(),
+                        -std::numeric_limits<double>::infinity(),
+                        0.0,
+                        -0.0,
+                        -1.0,
+                        -1e-300};
+  for (double p : bad) h.pipeline->OnPrice("BTC-USD", kT0, p, {}, "bad");
+  // Tiny and huge finite positive prices are valid.
+  const double good[] = {5e-324, 1e-300, 1.7e308};
+  for (double p : good) h.pipeline->OnPrice("BTC-USD", kT0, p, {}, "good");
+  const PipelineStats& stats = h.pipeline->stats();
+  EXPECT_EQ(stats.rejected[ebb::v1::INVALID_PRICE], std::size(bad));
+  EXPECT_EQ(stats.total_rejected(), std::size(bad));
+  EXPECT_EQ(stats.applied, std::size(good));
+  ASSERT_EQ(h.out.dead_letters.size(), std::size(bad));
+  for (const DeadLetterRecord& d : h.out.dead_letters) {
+    EXPECT_EQ(d.reason, ebb::v1::INVALID_PRICE);
+    EXPECT_EQ(d.symbol, "BTC-USD");
+    EXPECT_FALSE(d.detail.empty());
+  }
+}
+
+TEST(PipelineTest, InvalidTimes) {
+  const TimeNs now = kT0;
+  Harness h(Compile(60 * kSecond, 0, 0), now);
+  const TimeNs y1900 = -2'208'988'800LL * kSecond;  // 1900-01-01T00:00:00Z
+  // Valid: 1900-01-01 exactly, and exactly max_future (1 day) after the clock.
+  h.pipeline->OnPrice("OLD", y1900, 1.0, {}, "ok");
+  h.pipeline->OnPrice("NEW", now + kNanosPerDay, 1.0, {}, "ok");
+  EXPECT_EQ(h.pipeline->stats().applied, 2u);
+  // Invalid: 1 ns before 1900, far in the past, 1 ns beyond max_future, far in
+  // the future.
+  const TimeNs bad[] = {y1900 - 1, std::numeric_limits<TimeNs>::min(),
+                        now + kNanosPerDay + 1,
+                        std::numeric_limits<TimeNs>::max()};
+  for (TimeNs t : bad) h.pipeline->OnPrice("T", t, 1.0, {}, "bad");
+  EXPECT_EQ(h.pipeline->stats().rejected[ebb::v1::INVALID_TIME],
+            std::size(bad));
+  EXPECT_EQ(h.pipeline->stats().total_rejected(), std::size(bad));
+  for (const DeadLetterRecord& d : h.out.dead_letters) {
+    EXPECT_EQ(d.reason, ebb::v1::INVALID_TIME);
+    EXPECT_EQ(d.symbol, "T");
+    EXPECT_FALSE(d.detail.empty());
+  }
+  // The first event of a fresh pipeline exactly max_future ahead is valid; 1 ns
+  // more is not.
+  {
+    Harness fresh(Compile(60 * kSecond, 0, 0), now);
+    fresh.pipeline->OnPrice("F", now + kNanosPerDay, 1.0, {}, "ok");
+    EXPECT_EQ(fresh.pipeline->stats().applied, 1u);
+    Harness fresh2(Compile(60 * kSecond, 0, 0), now);
+    fresh2.pipeline->OnPrice("F", now + kNanosPerDay + 1, 1.0, {}, "bad");
+    EXPECT_EQ(fresh2.pipeline->stats().rejected[ebb::v1::INVALID_TIME], 1u);
+  }
+  // The clock moves: what was too far ahead becomes valid.
+  h.clock.Set(now + 2 * kNanosPerDay);
+  h.pipeline->OnPrice("T", now + kNanosPerDay + 1, 1.0, {}, "ok");
+  EXPECT_EQ(h.pipeline->stats().applied, 3u);
+}
+
+ebb::v1::PriceEvent MakeEvent(const std::string& symbol, TimeNs t,
+                              double price) {
+  ebb::v1::PriceEvent e;
+  e.set_symbol(symbol);
+  ToTimestamp(t, e.mutable_event_time());
+  e.set_price(price);
+  return e;
+}
+
+TEST(PipelineTest, EncodedPrices) {
+  Harness h(Compile(60 * kSecond, 0, 0));
+  // A valid record is applied like OnPrice.
+  ebb::v1::PriceEvent ok = MakeEvent("BTC-USD", kT0 + 1234567, 101.5);
+  ok.set_event_id("ev-1");
+  h.pipeline->OnEncodedPrice(ok.SerializeAsString(), {0, 2, 10});
+  ASSERT_EQ(h.out.metrics.size(), 1u);
+  EXPECT_EQ(h.out.metrics[0].symbol, "BTC-USD");
+  EXPECT_EQ(h.out.metrics[0].time, kT0 + 1234567);
+  EXPECT_EQ(h.out.metrics[0].price, 101.5);
+
+  // Truncated: the last bytes of the price field are cut off.
+  const std::string full =
+      MakeEvent("BTC-USD", kT0 + 2 * kSecond, 99.0).SerializeAsString();
+  const std::string cut = full.substr(0, full.size() - 3);
+  h.pipeline->OnEncodedPrice(cut, {0, 2, 11});
+  // Garbage: an invalid wire type / unterminated varint.
+  const std::string garbage("\xff\xff\xff\xff", 4);
+  h.pipeline->OnEncodedPrice(garbage, {0, 2, 12});
+  // No event_time.
+  ebb::v1::PriceEvent no_time;
+  no_time.set_symbol("ETH-USD");
+  no_time.set_price(5.0);
+  const std::string no_time_bytes = no_time.SerializeAsString();
+  h.pipeline->OnEncodedPrice(no_time_bytes, {0, 2, 13});
+  // Nanos outside [0, 1e9).
+  ebb::v1::PriceEvent bad_nanos = MakeEvent("ETH-USD", kT0, 5.0);
+  bad_nanos.mutable_event_time()->set_nanos(1'000'000'000);
+  h.pipeline->OnEncodedPrice(bad_nanos.SerializeAsString(), {0, 2, 14});
+  // Decoded fine but invalid: the usual reasons apply.
+  const std::string bad_price =
+      MakeEvent("ETH-USD", kT0, -3.0).SerializeAsString();
+  h.pipeline->OnEncodedPrice(bad_price, {0, 2, 15});
+
+  const PipelineStats& stats = h.pipeline->stats();
+  EXPECT_EQ(stats.received, 6u);
+  EXPECT_EQ(stats.applied, 1u);
+  EXPECT_EQ(stats.rejected[ebb::v1::TRUNCATED], 2u);
+  EXPECT_EQ(stats.rejected[ebb::v1::INVALID_TIME], 2u);
+  EXPECT_EQ(stats.rejected[ebb::v1::INVALID_PRICE], 1u);
+  ASSERT_EQ(h.out.dead_letters.size(), 5u);
+  EXPECT_EQ(h.out.dead_letters[0].reason, ebb::v1::TRUNCATED);
+  EXPECT_EQ(h.out.dead_letters[0].original, cut);
+  EXPECT_EQ(h.out.dead_letters[0].origin.offset, 11);
+  EXPECT_EQ(h.out.dead_letters[0].origin.partition, 2);
+  EXPECT_EQ(h.out.dead_letters[1].reason, ebb::v1::TRUNCATED);
+  EXPECT_EQ(h.out.dead_letters[1].original, garbage);
+  EXPECT_EQ(h.out.dead_letters[2].reason, ebb::v1::INVALID_TIME);
+  EXPECT_EQ(h.out.dead_letters[2].original, no_time_bytes);
+  EXPECT_EQ(h.out.dead_letters[2].symbol, "ETH-USD");
+  EXPECT_EQ(h.out.dead_letters[3].reason, ebb::v1::INVALID_TIME);
+  EXPECT_EQ(h.out.dead_letters[4].reason, ebb::v1::INVALID_PRICE);
+  EXPECT_EQ(h.out.dead_letters[4].original, bad_price);
+  for (const DeadLetterRecord& d : h.out.dead_letters)
+    EXPECT_FALSE(d.detail.empty());
+}
+
+// A random mix of valid, invalid and late records: every record is accounted
+// for, each rejection has the predicted reason, and the applied events have the
+// brute-force metrics.
+TEST(PipelineTest, EveryRecordIsAccountedFor) {
+  std::mt19937_64 rng(2025);
+  const std::vector<std::string> symbols = {"BTC-USD", "ETH-USD", "SOL-USD"};
+  const std::string rules =
+      "rules { name: \"dd\" metric: \"drawdown\" levels { threshold: 0.05 } "
+      "levels { threshold: "
+      "0.1 severity: CRITICAL } rearm: 0.01 }\n"
+      "rules { name: \"mdd\" metric: \"max_drawdown\" levels { threshold: 0.08 "
+      "} rearm: 0.02 }\n"
+      "rules { name: \"decl\" metric: \"decline\" levels { threshold: 0.03 } "
+      "rearm: 0 }\n";
+  for (TimeNs resolution : {TimeNs{0}, kSecond}) {
+    const TimeNs length = 20 * kSecond;
+    Harness h(Compile(length, resolution, 0, rules), kT0 + kNanosPerDay);
+    std::map<std::string, BruteForce> refs;
+    std::map<std::string, TimeNs> last_applied;
+    std::map<std::string, TimeNs> clock_time;
+    std::vector<ebb::v1::RejectReason> expected_reasons;
+    std::array<uint64_t, 9> expected_counts{};
+    size_t expected_applied = 0;
+    std::normal_distribution<double> z(0.0, 0.04);
+    std::map<std::string, double> price;
+    for (const std::string& s : symbols) {
+      refs.emplace(s, BruteForce(length, resolution));
+      clock_time[s] = kT0;
+      price[s] = 100;
+    }
+    for (int i = 0; i < 20000; ++i) {
+      const std::string& s = symbols[rng() % symbols.size()];
+      TimeNs t = clock_time[s] +
+                 static_cast<TimeNs>(rng() % 500) * kNanosPerSecond / 1000;
+      price[s] *= std::exp(z(rng));
+      double p = price[s];
+      std::string sym = s;
+      ebb::v1::RejectReason want = ebb::v1::REJECT_REASON_UNSPECIFIED;
+      const uint64_t r = rng() % 100;
+      if (r < 3) {
+        sym = "BAD SYMBOL";
+        want = ebb::v1::INVALID_SYMBOL;
+      } else if (r < 6) {
+        p = r == 3   ? -p
+            : r == 4 ? 0.0
+                     : std::numeric_limits<double>::quiet_NaN();
+        want = ebb::v1::INVALID_PRICE;
+      } else if (r < 8) {
+        t = kT0 + 3 * kNanosPerDay;  // beyond max_future
+        want = ebb::v1::INVALID_TIME;
+      } else if (r < 14 && last_applied.count(s)) {
+        t = last_applied[s] - 1 - static_cast<TimeNs>(rng() % (5 * kSecond));
+        want = ebb::v1::LATE;
+      }
+      const Origin origin{0, -1, i};
+      if (r >= 97) {
+        // An undecodable binary record.
+        const std::string bytes = MakeEvent(s, t, p).SerializeAsString();
+        h.pipeline->OnEncodedPrice(bytes.substr(0, bytes.size() - 1), origin);
+        want = ebb::v1::TRUNCATED;
+      } else {
+        h.pipeline->OnPrice(sym, t, p, origin, absl::StrCat("rec", i));
+      }
+      if (want == ebb::v1::REJECT_REASON_UNSPECIFIED) {
+        clock_time[s] = t;
+        last_applied[s] = t;
+        refs.at(s).Add(t, p);
+        ++expected_applied;
+        ASSERT_FALSE(h.out.metrics.empty());
+        ASSERT_EQ(h.out.metrics.back().symbol, s);
+        ASSERT_EQ(h.out.metrics.back().time, t);
+        ASSERT_EQ(refs.at(s).Check(h.out.metrics.back().metrics), "")
+            << "record " << i;
+      } else {
+        expected_reasons.push_back(want);
+        ++expected_counts[want];
+        ASSERT_EQ(h.out.dead_letters.size(), expected_reasons.size())
+            << "record " << i;
+        ASSERT_EQ(h.out.dead_letters.back().reason, want) << "record " << i;
+        ASSERT_EQ(h.out.dead_letters.back().origin.offset, i);
+      }
+    }
+    const PipelineStats& stats = h.pipeline->stats();
+    EXPECT_EQ(stats.received, 20000u);
+    EXPECT_EQ(stats.applied, expected_applied);
+    EXPECT_EQ(h.pipeline->pending(), 0u);
+    EXPECT_EQ(stats.received, stats.applied + stats.total_rejected());
+    EXPECT_EQ(stats.rejected, expected_counts);
+    EXPECT_EQ(stats.symbols, symbols.size());
+    EXPECT_GT(expected_counts[ebb::v1::LATE], 500u);
+    // Alerts by transition equal what the output collected.
+    std::array<uint64_t, 4> collected{};
+    for (const ebb::v1::Alert& a : h.out.alerts) ++collected[a.transition()];
+    EXPECT_EQ(stats.alerts, collected);
+    EXPECT_EQ(stats.total_alerts(), h.out.alerts.size());
+    EXPECT_GT(collected[ebb::v1::OPENED], 10u);
+    EXPECT_GT(collected[ebb::v1::ESCALATED], 0u);
+    EXPECT_GT(collected[ebb::v1::RESOLVED], 10u);
+  }
+}
+
+TEST(PipelineTest, CreateRequiresClockAndOutput) {
+  CollectingOutput out;
+  FakeClock clock(kT0);
+  EXPECT_FALSE(Pipeline::Create(Compile(kSecond, 0, 0), nullptr, &out).ok());
+  EXPECT_FALSE(Pipeline::Create(Compile(kSecond, 0, 0), &clock, nullptr).ok());
+}
+
+}  // namespace
+}  // namespace ebb
