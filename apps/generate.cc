@@ -91,29 +91,6 @@ struct SymbolModel {
   double beta, daily_vol, log_price;
 };
 
-// "2025-01-01T01:00:00Z" without going through a time-zone library.
-void AppendTime(TimeNs t, std::string* out) {
-  const int64_t seconds = FloorTo(t, kNanosPerSecond) / kNanosPerSecond;
-  int64_t days = FloorTo(seconds, 86400) / 86400;
-  const int64_t sod = seconds - days * 86400;
-  days += 719468;  // civil_from_days (H. Hinnant)
-  const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-  const int64_t doe = days - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  const int64_t d = doy - (153 * mp + 2) / 5 + 1;
-  const int64_t m = mp < 10 ? mp + 3 : mp - 9;
-  const int64_t y = yoe + era * 400 + (m <= 2);
-  char buf[96];
-  std::snprintf(buf, sizeof(buf), "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ",
-                static_cast<long long>(y), static_cast<long long>(m),
-                static_cast<long long>(d), static_cast<long long>(sod / 3600),
-                static_cast<long long>(sod / 60 % 60),
-                static_cast<long long>(sod % 60));
-  out->append(buf);
-}
-
 void AppendTicks(int64_t ticks, std::string* out) {
   char buf[32];
   std::snprintf(buf, sizeof(buf), "%lld.%04lld",
@@ -232,7 +209,7 @@ int RunGenerate(int argc, char** argv) {
           std::max<int64_t>(1, std::llround(std::exp(m.log_price) * 1e4));
       line.clear();
       if (format == "csv") {
-        AppendTime(time, &line);
+        AppendRfc3339(time, &line);
         line.push_back(',');
         line.append(m.name);
         line.push_back(',');
@@ -247,7 +224,7 @@ int RunGenerate(int argc, char** argv) {
         if (format == "jsonl") {
           absl::StrAppend(&line, "{\"symbol\":\"", m.name,
                           "\",\"eventTime\":\"");
-          AppendTime(time, &line);
+          AppendRfc3339(time, &line);
           absl::StrAppend(&line, "\",\"price\":", price_text, "}\n");
         } else {
           event.set_symbol(m.name);

@@ -1,10 +1,12 @@
 #include "connectors/file_sink.h"
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/util/json_util.h"
 #include "pipeline/status_macros.h"
@@ -64,6 +66,13 @@ void MessageWriter::Write(const google::protobuf::Message& message) {
   if (!owned_) std::fflush(file_);
 }
 
+void MessageWriter::WriteRaw(absl::string_view bytes) {
+  if (failed_) return;
+  if (std::fwrite(bytes.data(), 1, bytes.size(), file_) != bytes.size()) {
+    failed_ = true;
+  }
+}
+
 absl::Status MessageWriter::Close() {
   if (file_ == nullptr) return absl::OkStatus();
   if (std::fflush(file_) != 0) failed_ = true;
@@ -112,9 +121,74 @@ absl::StatusOr<std::unique_ptr<FileOutput>> FileOutput::Create(
   return out;
 }
 
+namespace {
+
+void AppendDouble(double v, std::string* out) {
+  char buf[32];
+  auto [end, ec] =
+      std::to_chars(buf, buf + sizeof(buf), v);  // shortest round-trip form
+  out->append(buf, static_cast<size_t>(end - buf));
+}
+
+void AppendPointJson(const char* name, const PricePoint& p, std::string* out) {
+  out->append(name);
+  out->append("\":{\"price\":");
+  AppendDouble(p.price, out);
+  out->append(",\"time\":\"");
+  AppendRfc3339(p.time, out);
+  out->append("\"}");
+}
+
+}  // namespace
+
+void AppendMetricsJson(const MetricsView& view, std::string* out) {
+  const WindowMetrics& m = *view.metrics;
+  out->append("{\"symbol\":\"");
+  out->append(view.symbol.data(), view.symbol.size());
+  out->append("\",\"eventTime\":\"");
+  AppendRfc3339(view.time, out);
+  out->append("\",\"price\":");
+  AppendDouble(view.price, out);
+  AppendPointJson(",\"peak", m.peak, out);
+  out->append(",\"drawdown\":");
+  AppendDouble(m.drawdown, out);
+  out->append(",\"maxDrawdown\":");
+  AppendDouble(m.max_drawdown, out);
+  AppendPointJson(",\"maxDrawdownPeak", m.mdd_peak, out);
+  AppendPointJson(",\"maxDrawdownTrough", m.mdd_trough, out);
+  if (m.change.has_value()) {
+    out->append(",\"change\":");
+    AppendDouble(*m.change, out);
+  }
+  out->append(",\"fullWindow\":");
+  out->append(m.full_window ? "true" : "false");
+  // Durations print as seconds with 0, 3, 6 or 9 fractional digits; windows are
+  // whole seconds or more in practice, but keep the rule for any length.
+  google::protobuf::Duration window;
+  ToDuration(view.window_length, &window);
+  out->append(",\"window\":\"");
+  absl::StrAppend(out, window.seconds());
+  if (window.nanos() != 0) {
+    const std::string nanos = absl::StrFormat("%09d", window.nanos());
+    out->append(".");
+    out->append(window.nanos() % 1000000 == 0 ? nanos.substr(0, 3)
+                : window.nanos() % 1000 == 0  ? nanos.substr(0, 6)
+                                              : nanos);
+  }
+  out->append("s\",\"windowEntries\":\"");
+  absl::StrAppend(out, m.entries);
+  out->append("\"}\n");
+}
+
 void FileOutput::OnMetrics(const MetricsView& view) {
-  ToProto(view, &metrics_message_);
-  metrics_->Write(metrics_message_);
+  if (metrics_->binary()) {
+    ToProto(view, &metrics_message_);
+    metrics_->Write(metrics_message_);
+    return;
+  }
+  line_.clear();
+  AppendMetricsJson(view, &line_);
+  metrics_->WriteRaw(line_);
 }
 
 void FileOutput::OnAlert(const ebb::v1::Alert& alert) {

@@ -23,6 +23,10 @@ class MessageWriter {
   ~MessageWriter();
 
   void Write(const google::protobuf::Message& message);
+  // Writes bytes as they are (a JSON line with its newline). REQUIRES:
+  // !binary().
+  void WriteRaw(absl::string_view bytes);
+  bool binary() const { return binary_; }
   // Flushes; returns the first write error, naming the path.
   absl::Status Close();
   const std::string& path() const { return path_; }
@@ -73,10 +77,17 @@ class FileOutput : public Output {
   std::unique_ptr<MessageWriter> alerts_, metrics_, dead_letters_;
   ebb::v1::DrawdownMetrics metrics_message_;
   ebb::v1::DeadLetter dead_letter_message_;
+  std::string line_;
   std::string first_rejection_;
 };
 
 // Fills a DrawdownMetrics message from a view.
 void ToProto(const MetricsView& view, ebb::v1::DrawdownMetrics* out);
+
+// Appends the view as one line of JSON, exactly the protobuf JSON mapping of
+// ToProto(view) with every field printed (what MessageToJsonString prints, but
+// ~100x faster: one metrics line per event must not cost more than the event).
+// REQUIRES: a valid symbol (no escaping needed).
+void AppendMetricsJson(const MetricsView& view, std::string* out);
 
 }  // namespace ebb

@@ -61,7 +61,9 @@ class DrawdownWindow {
   // True when the window cannot take another entry (ChunkedRing::kMaxSize).
   bool full() const { return ring_.size() + 1 >= ChunkedRing<Slot>::kMaxSize; }
   uint32_t entries() const { return ring_.size(); }
-  size_t MemoryBytes() const { return ring_.MemoryBytes(); }
+  size_t MemoryBytes() const {
+    return ring_.MemoryBytes() + extras_.MemoryBytes();
+  }
 
   // Test hook: checks DABA Lite's pointer invariants; false when broken.
   bool CheckInvariants() const;

@@ -77,6 +77,63 @@ std::string FormatTime(TimeNs t) {
                           absl::UTCTimeZone());
 }
 
+void AppendRfc3339(TimeNs t, std::string* out) {
+  TimeNs seconds = t / kNanosPerSecond;
+  TimeNs nanos = t % kNanosPerSecond;
+  if (nanos < 0) {
+    --seconds;
+    nanos += kNanosPerSecond;
+  }
+  int64_t days = seconds / 86400;
+  int64_t sod = seconds % 86400;
+  if (sod < 0) {
+    --days;
+    sod += 86400;
+  }
+  // civil_from_days (H. Hinnant).
+  days += 719468;
+  const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const int64_t doe = days - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const int64_t d = doy - (153 * mp + 2) / 5 + 1;
+  const int64_t m = mp < 10 ? mp + 3 : mp - 9;
+  const int64_t y = yoe + era * 400 + (m <= 2);
+  char buf[40];
+  char* p = buf;
+  auto put = [&p](int64_t value, int width) {
+    for (int i = width - 1; i >= 0; --i) {
+      p[i] = static_cast<char>('0' + value % 10);
+      value /= 10;
+    }
+    p += width;
+  };
+  put(y, 4);
+  *p++ = '-';
+  put(m, 2);
+  *p++ = '-';
+  put(d, 2);
+  *p++ = 'T';
+  put(sod / 3600, 2);
+  *p++ = ':';
+  put(sod / 60 % 60, 2);
+  *p++ = ':';
+  put(sod % 60, 2);
+  if (nanos != 0) {
+    *p++ = '.';
+    if (nanos % 1'000'000 == 0) {
+      put(nanos / 1'000'000, 3);
+    } else if (nanos % 1'000 == 0) {
+      put(nanos / 1'000, 6);
+    } else {
+      put(nanos, 9);
+    }
+  }
+  *p++ = 'Z';
+  out->append(buf, static_cast<size_t>(p - buf));
+}
+
 absl::StatusOr<TimeNs> FromTimestamp(const google::protobuf::Timestamp& ts) {
   return FromSecondsAndNanos(ts.seconds(), ts.nanos());
 }

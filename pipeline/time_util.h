@@ -32,6 +32,11 @@ std::string FormatDuration(TimeNs ns);
 // "2025-11-21T00:00:00Z".
 std::string FormatTime(TimeNs t);
 
+// Appends t as RFC 3339 UTC the way the protobuf JSON mapping prints a
+// Timestamp: no fraction, or 3, 6 or 9 fractional digits. Fast (no time-zone
+// library); for output hot paths.
+void AppendRfc3339(TimeNs t, std::string* out);
+
 // Converts to and from protobuf well-known types. FromTimestamp fails when the
 // timestamp is outside the representable range or its nanos are outside [0,
 // 1e9).
