@@ -108,10 +108,20 @@ const char* ParseEpoch(absl::string_view s, TimeNs* out) {
 }
 
 // Returns nullptr on success, else a short explanation.
-const char* ParseTimeImpl(absl::string_view s, TimeNs* out) {
+// The day number of the last date parsed from a file: time-major files repeat
+// one date on thousands of consecutive rows.
+struct DateCache {
+  char text[10];
+  int64_t days = 0;
+  bool valid = false;
+};
+
+const char* ParseTimeImpl(absl::string_view s, TimeNs* out,
+                          DateCache* cache = nullptr) {
   s = absl::StripAsciiWhitespace(s);
   if (s.empty()) return "empty";
-  {
+  const bool date_like = s.size() >= 10 && s[4] == '-';
+  if (!date_like) {
     const size_t first = s[0] == '-' ? 1 : 0;
     if (s.size() > first) {
       bool all_digits = true;
@@ -124,14 +134,26 @@ const char* ParseTimeImpl(absl::string_view s, TimeNs* out) {
       if (all_digits) return ParseEpoch(s, out);
     }
   }
-  int year, month, day;
-  if (s.size() < 10 || !Digits(s, 0, 4, &year) || s[4] != '-' ||
-      !Digits(s, 5, 2, &month) || s[7] != '-' || !Digits(s, 8, 2, &day)) {
-    return "expected YYYY-MM-DD[THH:MM[:SS[.frac]][Z|+HH:MM]] or epoch digits";
+  int64_t days;
+  if (cache != nullptr && cache->valid &&
+      std::memcmp(cache->text, s.data(), 10) == 0) {
+    days = cache->days;  // the same text was validated before
+  } else {
+    int year, month, day;
+    if (s.size() < 10 || !Digits(s, 0, 4, &year) || s[4] != '-' ||
+        !Digits(s, 5, 2, &month) || s[7] != '-' || !Digits(s, 8, 2, &day)) {
+      return "expected YYYY-MM-DD[THH:MM[:SS[.frac]][Z|+HH:MM]] or epoch "
+             "digits";
+    }
+    if (month < 1 || month > 12) return "month out of range";
+    if (day < 1 || day > DaysInMonth(year, month)) return "day out of range";
+    days = DaysFromCivil(year, month, day);
+    if (cache != nullptr) {
+      std::memcpy(cache->text, s.data(), 10);
+      cache->days = days;
+      cache->valid = true;
+    }
   }
-  if (month < 1 || month > 12) return "month out of range";
-  if (day < 1 || day > DaysInMonth(year, month)) return "day out of range";
-  const int64_t days = DaysFromCivil(year, month, day);
   // A date alone is the end of that UTC day.
   if (s.size() == 10) return CombineTime((days + 1) * 86400, 0, out);
 
@@ -432,7 +454,7 @@ class CsvSource : public RecordSource {
       record->symbol.assign(symbol.data(), symbol.size());
     }
     const absl::string_view time_text = TrimSpaces(fields_[time_index_]);
-    const char* why = ParseTimeImpl(time_text, &record->time);
+    const char* why = ParseTimeImpl(time_text, &record->time, &date_cache_);
     if (why != nullptr) {
       SetError(record, ebb::v1::INVALID_TIME, TimeError(time_text, why), line,
                number);
@@ -471,6 +493,7 @@ class CsvSource : public RecordSource {
   uint64_t size_bytes() const override { return lines_.file().size(); }
 
  private:
+  DateCache date_cache_;
   static constexpr const char* kFieldTooLong = "field too long";
 
   absl::StatusOr<bool> ReadHeader(absl::string_view line, int64_t number,
