@@ -12,14 +12,6 @@
 #include "pipeline/status_macros.h"
 
 namespace ebb {
-namespace {
-
-void SetPoint(const PricePoint& p, ebb::v1::PricePoint* out) {
-  out->set_price(p.price);
-  ToTimestamp(p.time, out->mutable_time());
-}
-
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<MessageWriter>> MessageWriter::Open(
     const std::string& path) {
@@ -90,11 +82,11 @@ void ToProto(const MetricsView& view, ebb::v1::DrawdownMetrics* out) {
   out->set_symbol(view.symbol.data(), view.symbol.size());
   ToTimestamp(view.time, out->mutable_event_time());
   out->set_price(view.price);
-  SetPoint(m.peak, out->mutable_peak());
+  ToProto(m.peak, out->mutable_peak());
   out->set_drawdown(m.drawdown);
   out->set_max_drawdown(m.max_drawdown);
-  SetPoint(m.mdd_peak, out->mutable_max_drawdown_peak());
-  SetPoint(m.mdd_trough, out->mutable_max_drawdown_trough());
+  ToProto(m.mdd_peak, out->mutable_max_drawdown_peak());
+  ToProto(m.mdd_trough, out->mutable_max_drawdown_trough());
   if (m.change.has_value()) {
     out->set_change(*m.change);
   } else {

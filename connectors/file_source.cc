@@ -392,6 +392,15 @@ void SetError(SourceRecord* r, RejectReason reason, std::string detail,
   r->source_index = 0;
 }
 
+// The fields every accepted text record sets besides its content.
+void SetAccepted(SourceRecord* r, absl::string_view original, int64_t offset) {
+  r->reason = ebb::v1::REJECT_REASON_UNSPECIFIED;
+  r->detail.clear();
+  r->original.assign(original.data(), original.size());
+  r->offset = offset;
+  r->source_index = 0;
+}
+
 // -----------------------------------------------------------------------------
 // CSV.
 
@@ -481,11 +490,7 @@ class CsvSource : public RecordSource {
     } else {
       record->event_id.clear();
     }
-    record->reason = ebb::v1::REJECT_REASON_UNSPECIFIED;
-    record->detail.clear();
-    record->original.assign(line.data(), line.size());
-    record->offset = number;
-    record->source_index = 0;
+    SetAccepted(record, line, number);
     return true;
   }
 
@@ -696,11 +701,7 @@ class JsonLinesSource : public RecordSource {
       record->price = price_.price();
       record->event_id.assign(price_.event_id());
     }
-    record->reason = ebb::v1::REJECT_REASON_UNSPECIFIED;
-    record->detail.clear();
-    record->original.assign(line.data(), line.size());
-    record->offset = number;
-    record->source_index = 0;
+    SetAccepted(record, line, number);
     return true;
   }
 

@@ -4,14 +4,11 @@
 #include "absl/strings/str_format.h"
 
 namespace ebb {
-namespace {
 
-void SetPoint(const PricePoint& p, ebb::v1::PricePoint* out) {
-  out->set_price(p.price);
-  ToTimestamp(p.time, out->mutable_time());
+void ToProto(const PricePoint& point, ebb::v1::PricePoint* out) {
+  out->set_price(point.price);
+  ToTimestamp(point.time, out->mutable_time());
 }
-
-}  // namespace
 
 std::string AlertId(absl::string_view symbol, absl::string_view rule,
                     TimeNs episode_start, ebb::v1::Transition transition,
@@ -81,10 +78,10 @@ void BuildAlert(const RuleSpec& rule, const RuleOutcome& outcome,
   ToTimestamp(context.time, alert->mutable_event_time());
   ToTimestamp(episode.start, alert->mutable_episode_start());
   if (rule.metric == RuleMetric::kMaxDrawdown) {
-    SetPoint(m.mdd_peak, alert->mutable_peak());
-    SetPoint(m.mdd_trough, alert->mutable_trough());
+    ToProto(m.mdd_peak, alert->mutable_peak());
+    ToProto(m.mdd_trough, alert->mutable_trough());
   } else {
-    SetPoint(m.peak, alert->mutable_peak());
+    ToProto(m.peak, alert->mutable_peak());
   }
   ToDuration(window_length, alert->mutable_window());
   if (m.change.has_value()) alert->set_change(*m.change);

@@ -29,6 +29,9 @@ struct AlertContext {
   const WindowMetrics* metrics = nullptr;
 };
 
+// Copies a price point into its message.
+void ToProto(const PricePoint& point, ebb::v1::PricePoint* out);
+
 // Deterministic alert id: 32 hex digits from (symbol, rule, episode start,
 // transition, level).
 std::string AlertId(absl::string_view symbol, absl::string_view rule,
