@@ -10,20 +10,27 @@
 
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
+
+#include "absl/container/inlined_vector.h"
 
 namespace ebb {
 
 template <typename T>
 class ChunkedRing {
  public:
-  static constexpr uint32_t kBlockShift = 10;
+  static constexpr uint32_t kBlockShift = 7;
   static constexpr uint32_t kBlockSize = 1u << kBlockShift;
   static constexpr uint32_t kMaxSize = 1u << 30;
 
   ChunkedRing() = default;
-  ChunkedRing(ChunkedRing&&) noexcept = default;
-  ChunkedRing& operator=(ChunkedRing&&) noexcept = default;
+  // Moves leave the source empty (it owns no blocks afterwards).
+  ChunkedRing(ChunkedRing&& other) noexcept { Swap(other); }
+  ChunkedRing& operator=(ChunkedRing&& other) noexcept {
+    Swap(other);  // our old blocks are freed with `other`
+    return *this;
+  }
   ~ChunkedRing() {
     for (T* block : table_) delete[] block;
   }
@@ -62,7 +69,8 @@ class ChunkedRing {
 
   // Bytes held: live and spare blocks, and the table.
   size_t MemoryBytes() const {
-    return (live_blocks_ + spare_.size()) * kBlockSize * sizeof(T) +
+    return (live_blocks_ + (spare_ != nullptr ? 1 : 0)) * kBlockSize *
+               sizeof(T) +
            table_.capacity() * sizeof(T*);
   }
 
@@ -72,9 +80,8 @@ class ChunkedRing {
   void AcquireBlock(uint32_t block) {
     if (live_blocks_ == table_.size()) GrowTable();
     T* storage;
-    if (!spare_.empty()) {
-      storage = spare_.back().release();
-      spare_.pop_back();
+    if (spare_ != nullptr) {
+      storage = spare_.release();
     } else {
       storage = new T[kBlockSize];  // slots are written before they are read
     }
@@ -84,9 +91,9 @@ class ChunkedRing {
 
   void ReleaseBlock(uint32_t block) {
     T*& slot = table_[block & table_mask_];
-    // One or two spares are enough for a window that slides at a steady size.
-    if (spare_.size() < 2) {
-      spare_.emplace_back(slot);
+    // One spare is enough for a window that slides at a steady size.
+    if (spare_ == nullptr) {
+      spare_.reset(slot);
     } else {
       delete[] slot;
     }
@@ -94,10 +101,19 @@ class ChunkedRing {
     --live_blocks_;
   }
 
+  void Swap(ChunkedRing& other) noexcept {
+    table_.swap(other.table_);
+    spare_.swap(other.spare_);
+    std::swap(table_mask_, other.table_mask_);
+    std::swap(head_, other.head_);
+    std::swap(tail_, other.tail_);
+    std::swap(live_blocks_, other.live_blocks_);
+  }
+
   void GrowTable() {
     const size_t new_size = table_.empty() ? 4 : table_.size() * 2;
     const uint32_t new_mask = static_cast<uint32_t>(new_size - 1);
-    std::vector<T*> grown(new_size, nullptr);
+    Table grown(new_size, nullptr);
     // Live blocks are consecutive, starting with the head's; re-place each by
     // its number.
     const uint32_t first = head_ >> kBlockShift;
@@ -109,8 +125,11 @@ class ChunkedRing {
     table_mask_ = new_mask;
   }
 
-  std::vector<T*> table_;
-  std::vector<std::unique_ptr<T[]>> spare_;
+  // Inline for windows of up to 8 blocks: no separate heap line on the
+  // per-event path.
+  using Table = absl::InlinedVector<T*, 8>;
+  Table table_;
+  std::unique_ptr<T[]> spare_;
   uint32_t table_mask_ = 0;
   uint32_t head_ = 0;
   uint32_t tail_ = 0;

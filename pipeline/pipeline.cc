@@ -44,7 +44,7 @@ SymbolState& Pipeline::StateFor(absl::string_view symbol) {
   if (last_state_ != nullptr && symbol == *last_symbol_) return *last_state_;
   auto it = symbols_.find(symbol);
   if (it == symbols_.end()) {
-    std::vector<uint16_t> rules;
+    SymbolState::RuleIndices rules;
     for (size_t i = 0; i < config_.rules.size(); ++i) {
       if (config_.rules[i].Matches(symbol)) {
         rules.push_back(static_cast<uint16_t>(i));
@@ -174,7 +174,7 @@ void Pipeline::Apply(SymbolState& state, absl::string_view symbol, TimeNs time,
     output_->OnMetrics(
         MetricsView{symbol, time, price, &metrics_, config_.window.length});
   }
-  const std::vector<uint16_t>& rules = state.rules();
+  const SymbolState::RuleIndices& rules = state.rules();
   for (size_t i = 0; i < rules.size(); ++i) {
     const RuleSpec& rule = config_.rules[rules[i]];
     AlertEpisode& episode = state.episodes()[i];

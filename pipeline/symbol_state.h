@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "pipeline/alert_rules.h"
 #include "pipeline/drawdown_window.h"
 
@@ -33,15 +34,20 @@ struct PendingPrice {
 
 class SymbolState {
  public:
-  SymbolState(const WindowOptions& window, std::vector<uint16_t> rules)
+  // Inline for the usual handful of rules: the per-event path touches no extra
+  // heap lines.
+  using RuleIndices = absl::InlinedVector<uint16_t, 4>;
+  using Episodes = absl::InlinedVector<AlertEpisode, 4>;
+
+  SymbolState(const WindowOptions& window, RuleIndices rules)
       : window_(window), rules_(std::move(rules)), episodes_(rules_.size()) {}
 
   DrawdownWindow& window() { return window_; }
   const DrawdownWindow& window() const { return window_; }
-  const std::vector<uint16_t>& rules() const {
+  const RuleIndices& rules() const {
     return rules_;
   }  // indices of matching rules
-  std::vector<AlertEpisode>& episodes() { return episodes_; }
+  Episodes& episodes() { return episodes_; }
 
   bool has_applied() const { return has_applied_; }
   TimeNs last_applied() const { return last_applied_; }
@@ -78,8 +84,8 @@ class SymbolState {
   }
 
   DrawdownWindow window_;
-  std::vector<uint16_t> rules_;
-  std::vector<AlertEpisode> episodes_;
+  RuleIndices rules_;
+  Episodes episodes_;
   bool has_applied_ = false;
   TimeNs last_applied_ = 0;
   bool seen_any_ = false;
