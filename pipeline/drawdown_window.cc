@@ -7,16 +7,16 @@ DrawdownWindow::DrawdownWindow(const WindowOptions& options)
 
 PricePoint DrawdownWindow::MaxPoint(uint32_t pos) const {
   if (exact_) return {ring_[pos].entry.last, ring_[pos].entry.start};
-  return extras_[pos].max;
+  return buckets_[pos].x.max;
 }
 
 PricePoint DrawdownWindow::MinPoint(uint32_t pos) const {
   if (exact_) return {ring_[pos].entry.last, ring_[pos].entry.start};
-  return extras_[pos].min;
+  return buckets_[pos].x.min;
 }
 
 DrawdownWindow::Summary DrawdownWindow::Lift(uint32_t pos) const {
-  const double mdd = exact_ ? 0.0 : extras_[pos].mdd;
+  const double mdd = exact_ ? 0.0 : buckets_[pos].x.mdd;
   return {mdd, pos, pos, pos, pos};
 }
 
@@ -56,7 +56,7 @@ inline DrawdownWindow::Summary DrawdownWindow::Combine(const Summary& a,
 
 void DrawdownWindow::DabaInsert(uint32_t pos) {
   Summary lifted = Lift(pos);
-  ring_[pos].agg = lifted;
+  At(pos).agg = lifted;
   back_ = Combine(back_, lifted);
   ++end_;
   DabaStep();
@@ -69,7 +69,7 @@ void DrawdownWindow::DabaEvict() {
 
 DrawdownWindow::Summary DrawdownWindow::DabaQuery() const {
   if (front_ == end_) return kIdentity;
-  const Summary alpha = front_ != b_ ? ring_[front_].agg : kIdentity;
+  const Summary alpha = front_ != b_ ? At(front_).agg : kIdentity;
   return Combine(alpha, back_);
 }
 
@@ -84,18 +84,18 @@ void DrawdownWindow::DabaStep() {
   }
   if (front_ != b_) {
     if (a_ != r_) {
-      const Summary prev_delta = a_ == b_ ? kIdentity : ring_[a_].agg;
+      const Summary prev_delta = a_ == b_ ? kIdentity : At(a_).agg;
       --a_;
-      ring_[a_].agg = Combine(ring_[a_].agg, prev_delta);
+      At(a_).agg = Combine(At(a_).agg, prev_delta);
     }
     if (l_ != r_) {
-      ring_[l_].agg = Combine(ring_[l_].agg, mid_);
+      At(l_).agg = Combine(At(l_).agg, mid_);
       ++l_;
     } else {
       ++l_;
       ++r_;
       ++a_;
-      mid_ = a_ == b_ ? kIdentity : ring_[a_].agg;
+      mid_ = a_ == b_ ? kIdentity : At(a_).agg;
     }
   } else {
     back_ = kIdentity;
@@ -107,7 +107,7 @@ bool DrawdownWindow::CheckInvariants() const {
   const uint32_t dl = l_ - front_, dr = r_ - front_, da = a_ - front_,
                  db = b_ - front_, de = end_ - front_;
   if (!(dl <= dr && dr <= da && da <= db && db <= de)) return false;
-  if (de != ring_.size() - (has_open_ ? 1u : 0u)) return false;
+  if (de != entries() - (has_open_ ? 1u : 0u)) return false;
   if (de == 0) return true;
   const uint32_t unprocessed = db - dl, front_size = db, back_size = de - db;
   return unprocessed + 1 == front_size - back_size && back_size <= front_size &&
@@ -118,12 +118,15 @@ void DrawdownWindow::Evict(TimeNs horizon) {
   // Entries (events, or buckets by their start) at or before t - W leave the
   // window. Only entries inside the DABA can be old enough: an open bucket
   // started after t - W.
-  while (front_ != end_ && ring_[front_].entry.start <= horizon) {
-    asof_price_ = ring_[front_].entry.last;
+  while (front_ != end_ && At(front_).entry.start <= horizon) {
+    asof_price_ = At(front_).entry.last;
     evicted_any_ = true;
     DabaEvict();
-    ring_.pop_front();
-    if (!exact_) extras_.pop_front();
+    if (exact_) {
+      ring_.pop_front();
+    } else {
+      buckets_.pop_front();
+    }
   }
 }
 
@@ -139,8 +142,8 @@ void DrawdownWindow::Add(TimeNs time, double price, WindowMetrics* out) {
   }
 
   const TimeNs start = FloorTo(time, options_.resolution);
-  if (has_open_ && ring_.back().entry.start == start) {
-    BucketExtras& x = extras_.back();
+  if (has_open_ && buckets_.back().slot.entry.start == start) {
+    BucketExtras& x = buckets_.back().x;
     const double cross = 1.0 - price / x.max.price;
     if (cross >= x.mdd) {
       x.mdd = cross;
@@ -149,17 +152,17 @@ void DrawdownWindow::Add(TimeNs time, double price, WindowMetrics* out) {
     }
     if (price >= x.max.price) x.max = {price, time};
     if (price <= x.min.price) x.min = {price, time};
-    ring_.back().entry.last = price;
+    buckets_.back().slot.entry.last = price;
   } else {
-    if (has_open_) DabaInsert(ring_.tail() - 1);
-    Slot& slot = ring_.push_back();
-    slot.entry = {start, price};
+    if (has_open_) DabaInsert(buckets_.tail() - 1);
+    BucketSlot& bucket = buckets_.push_back();
+    bucket.slot.entry = {start, price};
     const PricePoint p{price, time};
-    extras_.push_back() = {p, p, p, p, 0.0};
+    bucket.x = {p, p, p, p, 0.0};
     has_open_ = true;
   }
   Evict(horizon);
-  Report(price, Combine(DabaQuery(), Lift(ring_.tail() - 1)), out);
+  Report(price, Combine(DabaQuery(), Lift(buckets_.tail() - 1)), out);
 }
 
 void DrawdownWindow::Report(double price, const Summary& s,
@@ -168,8 +171,8 @@ void DrawdownWindow::Report(double price, const Summary& s,
   out->drawdown = 1.0 - price / out->peak.price;
   out->max_drawdown = s.mdd;
   if (s.pk_at == s.tr_at && !exact_) {
-    out->mdd_peak = extras_[s.pk_at].pk;
-    out->mdd_trough = extras_[s.tr_at].tr;
+    out->mdd_peak = buckets_[s.pk_at].x.pk;
+    out->mdd_trough = buckets_[s.tr_at].x.tr;
   } else {
     out->mdd_peak = MaxPoint(s.pk_at);
     out->mdd_trough = MinPoint(s.tr_at);
@@ -184,7 +187,7 @@ void DrawdownWindow::Report(double price, const Summary& s,
   } else {
     out->change.reset();
   }
-  out->entries = ring_.size();
+  out->entries = entries();
 }
 
 }  // namespace ebb

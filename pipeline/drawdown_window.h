@@ -59,10 +59,10 @@ class DrawdownWindow {
   void Add(TimeNs time, double price, WindowMetrics* out);
 
   // True when the window cannot take another entry (ChunkedRing::kMaxSize).
-  bool full() const { return ring_.size() + 1 >= ChunkedRing<Slot>::kMaxSize; }
-  uint32_t entries() const { return ring_.size(); }
+  bool full() const { return entries() + 1 >= ChunkedRing<Slot>::kMaxSize; }
+  uint32_t entries() const { return exact_ ? ring_.size() : buckets_.size(); }
   size_t MemoryBytes() const {
-    return ring_.MemoryBytes() + extras_.MemoryBytes();
+    return ring_.MemoryBytes() + buckets_.MemoryBytes();
   }
 
   // Test hook: checks DABA Lite's pointer invariants; false when broken.
@@ -95,10 +95,10 @@ class DrawdownWindow {
   static constexpr Summary kIdentity = {-1.0, 0, 0, 0, 0};
 
   double MaxPrice(uint32_t pos) const {
-    return exact_ ? ring_[pos].entry.last : extras_[pos].max.price;
+    return exact_ ? ring_[pos].entry.last : buckets_[pos].x.max.price;
   }
   double MinPrice(uint32_t pos) const {
-    return exact_ ? ring_[pos].entry.last : extras_[pos].min.price;
+    return exact_ ? ring_[pos].entry.last : buckets_[pos].x.min.price;
   }
   PricePoint MaxPoint(uint32_t pos) const;
   PricePoint MinPoint(uint32_t pos) const;
@@ -117,10 +117,19 @@ class DrawdownWindow {
 
   WindowOptions options_;
   bool exact_;  // options_.resolution == 0
+  // Exact mode uses ring_; bucketed mode buckets_, whose slots carry the
+  // bucket's extras beside its entry and summary, so each access touches one
+  // slot.
+  struct BucketSlot {
+    Slot slot;
+    BucketExtras x;
+  };
+  Slot& At(uint32_t pos) { return exact_ ? ring_[pos] : buckets_[pos].slot; }
+  const Slot& At(uint32_t pos) const {
+    return exact_ ? ring_[pos] : buckets_[pos].slot;
+  }
   ChunkedRing<Slot> ring_;
-  // Bucketed mode: extras of the buckets, in lockstep with ring_ (empty in
-  // exact mode).
-  ChunkedRing<BucketExtras> extras_;
+  ChunkedRing<BucketSlot> buckets_;
   bool has_open_ =
       false;  // bucketed: the newest ring entry is open (not yet in the DABA)
 
