@@ -32,14 +32,18 @@ inline DrawdownWindow::Summary DrawdownWindow::Combine(const Summary& a,
   Summary out;
   out.max_at = MaxPrice(b.max_at) >= a_max ? b.max_at : a.max_at;
   out.min_at = b_min <= MinPrice(a.min_at) ? b.min_at : a.min_at;
-  const double cross = 1.0 - b_min / a_max;
   out.mdd = a.mdd;
   out.pk_at = a.pk_at;
   out.tr_at = a.tr_at;
-  if (cross >= out.mdd) {
-    out.mdd = cross;
-    out.pk_at = a.max_at;
-    out.tr_at = b.min_at;
+  // When b.min > a.max the cross term is negative: below every mdd, and b wins
+  // ties anyway, so the division can be skipped without changing any result.
+  if (b_min <= a_max) {
+    const double cross = 1.0 - b_min / a_max;
+    if (cross >= out.mdd) {
+      out.mdd = cross;
+      out.pk_at = a.max_at;
+      out.tr_at = b.min_at;
+    }
   }
   if (b.mdd >= out.mdd) {
     out.mdd = b.mdd;
@@ -141,20 +145,25 @@ void DrawdownWindow::Add(TimeNs time, double price, WindowMetrics* out) {
     return;
   }
 
-  const TimeNs start = FloorTo(time, options_.resolution);
-  if (has_open_ && buckets_.back().slot.entry.start == start) {
+  // Events come in time order: one comparison tells whether the open bucket
+  // still holds this one (the 64-bit division only runs for a new bucket).
+  if (has_open_ && time < open_end_) {
     BucketExtras& x = buckets_.back().x;
-    const double cross = 1.0 - price / x.max.price;
-    if (cross >= x.mdd) {
-      x.mdd = cross;
-      x.pk = x.max;
-      x.tr = {price, time};
+    if (price <= x.max.price) {  // above the max, the decline would be negative
+      const double cross = 1.0 - price / x.max.price;
+      if (cross >= x.mdd) {
+        x.mdd = cross;
+        x.pk = x.max;
+        x.tr = {price, time};
+      }
     }
     if (price >= x.max.price) x.max = {price, time};
     if (price <= x.min.price) x.min = {price, time};
     buckets_.back().slot.entry.last = price;
   } else {
     if (has_open_) DabaInsert(buckets_.tail() - 1);
+    const TimeNs start = FloorTo(time, options_.resolution);
+    open_end_ = start + options_.resolution;
     BucketSlot& bucket = buckets_.push_back();
     bucket.slot.entry = {start, price};
     const PricePoint p{price, time};

@@ -130,8 +130,9 @@ class DrawdownWindow {
   }
   ChunkedRing<Slot> ring_;
   ChunkedRing<BucketSlot> buckets_;
-  bool has_open_ =
-      false;  // bucketed: the newest ring entry is open (not yet in the DABA)
+  // Bucketed: the newest entry is open (not yet in the DABA) until open_end_.
+  bool has_open_ = false;
+  TimeNs open_end_ = 0;
 
   uint32_t front_ = 0, l_ = 0, r_ = 0, a_ = 0, b_ = 0, end_ = 0;
   Summary mid_ = kIdentity, back_ = kIdentity;
