@@ -59,6 +59,7 @@ inline DrawdownWindow::Summary DrawdownWindow::Combine(const Summary& a,
 // operation costs O(1) combines.
 
 void DrawdownWindow::DabaInsert(uint32_t pos) {
+  query_cached_ = false;
   Summary lifted = Lift(pos);
   At(pos).agg = lifted;
   back_ = Combine(back_, lifted);
@@ -67,6 +68,7 @@ void DrawdownWindow::DabaInsert(uint32_t pos) {
 }
 
 void DrawdownWindow::DabaEvict() {
+  query_cached_ = false;
   ++front_;
   DabaStep();
 }
@@ -171,7 +173,13 @@ void DrawdownWindow::Add(TimeNs time, double price, WindowMetrics* out) {
     has_open_ = true;
   }
   Evict(horizon);
-  Report(price, Combine(DabaQuery(), Lift(buckets_.tail() - 1)), out);
+  // The closed buckets' summary changes only when one enters or leaves: events
+  // inside the open bucket reuse it and pay one combine.
+  if (!query_cached_) {
+    query_cache_ = DabaQuery();
+    query_cached_ = true;
+  }
+  Report(price, Combine(query_cache_, Lift(buckets_.tail() - 1)), out);
 }
 
 void DrawdownWindow::Report(double price, const Summary& s,

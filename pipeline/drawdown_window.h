@@ -136,6 +136,10 @@ class DrawdownWindow {
 
   uint32_t front_ = 0, l_ = 0, r_ = 0, a_ = 0, b_ = 0, end_ = 0;
   Summary mid_ = kIdentity, back_ = kIdentity;
+  // Bucketed: DabaQuery() of the closed buckets, valid until an insert or
+  // evict.
+  Summary query_cache_ = kIdentity;
+  bool query_cached_ = false;
 
   bool evicted_any_ = false;
   double asof_price_ = 0;
