@@ -2,29 +2,41 @@
 
 namespace ebb {
 
-DrawdownWindow::DrawdownWindow(const WindowOptions& options)
-    : options_(options), exact_(options.resolution == 0) {}
+namespace window_internal {
 
-PricePoint DrawdownWindow::MaxPoint(uint32_t pos) const {
-  if (exact_) return {ring_[pos].entry.last, ring_[pos].entry.start};
-  return buckets_[pos].x.max;
+template <bool kExact>
+PricePoint WindowCore<kExact>::MaxPoint(uint32_t pos) const {
+  if constexpr (kExact) {
+    return {ring_[pos].entry.last, ring_[pos].entry.start};
+  } else {
+    return ring_[pos].x.max;
+  }
 }
 
-PricePoint DrawdownWindow::MinPoint(uint32_t pos) const {
-  if (exact_) return {ring_[pos].entry.last, ring_[pos].entry.start};
-  return buckets_[pos].x.min;
+template <bool kExact>
+PricePoint WindowCore<kExact>::MinPoint(uint32_t pos) const {
+  if constexpr (kExact) {
+    return {ring_[pos].entry.last, ring_[pos].entry.start};
+  } else {
+    return ring_[pos].x.min;
+  }
 }
 
-DrawdownWindow::Summary DrawdownWindow::Lift(uint32_t pos) const {
-  const double mdd = exact_ ? 0.0 : buckets_[pos].x.mdd;
-  return {mdd, pos, pos, pos, pos};
+template <bool kExact>
+Summary WindowCore<kExact>::Lift(uint32_t pos) const {
+  if constexpr (kExact) {
+    return {0.0, pos, pos, pos, pos};
+  } else {
+    return {ring_[pos].x.mdd, pos, pos, pos, pos};
+  }
 }
 
 // combine(a, b) = (max(a.max, b.max), min(a.min, b.min), max(a.mdd, b.mdd, 1 -
 // b.min / a.max)), where a precedes b. Ties go to the later witness: the latest
 // peak, the latest trough.
-inline DrawdownWindow::Summary DrawdownWindow::Combine(const Summary& a,
-                                                       const Summary& b) const {
+template <bool kExact>
+inline Summary WindowCore<kExact>::Combine(const Summary& a,
+                                           const Summary& b) const {
   if (a.mdd < 0) return b;
   if (b.mdd < 0) return a;
   const double a_max = MaxPrice(a.max_at);
@@ -58,28 +70,32 @@ inline DrawdownWindow::Summary DrawdownWindow::Combine(const Summary& a,
 // summarised by back_; the step does one unit of the incremental flip, so each
 // operation costs O(1) combines.
 
-void DrawdownWindow::DabaInsert(uint32_t pos) {
+template <bool kExact>
+void WindowCore<kExact>::DabaInsert(uint32_t pos) {
   query_cached_ = false;
   Summary lifted = Lift(pos);
-  At(pos).agg = lifted;
+  ring_[pos].agg = lifted;
   back_ = Combine(back_, lifted);
   ++end_;
   DabaStep();
 }
 
-void DrawdownWindow::DabaEvict() {
+template <bool kExact>
+void WindowCore<kExact>::DabaEvict() {
   query_cached_ = false;
   ++front_;
   DabaStep();
 }
 
-DrawdownWindow::Summary DrawdownWindow::DabaQuery() const {
+template <bool kExact>
+Summary WindowCore<kExact>::DabaQuery() const {
   if (front_ == end_) return kIdentity;
-  const Summary alpha = front_ != b_ ? At(front_).agg : kIdentity;
+  const Summary alpha = front_ != b_ ? ring_[front_].agg : kIdentity;
   return Combine(alpha, back_);
 }
 
-void DrawdownWindow::DabaStep() {
+template <bool kExact>
+void WindowCore<kExact>::DabaStep() {
   if (l_ == b_) {  // flip: the back list becomes the (unprocessed) front list
     l_ = front_;
     r_ = b_;
@@ -90,18 +106,18 @@ void DrawdownWindow::DabaStep() {
   }
   if (front_ != b_) {
     if (a_ != r_) {
-      const Summary prev_delta = a_ == b_ ? kIdentity : At(a_).agg;
+      const Summary prev_delta = a_ == b_ ? kIdentity : ring_[a_].agg;
       --a_;
-      At(a_).agg = Combine(At(a_).agg, prev_delta);
+      ring_[a_].agg = Combine(ring_[a_].agg, prev_delta);
     }
     if (l_ != r_) {
-      At(l_).agg = Combine(At(l_).agg, mid_);
+      ring_[l_].agg = Combine(ring_[l_].agg, mid_);
       ++l_;
     } else {
       ++l_;
       ++r_;
       ++a_;
-      mid_ = a_ == b_ ? kIdentity : At(a_).agg;
+      mid_ = a_ == b_ ? kIdentity : ring_[a_].agg;
     }
   } else {
     back_ = kIdentity;
@@ -109,7 +125,8 @@ void DrawdownWindow::DabaStep() {
   }
 }
 
-bool DrawdownWindow::CheckInvariants() const {
+template <bool kExact>
+bool WindowCore<kExact>::CheckInvariants() const {
   const uint32_t dl = l_ - front_, dr = r_ - front_, da = a_ - front_,
                  db = b_ - front_, de = end_ - front_;
   if (!(dl <= dr && dr <= da && da <= db && db <= de)) return false;
@@ -120,79 +137,78 @@ bool DrawdownWindow::CheckInvariants() const {
          dr - dl == da - dr;
 }
 
-void DrawdownWindow::Evict(TimeNs horizon) {
+template <bool kExact>
+void WindowCore<kExact>::Evict(TimeNs horizon) {
   // Entries (events, or buckets by their start) at or before t - W leave the
   // window. Only entries inside the DABA can be old enough: an open bucket
   // started after t - W.
-  while (front_ != end_ && At(front_).entry.start <= horizon) {
-    asof_price_ = At(front_).entry.last;
+  while (front_ != end_ && ring_[front_].entry.start <= horizon) {
+    asof_price_ = ring_[front_].entry.last;
     evicted_any_ = true;
     DabaEvict();
-    if (exact_) {
-      ring_.pop_front();
-    } else {
-      buckets_.pop_front();
-    }
+    ring_.pop_front();
   }
 }
 
-void DrawdownWindow::Add(TimeNs time, double price, WindowMetrics* out) {
+template <bool kExact>
+void WindowCore<kExact>::Add(TimeNs time, double price, WindowMetrics* out) {
   const TimeNs horizon = time - options_.length;
-  if (exact_) {
+  if constexpr (kExact) {
     Evict(horizon);
-    Slot& slot = ring_.push_back();
-    slot.entry = {time, price};
+    ring_.push_back().entry = {time, price};
     DabaInsert(ring_.tail() - 1);
     Report(price, DabaQuery(), out);
-    return;
-  }
-
-  // Events come in time order: one comparison tells whether the open bucket
-  // still holds this one (the 64-bit division only runs for a new bucket).
-  if (has_open_ && time < open_end_) {
-    BucketExtras& x = buckets_.back().x;
-    if (price <= x.max.price) {  // above the max, the decline would be negative
-      const double cross = 1.0 - price / x.max.price;
-      if (cross >= x.mdd) {
-        x.mdd = cross;
-        x.pk = x.max;
-        x.tr = {price, time};
-      }
-    }
-    if (price >= x.max.price) x.max = {price, time};
-    if (price <= x.min.price) x.min = {price, time};
-    buckets_.back().slot.entry.last = price;
   } else {
-    if (has_open_) DabaInsert(buckets_.tail() - 1);
-    const TimeNs start = FloorTo(time, options_.resolution);
-    open_end_ = start + options_.resolution;
-    BucketSlot& bucket = buckets_.push_back();
-    bucket.slot.entry = {start, price};
-    const PricePoint p{price, time};
-    bucket.x = {p, p, p, p, 0.0};
-    has_open_ = true;
+    // Events come in time order: one comparison tells whether the open bucket
+    // still holds this one (the 64-bit division only runs for a new bucket).
+    if (has_open_ && time < open_end_) {
+      BucketExtras& x = ring_.back().x;
+      // Above the max, the decline would be negative: no division needed.
+      if (price <= x.max.price) {
+        const double cross = 1.0 - price / x.max.price;
+        if (cross >= x.mdd) {
+          x.mdd = cross;
+          x.pk = x.max;
+          x.tr = {price, time};
+        }
+      }
+      if (price >= x.max.price) x.max = {price, time};
+      if (price <= x.min.price) x.min = {price, time};
+      ring_.back().entry.last = price;
+    } else {
+      if (has_open_) DabaInsert(ring_.tail() - 1);
+      const TimeNs start = FloorTo(time, options_.resolution);
+      open_end_ = start + options_.resolution;
+      BucketSlot& bucket = ring_.push_back();
+      bucket.entry = {start, price};
+      const PricePoint p{price, time};
+      bucket.x = {p, p, p, p, 0.0};
+      has_open_ = true;
+    }
+    Evict(horizon);
+    // The closed buckets' summary changes only when one enters or leaves:
+    // events inside the open bucket reuse it and pay one combine.
+    if (!query_cached_) {
+      query_cache_ = DabaQuery();
+      query_cached_ = true;
+    }
+    Report(price, Combine(query_cache_, Lift(ring_.tail() - 1)), out);
   }
-  Evict(horizon);
-  // The closed buckets' summary changes only when one enters or leaves: events
-  // inside the open bucket reuse it and pay one combine.
-  if (!query_cached_) {
-    query_cache_ = DabaQuery();
-    query_cached_ = true;
-  }
-  Report(price, Combine(query_cache_, Lift(buckets_.tail() - 1)), out);
 }
 
-void DrawdownWindow::Report(double price, const Summary& s,
-                            WindowMetrics* out) const {
+template <bool kExact>
+void WindowCore<kExact>::Report(double price, const Summary& s,
+                                WindowMetrics* out) const {
   out->peak = MaxPoint(s.max_at);
   out->drawdown = 1.0 - price / out->peak.price;
   out->max_drawdown = s.mdd;
-  if (s.pk_at == s.tr_at && !exact_) {
-    out->mdd_peak = buckets_[s.pk_at].x.pk;
-    out->mdd_trough = buckets_[s.tr_at].x.tr;
-  } else {
-    out->mdd_peak = MaxPoint(s.pk_at);
-    out->mdd_trough = MinPoint(s.tr_at);
+  out->mdd_peak = MaxPoint(s.pk_at);
+  out->mdd_trough = MinPoint(s.tr_at);
+  if constexpr (!kExact) {
+    if (s.pk_at == s.tr_at) {  // the pair inside one bucket
+      out->mdd_peak = ring_[s.pk_at].x.pk;
+      out->mdd_trough = ring_[s.tr_at].x.tr;
+    }
   }
   // A max_drawdown of 0 is realised by a single event: report one point, never
   // a pair of equal prices at different times (WindowMetrics: "equal when it is
@@ -206,5 +222,15 @@ void DrawdownWindow::Report(double price, const Summary& s,
   }
   out->entries = entries();
 }
+
+template class WindowCore<true>;
+template class WindowCore<false>;
+
+}  // namespace window_internal
+
+DrawdownWindow::DrawdownWindow(const WindowOptions& options)
+    : core_(options.resolution == 0
+                ? decltype(core_)(std::in_place_index<0>, options)
+                : decltype(core_)(std::in_place_index<1>, options)) {}
 
 }  // namespace ebb

@@ -13,6 +13,8 @@
 
 #include <cstdint>
 #include <optional>
+#include <type_traits>
+#include <variant>
 
 #include "absl/base/attributes.h"
 #include "pipeline/chunked_ring.h"
@@ -46,59 +48,67 @@ struct WindowOptions {
   TimeNs resolution = kNanosPerMinute;  // 0 = exact
 };
 
-class DrawdownWindow {
+namespace window_internal {
+
+// An entry. Exact mode: an event (start = its time, last = its price).
+// Bucketed mode: a bucket (start, last price), with its extras beside it.
+struct Entry {
+  TimeNs start;
+  double last;
+};
+// A bucket's own extremes and internal max-drawdown pair.
+struct BucketExtras {
+  PricePoint max, min, pk, tr;
+  double mdd;
+};
+// The (max, min, mdd) summary of a range of entries, by witness positions.
+// pk == tr means the pair inside that one entry; otherwise (max of entry pk,
+// min of entry tr).
+struct Summary {
+  double mdd;  // < 0: the identity (empty range)
+  uint32_t max_at, min_at, pk_at, tr_at;
+};
+struct Slot {  // exact mode: 40 bytes
+  Entry entry;
+  Summary agg;
+};
+struct BucketSlot {  // bucketed mode: 112 bytes, one slot per access
+  Entry entry;
+  Summary agg;
+  BucketExtras x;
+};
+
+// The window of one mode; the mode is a template parameter so the per-event
+// path has no mode branches and a window holds only its mode's ring.
+template <bool kExact>
+class WindowCore {
  public:
-  // REQUIRES: options.length > 0, 0 <= options.resolution <= options.length.
-  explicit DrawdownWindow(const WindowOptions& options);
-  DrawdownWindow(DrawdownWindow&&) noexcept = default;
-  DrawdownWindow& operator=(DrawdownWindow&&) noexcept = default;
+  explicit WindowCore(const WindowOptions& options) : options_(options) {}
+  WindowCore(WindowCore&&) noexcept = default;
+  WindowCore& operator=(WindowCore&&) noexcept = default;
 
-  // Applies an event and computes its metrics into *out.
-  // REQUIRES: time >= the time of the previous Add; price finite and > 0;
-  // !full().
   void Add(TimeNs time, double price, WindowMetrics* out);
-
-  // True when the window cannot take another entry (ChunkedRing::kMaxSize).
-  bool full() const { return entries() + 1 >= ChunkedRing<Slot>::kMaxSize; }
-  uint32_t entries() const { return exact_ ? ring_.size() : buckets_.size(); }
-  size_t MemoryBytes() const {
-    return ring_.MemoryBytes() + buckets_.MemoryBytes();
-  }
-
-  // Test hook: checks DABA Lite's pointer invariants; false when broken.
+  uint32_t entries() const { return ring_.size(); }
+  size_t MemoryBytes() const { return ring_.MemoryBytes(); }
   bool CheckInvariants() const;
 
  private:
-  // An entry. Exact mode uses the first two fields only (start = event time,
-  // last = price). Bucketed mode summarises the bucket's events: extremes and
-  // the internal max-drawdown pair.
-  struct Entry {
-    TimeNs start;
-    double last;
-  };
-  struct BucketExtras {
-    PricePoint max, min, pk, tr;
-    double mdd;
-  };
-  // The (max, min, mdd) summary of a range of entries, by witness positions. pk
-  // == tr means the pair inside that one entry; otherwise (max of entry pk, min
-  // of entry tr).
-  struct Summary {
-    double mdd;  // < 0: the identity (empty range)
-    uint32_t max_at, min_at, pk_at, tr_at;
-  };
-  struct Slot {
-    Entry entry;
-    Summary agg;
-  };
-
+  using SlotT = std::conditional_t<kExact, Slot, BucketSlot>;
   static constexpr Summary kIdentity = {-1.0, 0, 0, 0, 0};
 
   double MaxPrice(uint32_t pos) const {
-    return exact_ ? ring_[pos].entry.last : buckets_[pos].x.max.price;
+    if constexpr (kExact) {
+      return ring_[pos].entry.last;
+    } else {
+      return ring_[pos].x.max.price;
+    }
   }
   double MinPrice(uint32_t pos) const {
-    return exact_ ? ring_[pos].entry.last : buckets_[pos].x.min.price;
+    if constexpr (kExact) {
+      return ring_[pos].entry.last;
+    } else {
+      return ring_[pos].x.min.price;
+    }
   }
   PricePoint MaxPoint(uint32_t pos) const;
   PricePoint MinPoint(uint32_t pos) const;
@@ -116,20 +126,7 @@ class DrawdownWindow {
   void Report(double price, const Summary& s, WindowMetrics* out) const;
 
   WindowOptions options_;
-  bool exact_;  // options_.resolution == 0
-  // Exact mode uses ring_; bucketed mode buckets_, whose slots carry the
-  // bucket's extras beside its entry and summary, so each access touches one
-  // slot.
-  struct BucketSlot {
-    Slot slot;
-    BucketExtras x;
-  };
-  Slot& At(uint32_t pos) { return exact_ ? ring_[pos] : buckets_[pos].slot; }
-  const Slot& At(uint32_t pos) const {
-    return exact_ ? ring_[pos] : buckets_[pos].slot;
-  }
-  ChunkedRing<Slot> ring_;
-  ChunkedRing<BucketSlot> buckets_;
+  ChunkedRing<SlotT> ring_;
   // Bucketed: the newest entry is open (not yet in the DABA) until open_end_.
   bool has_open_ = false;
   TimeNs open_end_ = 0;
@@ -143,6 +140,53 @@ class DrawdownWindow {
 
   bool evicted_any_ = false;
   double asof_price_ = 0;
+};
+
+extern template class WindowCore<true>;
+extern template class WindowCore<false>;
+
+}  // namespace window_internal
+
+class DrawdownWindow {
+ public:
+  // REQUIRES: options.length > 0, 0 <= options.resolution <= options.length.
+  explicit DrawdownWindow(const WindowOptions& options);
+  DrawdownWindow(DrawdownWindow&&) noexcept = default;
+  DrawdownWindow& operator=(DrawdownWindow&&) noexcept = default;
+
+  // Applies an event and computes its metrics into *out.
+  // REQUIRES: time >= the time of the previous Add; price finite and > 0;
+  // !full().
+  void Add(TimeNs time, double price, WindowMetrics* out) {
+    if (auto* exact = std::get_if<0>(&core_)) {
+      exact->Add(time, price, out);
+    } else {
+      std::get<1>(core_).Add(time, price, out);
+    }
+  }
+
+  // True when the window cannot take another entry (ChunkedRing::kMaxSize).
+  bool full() const {
+    return entries() + 1 >= ChunkedRing<window_internal::Slot>::kMaxSize;
+  }
+  uint32_t entries() const {
+    return std::visit([](const auto& core) { return core.entries(); }, core_);
+  }
+  size_t MemoryBytes() const {
+    return std::visit([](const auto& core) { return core.MemoryBytes(); },
+                      core_);
+  }
+
+  // Test hook: checks DABA Lite's pointer invariants; false when broken.
+  bool CheckInvariants() const {
+    return std::visit([](const auto& core) { return core.CheckInvariants(); },
+                      core_);
+  }
+
+ private:
+  std::variant<window_internal::WindowCore<true>,
+               window_internal::WindowCore<false>>
+      core_;
 };
 
 }  // namespace ebb
