@@ -37,55 +37,19 @@
 #include "pipeline/chunked_ring.h"
 #include "pipeline/drawdown_window.h"
 #include "pipeline/time_util.h"
+#include "tests/benchmarks/window_feed.h"
 
 namespace ebb {
 namespace {
 
-constexpr uint64_t kSeed = 20250101;
 constexpr size_t kBatch = size_t{1} << 16;
-constexpr TimeNs kStart =
-    1'735'689'600 * kNanosPerSecond;  // 2025-01-01T00:00:00Z
-constexpr double kSigma = 2e-4;       // log-volatility per one-second event
-constexpr uint32_t kEventsPerBucket = 60;
-
-enum class Mode { kExact, kBucketed };
-enum class Series { kRandomWalk, kFalling };
-
-// A seeded, positive price series.
-class PriceSeries {
- public:
-  PriceSeries(Series series, uint64_t seed)
-      : series_(series),
-        rng_(seed),
-        price_(series == Series::kFalling ? 1e7 : 100.0) {}
-
-  double Next() {
-    if (series_ == Series::kFalling) {
-      price_ -= 1e-3;  // strictly falling: the step is far above the ulp at 1e7
-    } else {
-      price_ *= std::exp(kSigma * normal_(rng_));
-    }
-    return price_;
-  }
-
- private:
-  Series series_;
-  std::mt19937_64 rng_;
-  std::normal_distribution<double> normal_;
-  double price_;
-};
-
-WindowOptions OptionsFor(Mode mode, uint32_t entries) {
-  WindowOptions options;
-  if (mode == Mode::kExact) {
-    options.length = TimeNs{entries} * kNanosPerSecond;
-    options.resolution = 0;
-  } else {
-    options.length = TimeNs{entries} * kNanosPerMinute;
-    options.resolution = kNanosPerMinute;
-  }
-  return options;
-}
+using bench::kEventsPerBucket;
+using bench::kSeed;
+using bench::kStart;
+using bench::Mode;
+using bench::OptionsFor;
+using bench::PriceSeries;
+using bench::Series;
 
 // A window in steady state and the series that feeds it, one event per second.
 struct WindowCase {

@@ -48,6 +48,7 @@
 #include "pipeline/chunked_ring.h"
 #include "pipeline/drawdown_window.h"
 #include "pipeline/time_util.h"
+#include "tests/benchmarks/window_feed.h"
 
 #if defined(__x86_64__)
 #include <x86intrin.h>
@@ -113,42 +114,13 @@ int64_t LiveHeapBytes() {
   return g_live_heap_bytes.load(std::memory_order_relaxed);
 }
 
-constexpr uint64_t kSeed = 20250101;
-constexpr TimeNs kStart =
-    1'735'689'600 * kNanosPerSecond;  // 2025-01-01T00:00:00Z
-constexpr double kSigma = 2e-4;       // log-volatility per one-second event
-constexpr uint32_t kEventsPerBucket = 60;
-
-enum class Mode { kExact, kBucketed };
-enum class Series { kRandomWalk, kFalling };
-
-// A seeded, positive price series (the same as window_bench.cc's).
-class PriceSeries {
- public:
-  PriceSeries(Series series, uint64_t seed)
-      : series_(series),
-        rng_(seed),
-        price_(series == Series::kFalling ? 1e7 : 100.0) {}
-
-  double Next() {
-    if (series_ == Series::kFalling) {
-      price_ -= 1e-3;
-    } else {
-      price_ *= std::exp(kSigma * normal_(rng_));
-    }
-    return price_;
-  }
-
-  void Fill(std::vector<double>* prices) {
-    for (double& p : *prices) p = Next();
-  }
-
- private:
-  Series series_;
-  std::mt19937_64 rng_;
-  std::normal_distribution<double> normal_;
-  double price_;
-};
+using bench::kEventsPerBucket;
+using bench::kSeed;
+using bench::kStart;
+using bench::Mode;
+using bench::OptionsFor;
+using bench::PriceSeries;
+using bench::Series;
 
 // -----------------------------------------------------------------------------
 // Timing: ticks from rdtsc (x86-64) or steady_clock, converted with a
@@ -286,18 +258,6 @@ void Summarize(std::vector<uint64_t>* ticks, double ticks_per_ns, Row* row) {
   row->p9999 = quantile(0.9999);
   row->worst = static_cast<double>(t[n - 1]) / ticks_per_ns;
   row->events = n;
-}
-
-WindowOptions OptionsFor(Mode mode, uint32_t entries) {
-  WindowOptions options;
-  if (mode == Mode::kExact) {
-    options.length = TimeNs{entries} * kNanosPerSecond;
-    options.resolution = 0;
-  } else {
-    options.length = TimeNs{entries} * kNanosPerMinute;
-    options.resolution = kNanosPerMinute;
-  }
-  return options;
 }
 
 Row RunWindow(const char* name, Mode mode, Series series, uint32_t entries,
