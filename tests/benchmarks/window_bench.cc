@@ -126,42 +126,7 @@ void BM_WindowAdd(benchmark::State& state, Mode mode, Series series) {
       static_cast<double>(c.window.MemoryBytes()) / c.window.entries();
 }
 
-// The naive design: keep the window's prices and rescan them for every event.
-class BruteForceWindow {
- public:
-  explicit BruteForceWindow(uint32_t entries) : prices_(entries) {}
-
-  // Slides the window by one event; returns the max and the max drawdown.
-  void Add(double price, double* max, double* mdd) {
-    prices_[head_] = price;
-    head_ = head_ + 1 == prices_.size() ? 0 : head_ + 1;
-    if (count_ < prices_.size()) ++count_;
-    // Oldest first: [head_, size) then [0, head_) once full; [0, count_)
-    // before.
-    double peak = 0, worst = 0;
-    auto scan = [&](size_t from, size_t to) {
-      for (size_t i = from; i < to; ++i) {
-        const double p = prices_[i];
-        if (p >= peak) peak = p;
-        const double dd = 1.0 - p / peak;
-        if (dd > worst) worst = dd;
-      }
-    };
-    if (count_ == prices_.size()) {
-      scan(head_, prices_.size());
-      scan(0, head_);
-    } else {
-      scan(0, count_);
-    }
-    *max = peak;
-    *mdd = worst;
-  }
-
- private:
-  std::vector<double> prices_;
-  size_t head_ = 0;
-  size_t count_ = 0;
-};
+using bench::BruteForceWindow;
 
 void BM_BruteForce(benchmark::State& state, Series series) {
   const auto entries = static_cast<uint32_t>(state.range(0));

@@ -180,39 +180,7 @@ Usage CurrentUsage() {
 // The brute-force baseline: keep the window's prices, rescan them for every
 // event.
 
-class BruteForceWindow {
- public:
-  explicit BruteForceWindow(uint32_t entries) : prices_(entries) {}
-
-  // Slides the window by one event; returns the max and the max drawdown.
-  void Add(double price, double* max, double* mdd) {
-    prices_[head_] = price;
-    head_ = head_ + 1 == prices_.size() ? 0 : head_ + 1;
-    if (count_ < prices_.size()) ++count_;
-    double peak = 0, worst = 0;
-    auto scan = [&](size_t from, size_t to) {
-      for (size_t i = from; i < to; ++i) {
-        const double p = prices_[i];
-        if (p >= peak) peak = p;
-        const double dd = 1.0 - p / peak;
-        if (dd > worst) worst = dd;
-      }
-    };
-    if (count_ == prices_.size()) {  // oldest first
-      scan(head_, prices_.size());
-      scan(0, head_);
-    } else {
-      scan(0, count_);
-    }
-    *max = peak;
-    *mdd = worst;
-  }
-
- private:
-  std::vector<double> prices_;
-  size_t head_ = 0;
-  size_t count_ = 0;
-};
+using bench::BruteForceWindow;
 
 // -----------------------------------------------------------------------------
 // One row of the results.
