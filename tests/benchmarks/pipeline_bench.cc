@@ -38,7 +38,7 @@
 // bucketed mode (112 bytes per bucket), so full windows for 5,000 instruments
 // would need 24 GB (240 GB for 50,000) and 216 million warm-up events: the
 // default/N and exact/N windows grow during the run (each instrument's rings
-// take a new block every 1,024 events). The *_full/500 shapes are the true
+// take a new block every 128 events). The *_full/500 shapes are the true
 // steady state at a size that fits (2.5 GB bucketed, 0.9 GB exact), warmed up
 // past 45,264 events per instrument; 500 windows of 1.7-4.8 MB are far beyond
 // the caches, as 5,000 would be.
