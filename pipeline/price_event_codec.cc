@@ -7,6 +7,11 @@ namespace {
 
 // Reads a varint of at most 10 bytes; false if it runs past `end` or is longer.
 inline bool ReadVarint(const char*& p, const char* end, uint64_t* value) {
+  // Tags and short lengths are one byte.
+  if (p != end && static_cast<uint8_t>(*p) < 0x80) {
+    *value = static_cast<uint8_t>(*p++);
+    return true;
+  }
   uint64_t result = 0;
   for (int shift = 0; shift < 70; shift += 7) {
     if (p == end) return false;

@@ -9,22 +9,28 @@
 
 namespace ebb {
 
+namespace {
+
+// The bytes a symbol may hold: [A-Za-z0-9._:/^=-].
+struct SymbolAlphabet {
+  bool allowed[256] = {};
+  constexpr SymbolAlphabet() {
+    for (int c = '0'; c <= '9'; ++c) allowed[c] = true;
+    for (int c = 'A'; c <= 'Z'; ++c) allowed[c] = true;
+    for (int c = 'a'; c <= 'z'; ++c) allowed[c] = true;
+    for (char c : {'.', '_', ':', '/', '^', '=', '-'}) {
+      allowed[static_cast<unsigned char>(c)] = true;
+    }
+  }
+};
+constexpr SymbolAlphabet kSymbolAlphabet;
+
+}  // namespace
+
 bool IsValidSymbol(absl::string_view symbol) {
   if (symbol.empty() || symbol.size() > kMaxSymbolBytes) return false;
   for (char c : symbol) {
-    if (absl::ascii_isalnum(c)) continue;
-    switch (c) {
-      case '.':
-      case '_':
-      case ':':
-      case '/':
-      case '^':
-      case '=':
-      case '-':
-        continue;
-      default:
-        return false;
-    }
+    if (!kSymbolAlphabet.allowed[static_cast<unsigned char>(c)]) return false;
   }
   return true;
 }
