@@ -22,9 +22,9 @@
 #include "apps/args.h"
 #include "apps/commands.h"
 #include "apps/progress.h"
+#include "connectors/file_sink.h"
 #include "connectors/file_source.h"
 #include "ebb/v1/events.pb.h"
-#include "google/protobuf/io/coded_stream.h"
 #include "pipeline/time_util.h"
 
 namespace ebb {
@@ -230,13 +230,7 @@ int RunGenerate(int argc, char** argv) {
           event.set_symbol(m.name);
           ToTimestamp(time, event.mutable_event_time());
           event.set_price(price);
-          uint8_t prefix[10];
-          const size_t size = event.ByteSizeLong();
-          uint8_t* end =
-              google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(
-                  static_cast<uint32_t>(size), prefix);
-          line.assign(reinterpret_cast<const char*>(prefix), end - prefix);
-          event.AppendToString(&line);
+          AppendDelimited(event, &line);  // line is empty here
         }
       }
       std::fwrite(line.data(), 1, line.size(), out);

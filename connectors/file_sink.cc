@@ -13,6 +13,16 @@
 
 namespace ebb {
 
+void AppendDelimited(const google::protobuf::Message& message,
+                     std::string* out) {
+  uint8_t prefix[10];
+  uint8_t* end = google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(
+      static_cast<uint32_t>(message.ByteSizeLong()), prefix);
+  out->append(reinterpret_cast<const char*>(prefix),
+              static_cast<size_t>(end - prefix));
+  message.AppendToString(out);
+}
+
 absl::StatusOr<std::unique_ptr<MessageWriter>> MessageWriter::Open(
     const std::string& path) {
   const bool binary =
@@ -39,13 +49,7 @@ void MessageWriter::Write(const google::protobuf::Message& message) {
   if (failed_) return;
   buffer_.clear();
   if (binary_) {
-    const size_t size = message.ByteSizeLong();
-    uint8_t prefix[10];
-    uint8_t* end =
-        google::protobuf::io::CodedOutputStream::WriteVarint32ToArray(
-            static_cast<uint32_t>(size), prefix);
-    buffer_.assign(reinterpret_cast<const char*>(prefix), end - prefix);
-    message.AppendToString(&buffer_);
+    AppendDelimited(message, &buffer_);
   } else {
     google::protobuf::util::JsonPrintOptions options;
     options.always_print_primitive_fields = true;

@@ -81,6 +81,11 @@ class FileOutput : public Output {
   std::string first_rejection_;
 };
 
+// Appends `message` with its varint32 length prefix: one record of a
+// length-delimited protobuf file (SerializeDelimitedToOstream's framing).
+void AppendDelimited(const google::protobuf::Message& message,
+                     std::string* out);
+
 // Fills a DrawdownMetrics message from a view.
 void ToProto(const MetricsView& view, ebb::v1::DrawdownMetrics* out);
 

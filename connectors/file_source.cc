@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "google/protobuf/util/json_util.h"
+#include "pipeline/price_event_codec.h"
 #include "pipeline/status_macros.h"
 
 namespace ebb {
@@ -838,87 +839,6 @@ class BinarySource : public RecordSource {
 // -----------------------------------------------------------------------------
 // Merge.
 
-bool ReadVarint(const uint8_t*& p, const uint8_t* end, uint64_t* value) {
-  uint64_t v = 0;
-  for (int shift = 0; shift < 64; shift += 7) {
-    if (p == end) return false;
-    const uint8_t b = *p++;
-    v |= static_cast<uint64_t>(b & 0x7F) << shift;
-    if ((b & 0x80) == 0) {
-      *value = v;
-      return true;
-    }
-  }
-  return false;
-}
-
-bool SkipField(uint32_t wire_type, const uint8_t*& p, const uint8_t* end) {
-  uint64_t v;
-  switch (wire_type) {
-    case 0:
-      return ReadVarint(p, end, &v);
-    case 1:
-      if (end - p < 8) return false;
-      p += 8;
-      return true;
-    case 2:
-      if (!ReadVarint(p, end, &v) || v > static_cast<uint64_t>(end - p))
-        return false;
-      p += v;
-      return true;
-    case 5:
-      if (end - p < 4) return false;
-      p += 4;
-      return true;
-    default:
-      return false;
-  }
-}
-
-// Decodes only PriceEvent.event_time (field 2) of a serialized PriceEvent.
-bool DecodeEventTime(absl::string_view bytes, TimeNs* out) {
-  const auto* p = reinterpret_cast<const uint8_t*>(bytes.data());
-  const uint8_t* const end = p + bytes.size();
-  bool found = false;
-  int64_t seconds = 0;
-  int64_t nanos = 0;
-  while (p < end) {
-    uint64_t tag;
-    if (!ReadVarint(p, end, &tag)) return false;
-    const auto wire_type = static_cast<uint32_t>(tag & 7);
-    if ((tag >> 3) != 2) {
-      if (!SkipField(wire_type, p, end)) return false;
-      continue;
-    }
-    uint64_t len;
-    if (wire_type != 2 || !ReadVarint(p, end, &len) ||
-        len > static_cast<uint64_t>(end - p)) {
-      return false;
-    }
-    const uint8_t* q = p;
-    const uint8_t* const sub_end = p + len;
-    p = sub_end;
-    found = true;
-    while (q < sub_end) {
-      uint64_t sub_tag, v;
-      if (!ReadVarint(q, sub_end, &sub_tag)) return false;
-      const uint64_t field = sub_tag >> 3;
-      if ((field == 1 || field == 2) && (sub_tag & 7) == 0) {
-        if (!ReadVarint(q, sub_end, &v)) return false;
-        if (field == 1) {
-          seconds = static_cast<int64_t>(v);
-        } else {
-          nanos = static_cast<int32_t>(static_cast<uint32_t>(v));
-        }
-      } else if (!SkipField(static_cast<uint32_t>(sub_tag & 7), q, sub_end)) {
-        return false;
-      }
-    }
-  }
-  if (!found || nanos < 0 || nanos >= kNanosPerSecond) return false;
-  return CombineTime(seconds, nanos, out) == nullptr;
-}
-
 void SwapRecords(SourceRecord* a, SourceRecord* b) {
   std::swap(a->kind, b->kind);
   a->symbol.swap(b->symbol);
@@ -1006,9 +926,15 @@ class MergedSource : public RecordSource {
       out->source_index = i;
       return true;
     }
-    if (slot.kind == SourceRecord::Kind::kEncoded &&
-        !DecodeEventTime(slot.original, &slot.time)) {
-      slot.time = last_time_[i];  // the pipeline rejects it when decoding
+    if (slot.kind == SourceRecord::Kind::kEncoded) {
+      // Only the time is needed to merge; the pipeline decodes the record
+      // again (and rejects it if it is bad), with the same decoder.
+      DecodedPrice decoded;
+      absl::StatusOr<TimeNs> time =
+          decoder_.Decode(slot.original, &decoded) && decoded.has_time
+              ? FromSecondsAndNanos(decoded.seconds, decoded.nanos)
+              : absl::InvalidArgumentError("no time");
+      slot.time = time.ok() ? *time : last_time_[i];
     }
     last_time_[i] = slot.time;
     heap_.emplace_back(slot.time, i);
@@ -1019,6 +945,7 @@ class MergedSource : public RecordSource {
   std::vector<std::unique_ptr<RecordSource>> sources_;
   std::vector<SourceRecord> slots_;
   std::vector<TimeNs> last_time_;
+  PriceEventDecoder decoder_;
   std::vector<std::pair<TimeNs, uint32_t>>
       heap_;  // min-heap on (time, source index)
   size_t started_ = 0;
