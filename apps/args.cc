@@ -67,4 +67,27 @@ const std::vector<std::string>& Args::GetAll(const std::string& name) const {
   return it == values_.end() ? kEmpty : it->second;
 }
 
+std::string Thousands(uint64_t n) {
+  std::string digits = absl::StrCat(n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
+    out.push_back(digits[i]);
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> PropertyFlags(
+    const Args& args) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const std::string& p : args.GetAll("property")) {
+    const size_t eq = p.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "--property ", p.substr(0, p.find('=')), ": expected KEY=VALUE"));
+    }
+    out.emplace_back(p.substr(0, eq), p.substr(eq + 1));
+  }
+  return out;
+}
+
 }  // namespace ebb

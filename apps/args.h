@@ -4,8 +4,10 @@
 // `--name=value`, boolean
 // `--name`, and flags that take several values (`--prices A B C`).
 
+#include <cstdint>
 #include <map>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -36,5 +38,13 @@ class Args {
   std::map<std::string, std::vector<std::string>> values_;
   std::vector<std::string> positional_;
 };
+
+// "10,080,000": counts in summaries.
+std::string Thousands(uint64_t n);
+
+// Every --property KEY=VALUE (librdkafka pass-through), split; an entry
+// without '=' is an error.
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> PropertyFlags(
+    const Args& args);
 
 }  // namespace ebb

@@ -55,15 +55,6 @@ ebb::v1::FileInput ParseInputArg(const std::string& arg) {
   return input;
 }
 
-std::string Thousands(uint64_t n) {
-  std::string digits = absl::StrCat(n), out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out.push_back(',');
-    out.push_back(digits[i]);
-  }
-  return out;
-}
-
 void PrintSummary(const Pipeline& pipeline, size_t inputs, double seconds) {
   const PipelineStats& s = pipeline.stats();
   const double rate =

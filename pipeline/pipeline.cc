@@ -2,6 +2,7 @@
 
 #include <numeric>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 
 namespace ebb {
@@ -12,6 +13,15 @@ uint64_t PipelineStats::total_rejected() const {
 
 uint64_t PipelineStats::total_alerts() const {
   return std::accumulate(alerts.begin(), alerts.end(), uint64_t{0});
+}
+
+void PipelineStats::Add(const PipelineStats& other) {
+  received += other.received;
+  applied += other.applied;
+  news += other.news;
+  for (size_t i = 0; i < rejected.size(); ++i) rejected[i] += other.rejected[i];
+  for (size_t i = 0; i < alerts.size(); ++i) alerts[i] += other.alerts[i];
+  symbols += other.symbols;
 }
 
 absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(EngineConfig config,
@@ -67,7 +77,8 @@ void Pipeline::Reject(ebb::v1::RejectReason reason, absl::string_view detail,
       DeadLetterView{reason, detail, original, symbol, origin});
 }
 
-void Pipeline::OnEncodedPrice(absl::string_view bytes, const Origin& origin) {
+void Pipeline::OnEncodedPrice(absl::string_view bytes, const Origin& origin,
+                              const absl::string_view* key) {
   DecodedPrice event;
   if (!decoder_.Decode(bytes, &event)) {
     OnUndecodable(
@@ -86,6 +97,13 @@ void Pipeline::OnEncodedPrice(absl::string_view bytes, const Origin& origin) {
     OnUndecodable(ebb::v1::INVALID_TIME,
                   absl::StrCat("event_time: ", time.status().message()), bytes,
                   event.symbol, origin);
+    return;
+  }
+  if (key != nullptr && *key != event.symbol) {
+    OnUndecodable(ebb::v1::KEY_MISMATCH,
+                  absl::StrCat("message key \"", absl::CHexEscape(*key),
+                               "\" is not the event's symbol"),
+                  bytes, event.symbol, origin);
     return;
   }
   OnPrice(event.symbol, *time, event.price, origin, bytes, event.event_id);

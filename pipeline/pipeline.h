@@ -64,14 +64,16 @@ struct PipelineStats {
   // Every record handed to the pipeline: received == applied + news + rejected
   // + pending.
   uint64_t received = 0;
-  uint64_t applied = 0;                // price events applied to a window
-  uint64_t news = 0;                   // news records accepted
-  std::array<uint64_t, 9> rejected{};  // by ebb::v1::RejectReason
-  std::array<uint64_t, 4> alerts{};    // by ebb::v1::Transition
+  uint64_t applied = 0;                 // price events applied to a window
+  uint64_t news = 0;                    // news records accepted
+  std::array<uint64_t, 10> rejected{};  // by ebb::v1::RejectReason
+  std::array<uint64_t, 4> alerts{};     // by ebb::v1::Transition
   uint64_t symbols = 0;
 
   uint64_t total_rejected() const;
   uint64_t total_alerts() const;
+  // Adds every counter of `other` (per-partition pipelines summed).
+  void Add(const PipelineStats& other);
 };
 
 class Pipeline {
@@ -96,8 +98,10 @@ class Pipeline {
                absl::string_view event_id = {});
 
   // A serialized ebb.v1.PriceEvent (binary files, Kafka values): decode, then
-  // OnPrice.
-  void OnEncodedPrice(absl::string_view bytes, const Origin& origin);
+  // OnPrice. With `key` (a Kafka message key), an event whose symbol differs
+  // from the key is rejected as KEY_MISMATCH.
+  void OnEncodedPrice(absl::string_view bytes, const Origin& origin,
+                      const absl::string_view* key = nullptr);
 
   // A news record (kept for the news join; counted).
   void OnNews(const ebb::v1::NewsEvent& news, const Origin& origin);

@@ -88,6 +88,8 @@ absl::string_view RejectReasonName(ebb::v1::RejectReason reason) {
       return "truncated";
     case ebb::v1::UNKNOWN_LAYOUT:
       return "unknown_layout";
+    case ebb::v1::KEY_MISMATCH:
+      return "key_mismatch";
     default:
       return "unspecified";
   }

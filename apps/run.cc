@@ -1,0 +1,167 @@
+// ebb run: the main job. A Kafka consumer-group member that turns price events
+// into drawdown alerts, until stopped. See docs/kafka.md.
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "apps/args.h"
+#include "apps/commands.h"
+#include "apps/signals.h"
+#include "connectors/kafka/embedded_broker.h"
+#include "connectors/kafka/stream_runner.h"
+#include "pipeline/config.h"
+#include "pipeline/status_macros.h"
+#include "pipeline/time_util.h"
+#include "pipeline/validate.h"
+
+namespace ebb {
+namespace {
+
+constexpr char kUsage[] =
+    R"(usage: ebb run [--config FILE] [--brokers B | --embedded-broker] [--group G]
+               [--from-beginning] [--no-warm-start] [--exit-when-idle DURATION]
+               [--window 30d] [--resolution 1m] [--lateness 0s]
+               [--property KEY=VALUE ...] [--quiet]
+
+Consumes price events from ebb.prices (and news from ebb.news), computes rolling drawdowns
+per symbol, and publishes alerts to ebb.alerts and rejected messages to ebb.dlq, until
+SIGINT or SIGTERM (then: finish the batch, flush, commit, leave the group, exit 0).
+Flags override the config file; with neither, built-in defaults (docs/config.md).
+
+  --embedded-broker     run an in-process broker (its address is printed on stderr)
+  --from-beginning      a new group starts at the oldest retained message, not the newest
+  --no-warm-start       do not rebuild windows from topic history on assignment
+  --exit-when-idle D    stop cleanly after D (e.g. 5s) without a message
+)";
+
+const std::vector<FlagSpec> kFlags = {
+    {"config", true, false},          {"brokers", true, false},
+    {"group", true, false},           {"embedded-broker", false, false},
+    {"from-beginning", false, false}, {"no-warm-start", false, false},
+    {"exit-when-idle", true, false},  {"window", true, false},
+    {"resolution", true, false},      {"lateness", true, false},
+    {"property", true, true},         {"quiet", false, false},
+    {"help", false, false},
+};
+
+int Fail(const absl::Status& status) {
+  std::fprintf(stderr, "ebb run: %s\n", std::string(status.message()).c_str());
+  return 1;
+}
+
+void PrintSummary(const kafka::StreamStats& s, double seconds) {
+  const PipelineStats& p = s.pipeline;
+  std::fprintf(stderr,
+               "ebb run: %s messages in %.2f s (%s warm-start history, %s "
+               "stale), %s batches, %s commits\n",
+               Thousands(s.consumed).c_str(), seconds,
+               Thousands(s.history).c_str(), Thousands(s.stale).c_str(),
+               Thousands(s.batches).c_str(), Thousands(s.commits).c_str());
+  std::fprintf(stderr, "  applied   %s price events, %s symbols; %s news\n",
+               Thousands(p.applied).c_str(), Thousands(p.symbols).c_str(),
+               Thousands(p.news).c_str());
+  std::string reasons;
+  for (int r = 1; r < static_cast<int>(p.rejected.size()); ++r) {
+    if (p.rejected[r] == 0) continue;
+    absl::StrAppend(&reasons, reasons.empty() ? " (" : ", ",
+                    RejectReasonName(static_cast<ebb::v1::RejectReason>(r)),
+                    " ", Thousands(p.rejected[r]));
+  }
+  if (!reasons.empty()) reasons += ")";
+  std::fprintf(stderr, "  rejected  %s%s; %s dead letters published\n",
+               Thousands(p.total_rejected()).c_str(), reasons.c_str(),
+               Thousands(s.dead_letters_produced).c_str());
+  std::fprintf(stderr,
+               "  alerts    %s published (opened %s, escalated %s, resolved "
+               "%s in all), %s from history not re-emitted\n",
+               Thousands(s.alerts_produced).c_str(),
+               Thousands(p.alerts[ebb::v1::OPENED]).c_str(),
+               Thousands(p.alerts[ebb::v1::ESCALATED]).c_str(),
+               Thousands(p.alerts[ebb::v1::RESOLVED]).c_str(),
+               Thousands(s.alerts_suppressed).c_str());
+}
+
+absl::StatusOr<ebb::v1::EbbConfig> BuildConfig(const Args& args) {
+  ebb::v1::EbbConfig config;
+  if (args.Has("config")) {
+    ASSIGN_OR_RETURN(config, LoadConfigFile(args.Get("config")));
+  } else {
+    config = DefaultConfig();
+  }
+  if (args.Has("window"))
+    config.mutable_window()->set_length(args.Get("window"));
+  if (args.Has("resolution"))
+    config.mutable_window()->set_resolution(args.Get("resolution"));
+  if (args.Has("lateness")) config.set_allowed_lateness(args.Get("lateness"));
+  ebb::v1::KafkaConfig* kafka = config.mutable_kafka();
+  if (args.Has("brokers")) kafka->set_brokers(args.Get("brokers"));
+  if (args.Has("group")) kafka->set_group(args.Get("group"));
+  if (args.Has("from-beginning")) kafka->set_start("earliest");
+  if (args.Has("no-warm-start")) kafka->set_warm_start("off");
+  ASSIGN_OR_RETURN(auto properties, PropertyFlags(args));
+  for (const auto& [key, value] : properties)
+    (*kafka->mutable_properties())[key] = value;
+  return config;
+}
+
+}  // namespace
+
+int RunStream(int argc, char** argv) {
+  auto args = Args::Parse(argc, argv, 1, kFlags);
+  if (!args.ok() || args->Has("help") || !args->positional().empty()) {
+    if (!args.ok())
+      std::fprintf(stderr, "ebb run: %s\n\n",
+                   std::string(args.status().message()).c_str());
+    std::fputs(kUsage, stderr);
+    return args.ok() && args->Has("help") ? 0 : 1;
+  }
+  auto config = BuildConfig(*args);
+  if (!config.ok()) return Fail(config.status());
+  auto engine = CompileConfig(*config);
+  if (!engine.ok()) return Fail(engine.status());
+  auto options = kafka::StreamOptionsFromConfig(config->kafka());
+  if (!options.ok()) return Fail(options.status());
+  if (args->Has("exit-when-idle")) {
+    auto idle = ParseDuration(args->Get("exit-when-idle"), "--exit-when-idle");
+    if (!idle.ok()) return Fail(idle.status());
+    options->exit_when_idle = absl::Nanoseconds(*idle);
+  }
+
+  InstallStopHandlers();
+  std::unique_ptr<kafka::EmbeddedBroker> broker;
+  if (args->Has("embedded-broker")) {
+    auto started = kafka::EmbeddedBroker::Start(1, kafka::DefaultTopics());
+    if (!started.ok()) return Fail(started.status());
+    broker = *std::move(started);
+    options->brokers = broker->bootstrap();
+    std::fprintf(stderr, "ebb run: embedded broker at %s\n",
+                 broker->bootstrap().c_str());
+  }
+  if (!args->Has("quiet")) {
+    std::fprintf(
+        stderr, "ebb run: %s, group %s: %s%s%s -> %s, %s (config %s)\n",
+        options->brokers.c_str(), options->group.c_str(),
+        options->prices_topic.c_str(), options->news_topic.empty() ? "" : " + ",
+        options->news_topic.c_str(), options->alerts_topic.c_str(),
+        options->dlq_topic.c_str(), engine->config_hash.c_str());
+    if (!options->properties.empty()) {
+      std::fprintf(stderr, "ebb run: properties %s\n",
+                   kafka::DescribeProperties(options->properties).c_str());
+    }
+  }
+  auto runner = kafka::StreamRunner::Create(
+      *std::move(options), *std::move(engine), SystemClock::Get());
+  if (!runner.ok()) return Fail(runner.status());
+  const absl::Time start = absl::Now();
+  const absl::Status status = (*runner)->Run(&StopRequested());
+  if (!args->Has("quiet")) {
+    PrintSummary((*runner)->stats(),
+                 absl::ToDoubleSeconds(absl::Now() - start));
+  }
+  if (!status.ok()) return Fail(status);
+  return 0;
+}
+
+}  // namespace ebb

@@ -1,0 +1,125 @@
+// ebb tail: the reference subscriber. Reads an alert topic and prints each
+// alert as one JSON line (the protobuf JSON mapping). Kept small on purpose:
+// a subscriber in any language does the same (see docs/subscribing.md).
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "apps/args.h"
+#include "apps/commands.h"
+#include "apps/signals.h"
+#include "connectors/kafka/kafka_client.h"
+#include "ebb/v1/alert.pb.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace ebb {
+namespace {
+
+constexpr char kUsage[] =
+    R"(usage: ebb tail --brokers B [--topic ebb.alerts] [--from-beginning] [--max N]
+                [--idle-exit SECONDS] [--property KEY=VALUE ...]
+
+Subscribes to an alert topic and prints each alert as a JSON line on stdout, as it arrives,
+until SIGINT/SIGTERM, N alerts (--max), or SECONDS without one (--idle-exit). Without
+--from-beginning only new alerts are printed. Messages that are not ebb.v1.Alert are
+reported on stderr and skipped.
+)";
+
+const std::vector<FlagSpec> kFlags = {
+    {"brokers", true, false},         {"topic", true, false},
+    {"from-beginning", false, false}, {"max", true, false},
+    {"idle-exit", true, false},       {"property", true, true},
+    {"help", false, false},
+};
+
+int Fail(const absl::Status& status) {
+  std::fprintf(stderr, "ebb tail: %s\n", std::string(status.message()).c_str());
+  return 1;
+}
+
+}  // namespace
+
+int RunTail(int argc, char** argv) {
+  auto args = Args::Parse(argc, argv, 1, kFlags);
+  if (!args.ok() || args->Has("help") || !args->positional().empty() ||
+      !args->Has("brokers")) {
+    if (!args.ok())
+      std::fprintf(stderr, "ebb tail: %s\n\n",
+                   std::string(args.status().message()).c_str());
+    std::fputs(kUsage, stderr);
+    return args.ok() && args->Has("help") ? 0 : 1;
+  }
+  uint64_t max = 0;
+  double idle_exit = 0;
+  if ((args->Has("max") && !absl::SimpleAtoi(args->Get("max"), &max)) ||
+      (args->Has("idle-exit") &&
+       !absl::SimpleAtod(args->Get("idle-exit"), &idle_exit))) {
+    return Fail(
+        absl::InvalidArgumentError("--max and --idle-exit take numbers"));
+  }
+  auto extra = PropertyFlags(*args);
+  if (!extra.ok()) return Fail(extra.status());
+  // A group of its own (nothing is committed): every tail sees every alert.
+  kafka::Properties properties = {
+      {"bootstrap.servers", args->Get("brokers")},
+      {"group.id", absl::StrCat("ebb-tail-", getpid())},
+      {"auto.offset.reset",
+       args->Has("from-beginning") ? "earliest" : "latest"},
+      {"fetch.wait.max.ms", "10"}};
+  properties.insert(properties.end(), extra->begin(), extra->end());
+  auto consumer = kafka::Consumer::Create(properties, nullptr);
+  if (!consumer.ok()) return Fail(consumer.status());
+  const std::string topic = args->Get("topic", "ebb.alerts");
+  if (absl::Status s = (*consumer)->Subscribe({topic}); !s.ok()) return Fail(s);
+
+  InstallStopHandlers();
+  google::protobuf::util::JsonPrintOptions json;
+  json.preserve_proto_field_names = false;  // lowerCamelCase, the JSON mapping
+  ebb::v1::Alert alert;
+  std::string line;
+  uint64_t printed = 0;
+  double idle = 0;
+  bool assigned = false;
+  while (!StopRequested().load() && (max == 0 || printed < max)) {
+    rd_kafka_message_t* message =
+        rd_kafka_consumer_poll((*consumer)->handle(), 100);
+    if (message == nullptr) {
+      if (!assigned) {
+        // Idle time counts from the group's assignment (a join takes ~3 s).
+        rd_kafka_topic_partition_list_t* assignment = nullptr;
+        if (rd_kafka_assignment((*consumer)->handle(), &assignment) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR) {
+          assigned = assignment->cnt > 0;
+          rd_kafka_topic_partition_list_destroy(assignment);
+        }
+        continue;
+      }
+      idle += 0.1;
+      if (idle_exit > 0 && idle >= idle_exit) break;
+      continue;
+    }
+    kafka::MessagePtr owned(message);
+    if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      std::fprintf(stderr, "ebb tail: %s\n", rd_kafka_message_errstr(message));
+      continue;
+    }
+    idle = 0;
+    if (!alert.ParseFromArray(message->payload,
+                              static_cast<int>(message->len))) {
+      std::fprintf(stderr, "ebb tail: offset %lld is not an ebb.v1.Alert\n",
+                   static_cast<long long>(message->offset));
+      continue;
+    }
+    line.clear();
+    (void)google::protobuf::util::MessageToJsonString(alert, &line, json);
+    std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+    ++printed;
+  }
+  return (*consumer)->Close().ok() ? 0 : 1;
+}
+
+}  // namespace ebb

@@ -1,0 +1,315 @@
+#include "connectors/kafka/kafka_client.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace ebb::kafka {
+namespace {
+
+int TimeoutMs(absl::Duration timeout) {
+  return static_cast<int>(absl::ToInt64Milliseconds(timeout));
+}
+
+// Transient errors (a broker down, a timed-out request) are retried by
+// librdkafka itself; they are reported, at most once a second per kind.
+void OnError(rd_kafka_t* rk, int err, const char* reason, void*) {
+  static absl::Time last_report = absl::InfinitePast();
+  const absl::Time now = absl::Now();
+  const bool fatal = err == RD_KAFKA_RESP_ERR__FATAL;
+  if (!fatal && now - last_report < absl::Seconds(1)) return;
+  last_report = now;
+  std::fprintf(stderr, "ebb: kafka %s: %s%s\n", rd_kafka_name(rk), reason,
+               fatal ? " (fatal)" : "");
+}
+
+}  // namespace
+
+bool IsSecretProperty(absl::string_view name) {
+  const std::string lower = absl::AsciiStrToLower(name);
+  for (absl::string_view marker :
+       {"password", "secret", "sasl.jaas.config", "ssl.key.pem", "ssl.keystore",
+        "token", "ssl_key", "private"}) {
+    if (absl::StrContains(lower, marker)) return true;
+  }
+  return false;
+}
+
+absl::StatusOr<std::string> ResolvePropertyValue(absl::string_view name,
+                                                 absl::string_view value) {
+  if (value.size() < 4 || !absl::StartsWith(value, "${") ||
+      !absl::EndsWith(value, "}")) {
+    return std::string(value);
+  }
+  const std::string variable(value.substr(2, value.size() - 3));
+  const char* from_env = std::getenv(variable.c_str());
+  if (from_env == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("kafka property ", name,
+                                                   ": environment variable ",
+                                                   variable, " is not set"));
+  }
+  return std::string(from_env);
+}
+
+std::string DescribeProperties(const Properties& properties) {
+  std::string out;
+  for (const auto& [name, value] : properties) {
+    absl::StrAppend(&out, out.empty() ? "" : ", ", name, "=",
+                    IsSecretProperty(name) ? "[redacted]" : value);
+  }
+  return out;
+}
+
+absl::StatusOr<ConfPtr> MakeConf(const Properties& properties) {
+  ConfPtr conf(rd_kafka_conf_new());
+  char errstr[512];
+  for (const auto& [name, raw] : properties) {
+    absl::StatusOr<std::string> value = ResolvePropertyValue(name, raw);
+    if (!value.ok()) return value.status();
+    if (rd_kafka_conf_set(conf.get(), name.c_str(), value->c_str(), errstr,
+                          sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+      // librdkafka's message quotes the value; never echo a secret.
+      return absl::InvalidArgumentError(absl::StrCat(
+          "kafka property ", name, ": ",
+          IsSecretProperty(name) ? "invalid value ([redacted])" : errstr));
+    }
+  }
+  rd_kafka_conf_set_error_cb(conf.get(), &OnError);
+  return conf;
+}
+
+absl::Status KafkaError(rd_kafka_resp_err_t err, absl::string_view what) {
+  return absl::UnavailableError(
+      absl::StrCat(what, ": ", rd_kafka_err2str(err)));
+}
+
+// ---------------------------------------------------------------------------
+// Producer
+
+absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(
+    const Properties& properties) {
+  absl::StatusOr<ConfPtr> conf = MakeConf(properties);
+  if (!conf.ok()) return conf.status();
+  std::unique_ptr<Producer> producer(new Producer());
+  rd_kafka_conf_set_opaque(conf->get(), producer.get());
+  rd_kafka_conf_set_dr_msg_cb(conf->get(), &Producer::OnDelivery);
+  char errstr[512];
+  rd_kafka_t* rk =
+      rd_kafka_new(RD_KAFKA_PRODUCER, conf->get(), errstr, sizeof(errstr));
+  if (rk == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("kafka producer: ", errstr));
+  }
+  (void)conf->release();  // rd_kafka_new took it
+  producer->handle_.reset(rk);
+  return producer;
+}
+
+Producer::~Producer() {
+  if (handle_ != nullptr) {
+    // Whatever is still queued gets a last chance; the caller has already
+    // decided (by not committing) what a loss here would mean.
+    rd_kafka_flush(handle_.get(), 5000);
+  }
+}
+
+void Producer::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* message,
+                          void* opaque) {
+  auto* self = static_cast<Producer*>(opaque);
+  if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    ++self->delivered_;
+    return;
+  }
+  ++self->failed_;
+  if (self->first_failure_.ok()) {
+    self->first_failure_ = KafkaError(
+        message->err,
+        absl::StrCat("delivery to ", rd_kafka_topic_name(message->rkt), " [",
+                     message->partition, "] failed"));
+  }
+}
+
+absl::Status Producer::Produce(const std::string& topic, int32_t partition,
+                               absl::string_view key, absl::string_view value,
+                               absl::Span<const Header> headers,
+                               int64_t timestamp_ms) {
+  while (true) {
+    rd_kafka_headers_t* hdrs = nullptr;
+    if (!headers.empty()) {
+      hdrs = rd_kafka_headers_new(headers.size());
+      for (const Header& h : headers) {
+        rd_kafka_header_add(hdrs, h.name.data(),
+                            static_cast<ssize_t>(h.name.size()), h.value.data(),
+                            static_cast<ssize_t>(h.value.size()));
+      }
+    }
+    const rd_kafka_resp_err_t err = rd_kafka_producev(
+        handle_.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
+        RD_KAFKA_V_PARTITION(partition), RD_KAFKA_V_KEY(key.data(), key.size()),
+        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_TIMESTAMP(timestamp_ms), RD_KAFKA_V_HEADERS(hdrs),
+        RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return absl::OkStatus();
+    if (hdrs != nullptr) rd_kafka_headers_destroy(hdrs);  // not taken
+    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      return KafkaError(err, absl::StrCat("produce to ", topic));
+    }
+    // Back-pressure: serve delivery reports until there is room.
+    rd_kafka_poll(handle_.get(), 10);
+    if (!first_failure_.ok()) return first_failure_;
+  }
+}
+
+absl::Status Producer::Flush(absl::Duration timeout) {
+  const rd_kafka_resp_err_t err =
+      rd_kafka_flush(handle_.get(), TimeoutMs(timeout));
+  if (!first_failure_.ok()) return first_failure_;
+  char errstr[512];
+  const rd_kafka_resp_err_t fatal =
+      rd_kafka_fatal_error(handle_.get(), errstr, sizeof(errstr));
+  if (fatal != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return absl::InternalError(absl::StrCat("kafka producer: ", errstr));
+  }
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return KafkaError(err, absl::StrCat("flush (", outstanding(),
+                                        " messages unacknowledged)"));
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+// Consumer
+
+absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(
+    const Properties& properties, RebalanceListener* listener) {
+  Properties all = {{"enable.auto.commit", "false"},
+                    {"enable.auto.offset.store", "false"},
+                    {"enable.partition.eof", "false"}};
+  all.insert(all.end(), properties.begin(), properties.end());
+  absl::StatusOr<ConfPtr> conf = MakeConf(all);
+  if (!conf.ok()) return conf.status();
+  std::unique_ptr<Consumer> consumer(new Consumer());
+  consumer->listener_ = listener;
+  rd_kafka_conf_set_opaque(conf->get(), consumer.get());
+  rd_kafka_conf_set_rebalance_cb(conf->get(), &Consumer::OnRebalance);
+  char errstr[512];
+  rd_kafka_t* rk =
+      rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), errstr, sizeof(errstr));
+  if (rk == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("kafka consumer: ", errstr));
+  }
+  (void)conf->release();
+  consumer->handle_.reset(rk);
+  // Everything (messages, rebalances, errors) arrives on one queue, served by
+  // ConsumeBatch on the caller's thread.
+  rd_kafka_poll_set_consumer(rk);
+  consumer->queue_.reset(rd_kafka_queue_get_consumer(rk));
+  return consumer;
+}
+
+Consumer::~Consumer() { (void)Close(); }
+
+void Consumer::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                           rd_kafka_topic_partition_list_t* partitions,
+                           void* opaque) {
+  auto* self = static_cast<Consumer*>(opaque);
+  const bool cooperative =
+      absl::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    if (self->listener_ != nullptr) self->listener_->OnAssign(partitions);
+    if (cooperative) {
+      rd_kafka_error_t* error = rd_kafka_incremental_assign(rk, partitions);
+      if (error != nullptr) {
+        std::fprintf(stderr, "ebb: kafka assign: %s\n",
+                     rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+      }
+    } else {
+      rd_kafka_assign(rk, partitions);
+    }
+    return;
+  }
+  // Revoked (or lost): the owner finishes and commits what it processed.
+  if (self->listener_ != nullptr) self->listener_->OnRevoke(partitions);
+  if (cooperative) {
+    rd_kafka_error_t* error = rd_kafka_incremental_unassign(rk, partitions);
+    if (error != nullptr) rd_kafka_error_destroy(error);
+  } else {
+    rd_kafka_assign(rk, nullptr);
+  }
+}
+
+absl::Status Consumer::Subscribe(const std::vector<std::string>& topics) {
+  PartitionListPtr list(
+      rd_kafka_topic_partition_list_new(static_cast<int>(topics.size())));
+  for (const std::string& topic : topics) {
+    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(),
+                                      RD_KAFKA_PARTITION_UA);
+  }
+  const rd_kafka_resp_err_t err = rd_kafka_subscribe(handle_.get(), list.get());
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError(err, "subscribe");
+  return absl::OkStatus();
+}
+
+size_t Consumer::ConsumeBatch(int timeout_ms, rd_kafka_message_t** out,
+                              size_t max) {
+  const ssize_t n =
+      rd_kafka_consume_batch_queue(queue_.get(), timeout_ms, out, max);
+  return n < 0 ? 0 : static_cast<size_t>(n);
+}
+
+absl::Status Consumer::Commit(const rd_kafka_topic_partition_list_t* offsets,
+                              bool async) {
+  if (offsets->cnt == 0) return absl::OkStatus();
+  const rd_kafka_resp_err_t err =
+      rd_kafka_commit(handle_.get(), offsets, async ? 1 : 0);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError(err, "commit");
+  return absl::OkStatus();
+}
+
+absl::Status Consumer::Committed(rd_kafka_topic_partition_list_t* partitions,
+                                 absl::Duration timeout) {
+  const rd_kafka_resp_err_t err =
+      rd_kafka_committed(handle_.get(), partitions, TimeoutMs(timeout));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return KafkaError(err, "committed offsets");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Consumer::Watermarks(const std::string& topic, int32_t partition,
+                                  int64_t* low, int64_t* high,
+                                  absl::Duration timeout) {
+  const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+      handle_.get(), topic.c_str(), partition, low, high, TimeoutMs(timeout));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return KafkaError(
+        err, absl::StrCat("watermarks of ", topic, " [", partition, "]"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Consumer::OffsetsForTimes(
+    rd_kafka_topic_partition_list_t* partitions, absl::Duration timeout) {
+  const rd_kafka_resp_err_t err =
+      rd_kafka_offsets_for_times(handle_.get(), partitions, TimeoutMs(timeout));
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return KafkaError(err, "offsets for times");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Consumer::Close() {
+  if (closed_ || handle_ == nullptr) return absl::OkStatus();
+  closed_ = true;
+  queue_.reset();
+  const rd_kafka_resp_err_t err = rd_kafka_consumer_close(handle_.get());
+  handle_.reset();
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError(err, "close");
+  return absl::OkStatus();
+}
+
+}  // namespace ebb::kafka

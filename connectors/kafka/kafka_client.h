@@ -1,0 +1,184 @@
+#pragma once
+
+// Thin RAII owners of librdkafka handles: client configuration (with secrets
+// from the environment, never logged), an idempotent producer with its
+// delivery-report loop, and a consumer-group member whose rebalances are
+// served on the consuming thread. This folder is the only one that links
+// librdkafka.
+
+#include <librdkafka/rdkafka.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "absl/types/span.h"
+
+namespace ebb::kafka {
+
+struct HandleDeleter {
+  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+};
+struct ConfDeleter {
+  void operator()(rd_kafka_conf_t* conf) const { rd_kafka_conf_destroy(conf); }
+};
+struct PartitionListDeleter {
+  void operator()(rd_kafka_topic_partition_list_t* list) const {
+    rd_kafka_topic_partition_list_destroy(list);
+  }
+};
+struct MessageDeleter {
+  void operator()(rd_kafka_message_t* message) const {
+    rd_kafka_message_destroy(message);
+  }
+};
+struct QueueDeleter {
+  void operator()(rd_kafka_queue_t* queue) const {
+    rd_kafka_queue_destroy(queue);
+  }
+};
+using HandlePtr = std::unique_ptr<rd_kafka_t, HandleDeleter>;
+using ConfPtr = std::unique_ptr<rd_kafka_conf_t, ConfDeleter>;
+using PartitionListPtr =
+    std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionListDeleter>;
+using MessagePtr = std::unique_ptr<rd_kafka_message_t, MessageDeleter>;
+using QueuePtr = std::unique_ptr<rd_kafka_queue_t, QueueDeleter>;
+
+// librdkafka properties, applied in order (later ones win).
+using Properties = std::vector<std::pair<std::string, std::string>>;
+
+// True for properties whose values are secrets (passwords, private keys,
+// tokens, client secrets): their values are never printed.
+bool IsSecretProperty(absl::string_view name);
+
+// A property value as given, or, for "${NAME}", the environment variable NAME
+// (an error when it is not set).
+absl::StatusOr<std::string> ResolvePropertyValue(absl::string_view name,
+                                                 absl::string_view value);
+
+// "name=value, ..." for logs, with secret values replaced by "[redacted]".
+std::string DescribeProperties(const Properties& properties);
+
+// A librdkafka configuration with every property set; an invalid property is
+// an InvalidArgument naming it (and, unless secret, its value).
+absl::StatusOr<ConfPtr> MakeConf(const Properties& properties);
+
+// A Kafka error as a Status: "what: Local: Broker transport failure".
+absl::Status KafkaError(rd_kafka_resp_err_t err, absl::string_view what);
+
+struct Header {
+  absl::string_view name;
+  absl::string_view value;
+};
+
+// An idempotent (by default) producer. Produce() queues; delivery reports are
+// served by Poll() and Flush(). A failed delivery is sticky: Flush() reports
+// it, so the caller never commits input whose output was lost.
+class Producer {
+ public:
+  static absl::StatusOr<std::unique_ptr<Producer>> Create(
+      const Properties& properties);
+  ~Producer();
+  Producer(const Producer&) = delete;
+  Producer& operator=(const Producer&) = delete;
+
+  // Queues one message (the bytes are copied). `partition` -1 lets the
+  // partitioner choose by key. Waits for queue space when the local queue is
+  // full.
+  absl::Status Produce(const std::string& topic, int32_t partition,
+                       absl::string_view key, absl::string_view value,
+                       absl::Span<const Header> headers,
+                       int64_t timestamp_ms = 0);
+
+  // Serves delivery reports without blocking.
+  void Poll() { rd_kafka_poll(handle_.get(), 0); }
+
+  // Waits until every queued message is acknowledged (or failed). Returns the
+  // first delivery failure since the producer was created, or a timeout.
+  absl::Status Flush(absl::Duration timeout);
+
+  int outstanding() const { return rd_kafka_outq_len(handle_.get()); }
+  uint64_t delivered() const { return delivered_; }
+  uint64_t failed() const { return failed_; }
+  rd_kafka_t* handle() { return handle_.get(); }
+
+ private:
+  Producer() = default;
+  static void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* message,
+                         void* opaque);
+
+  HandlePtr handle_;
+  uint64_t delivered_ = 0;
+  uint64_t failed_ = 0;
+  absl::Status first_failure_;
+};
+
+// What a consumer's owner does on rebalance (called on the consuming thread,
+// from inside Consumer::Poll).
+class RebalanceListener {
+ public:
+  virtual ~RebalanceListener() = default;
+  // The partitions about to be assigned; the listener may set each element's
+  // offset (RD_KAFKA_OFFSET_INVALID: resume from the committed offset).
+  virtual void OnAssign(rd_kafka_topic_partition_list_t* partitions) = 0;
+  // The partitions about to be taken away: finish, flush and commit them now.
+  virtual void OnRevoke(const rd_kafka_topic_partition_list_t* partitions) = 0;
+};
+
+// A consumer-group member with manual offset commits. Messages and rebalances
+// are served on the calling thread (librdkafka 2.0.2's batch consume can lose
+// messages when a rebalance runs concurrently; see docs/kafka.md).
+class Consumer {
+ public:
+  // `properties` must include bootstrap.servers and group.id.
+  static absl::StatusOr<std::unique_ptr<Consumer>> Create(
+      const Properties& properties, RebalanceListener* listener);
+  ~Consumer();
+  Consumer(const Consumer&) = delete;
+  Consumer& operator=(const Consumer&) = delete;
+
+  absl::Status Subscribe(const std::vector<std::string>& topics);
+
+  // Up to `max` messages (and error events) into out[], waiting at most
+  // `timeout_ms` for the first. The caller owns them
+  // (rd_kafka_message_destroy).
+  size_t ConsumeBatch(int timeout_ms, rd_kafka_message_t** out, size_t max);
+
+  // Commits each element's offset (the next offset to read).
+  absl::Status Commit(const rd_kafka_topic_partition_list_t* offsets,
+                      bool async);
+  // Fills each element's offset with the group's committed offset
+  // (RD_KAFKA_OFFSET_INVALID when none).
+  absl::Status Committed(rd_kafka_topic_partition_list_t* partitions,
+                         absl::Duration timeout);
+  absl::Status Watermarks(const std::string& topic, int32_t partition,
+                          int64_t* low, int64_t* high, absl::Duration timeout);
+  // Replaces each element's offset (a timestamp in ms) with the first offset
+  // at or after it, or -1 when the broker has none (or cannot tell).
+  absl::Status OffsetsForTimes(rd_kafka_topic_partition_list_t* partitions,
+                               absl::Duration timeout);
+
+  // Leaves the group (revoking through the listener) and closes. Idempotent.
+  absl::Status Close();
+
+  rd_kafka_t* handle() { return handle_.get(); }
+
+ private:
+  Consumer() = default;
+  static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                          rd_kafka_topic_partition_list_t* partitions,
+                          void* opaque);
+
+  HandlePtr handle_;
+  QueuePtr queue_;
+  RebalanceListener* listener_ = nullptr;
+  bool closed_ = false;
+};
+
+}  // namespace ebb::kafka

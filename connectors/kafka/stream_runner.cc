@@ -1,0 +1,530 @@
+#include "connectors/kafka/stream_runner.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+
+#include "absl/strings/str_cat.h"
+#include "ebb/v1/events.pb.h"
+#include "pipeline/time_util.h"
+#include "pipeline/validate.h"
+
+namespace ebb::kafka {
+namespace {
+
+constexpr int kPrices = 0;
+constexpr int kNews = 1;
+// A price event is ~60 bytes; anything this large is not one.
+constexpr size_t kMaxValueBytes = 64 * 1024;
+constexpr absl::Duration kRequestTimeout = absl::Seconds(10);
+constexpr absl::Duration kFlushTimeout = absl::Seconds(60);
+
+// Schema headers on every alert, so subscribers can dispatch without guessing.
+constexpr char kTypeHeader[] = "ebb-type";
+constexpr char kSchemaHeader[] = "ebb-schema-version";
+constexpr char kSchemaVersion[] = "1";
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+absl::Status OptionError(absl::string_view field, absl::string_view what) {
+  return absl::InvalidArgumentError(absl::StrCat("kafka.", field, ": ", what));
+}
+
+}  // namespace
+
+struct StreamRunner::Task {
+  int kind = kPrices;
+  int32_t partition = 0;
+  const std::string* topic = nullptr;
+  std::unique_ptr<Pipeline> pipeline;
+  Origin origin;
+  int64_t next_offset = -1;  // the next offset to process (-1: any)
+  int64_t warm_until = -1;   // offsets below this are warm-start history
+  int64_t committed = -1;    // the last offset committed
+  // Messages at batch indexes below this were fetched before this task was
+  // created (a superseded assignment of the same partition).
+  size_t created_at_index = 0;
+};
+
+absl::StatusOr<StreamOptions> StreamOptionsFromConfig(
+    const ebb::v1::KafkaConfig& config) {
+  StreamOptions options;
+  if (!config.brokers().empty()) options.brokers = config.brokers();
+  if (!config.group().empty()) options.group = config.group();
+  if (!config.prices_topic().empty())
+    options.prices_topic = config.prices_topic();
+  if (!config.news_topic().empty()) {
+    options.news_topic = config.news_topic() == "-" ? "" : config.news_topic();
+  }
+  if (!config.alerts_topic().empty())
+    options.alerts_topic = config.alerts_topic();
+  if (!config.dlq_topic().empty()) options.dlq_topic = config.dlq_topic();
+  auto copy = [](const google::protobuf::Map<std::string, std::string>& from,
+                 Properties* to) {
+    std::vector<std::pair<std::string, std::string>> sorted(from.begin(),
+                                                            from.end());
+    std::sort(sorted.begin(), sorted.end());
+    to->insert(to->end(), sorted.begin(), sorted.end());
+  };
+  copy(config.properties(), &options.properties);
+  copy(config.consumer_properties(), &options.consumer_properties);
+  copy(config.producer_properties(), &options.producer_properties);
+  if (config.start() == "earliest") {
+    options.start_earliest = true;
+  } else if (!config.start().empty() && config.start() != "latest") {
+    return OptionError("start", "must be \"latest\" or \"earliest\"");
+  }
+  if (config.warm_start() == "off") {
+    options.warm_start = false;
+  } else if (!config.warm_start().empty() && config.warm_start() != "history") {
+    return OptionError("warm_start", "must be \"history\" or \"off\"");
+  }
+  options.emit_history_alerts = config.emit_history_alerts();
+  if (!config.commit_interval().empty()) {
+    absl::StatusOr<TimeNs> interval =
+        ParseDuration(config.commit_interval(), "kafka.commit_interval");
+    if (!interval.ok()) return interval.status();
+    if (*interval <= 0) return OptionError("commit_interval", "must be > 0");
+    options.commit_interval = absl::Nanoseconds(*interval);
+  }
+  if (config.max_batch() < 0 || config.max_batch() > 1000000) {
+    return OptionError("max_batch", "must be in [1, 1000000]");
+  }
+  if (config.max_batch() > 0) options.max_batch = config.max_batch();
+  return options;
+}
+
+absl::StatusOr<std::unique_ptr<StreamRunner>> StreamRunner::Create(
+    StreamOptions options, EngineConfig engine, const Clock* clock) {
+  if (options.prices_topic.empty() || options.alerts_topic.empty() ||
+      options.dlq_topic.empty()) {
+    return absl::InvalidArgumentError(
+        "kafka: the prices, alerts and dlq topics must be named");
+  }
+  std::unique_ptr<StreamRunner> runner(
+      new StreamRunner(std::move(options), std::move(engine), clock));
+  const StreamOptions& o = runner->options_;
+
+  Properties producer = {{"bootstrap.servers", o.brokers},
+                         {"enable.idempotence", "true"},
+                         {"acks", "all"},
+                         {"linger.ms", "1"},
+                         {"client.id", "ebb-alerts"}};
+  producer.insert(producer.end(), o.properties.begin(), o.properties.end());
+  producer.insert(producer.end(), o.producer_properties.begin(),
+                  o.producer_properties.end());
+  absl::StatusOr<std::unique_ptr<Producer>> made_producer =
+      Producer::Create(producer);
+  if (!made_producer.ok()) return made_producer.status();
+  runner->producer_ = *std::move(made_producer);
+
+  Properties consumer = {
+      {"bootstrap.servers", o.brokers},
+      {"group.id", o.group},
+      {"client.id", "ebb"},
+      {"auto.offset.reset", o.start_earliest ? "earliest" : "latest"},
+      {"fetch.wait.max.ms", "10"}};
+  consumer.insert(consumer.end(), o.properties.begin(), o.properties.end());
+  consumer.insert(consumer.end(), o.consumer_properties.begin(),
+                  o.consumer_properties.end());
+  absl::StatusOr<std::unique_ptr<Consumer>> made_consumer =
+      Consumer::Create(consumer, runner.get());
+  if (!made_consumer.ok()) return made_consumer.status();
+  runner->consumer_ = *std::move(made_consumer);
+  return runner;
+}
+
+StreamRunner::StreamRunner(StreamOptions options, EngineConfig engine,
+                           const Clock* clock)
+    : options_(std::move(options)), engine_(std::move(engine)), clock_(clock) {
+  batch_.assign(static_cast<size_t>(options_.max_batch), nullptr);
+}
+
+StreamRunner::~StreamRunner() {
+  // Close the consumer before the tasks and producer it calls back into.
+  if (consumer_ != nullptr) (void)consumer_->Close();
+  consumer_.reset();
+  for (rd_kafka_message_t*& m : batch_) {
+    if (m != nullptr) rd_kafka_message_destroy(m);
+    m = nullptr;
+  }
+}
+
+void StreamRunner::SetFatal(absl::Status status) {
+  if (fatal_.ok()) fatal_ = std::move(status);
+}
+
+StreamStats StreamRunner::stats() const {
+  StreamStats out = stats_;
+  out.pipeline = retired_;
+  for (const auto& [key, task] : tasks_)
+    out.pipeline.Add(task->pipeline->stats());
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// The loop
+
+absl::Status StreamRunner::Run(const std::atomic<bool>* stop) {
+  std::vector<std::string> topics = {options_.prices_topic};
+  if (!options_.news_topic.empty()) topics.push_back(options_.news_topic);
+  if (absl::Status s = consumer_->Subscribe(topics); !s.ok()) return s;
+
+  absl::Time last_commit = absl::Now();
+  last_activity_ = absl::Now();
+  while (!stop->load(std::memory_order_relaxed) && fatal_.ok()) {
+    const size_t count = consumer_->ConsumeBatch(
+        100, batch_.data(), static_cast<size_t>(options_.max_batch));
+    const absl::Time now = absl::Now();
+    if (count > 0) {
+      ++stats_.batches;
+      last_activity_ = now;
+      ProcessBatch(count);
+    }
+    producer_->Poll();
+    if (now - last_commit >= options_.commit_interval) {
+      if (absl::Status s = CommitProcessed({}); !s.ok()) SetFatal(s);
+      last_commit = now;
+    }
+    if (options_.exit_when_idle > absl::ZeroDuration() && !tasks_.empty() &&
+        absl::Now() - last_activity_ >= options_.exit_when_idle) {
+      break;
+    }
+  }
+  if (!fatal_.ok()) {
+    // Do not commit: what was processed since the last commit may not have
+    // reached the broker. A restart replays it.
+    return fatal_;
+  }
+  if (absl::Status s = CommitProcessed({}); !s.ok()) return s;
+  // Leaving the group revokes (committing again, a no-op) and closes.
+  if (absl::Status s = consumer_->Close(); !s.ok()) return s;
+  if (!fatal_.ok()) return fatal_;
+  return producer_->Flush(kFlushTimeout);
+}
+
+StreamRunner::Task* StreamRunner::FindTask(const rd_kafka_message_t& message) {
+  const char* name = rd_kafka_topic_name(message.rkt);
+  int kind;
+  if (options_.prices_topic == name) {
+    kind = kPrices;
+  } else if (options_.news_topic == name) {
+    kind = kNews;
+  } else {
+    return nullptr;
+  }
+  auto it = tasks_.find(std::make_pair(kind, message.partition));
+  return it == tasks_.end() ? nullptr : it->second.get();
+}
+
+void StreamRunner::ProcessBatch(size_t count) {
+  const size_t boundary = rebalance_boundary_;
+  rebalance_boundary_ = 0;
+  const int64_t batch_start = options_.record_latency ? NowNs() : 0;
+  Task* last = nullptr;
+  for (size_t i = 0; i < count; ++i) {
+    rd_kafka_message_t* message = batch_[i];
+    batch_[i] = nullptr;
+    if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      // Consumer errors (a broker down, a timed-out fetch) are retried by
+      // librdkafka; a fatal one stops the loop.
+      if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        ++stats_.kafka_errors;
+        char errstr[512];
+        if (rd_kafka_fatal_error(consumer_->handle(), errstr, sizeof(errstr)) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR) {
+          SetFatal(
+              absl::InternalError(absl::StrCat("kafka consumer: ", errstr)));
+        }
+      }
+      rd_kafka_message_destroy(message);
+      continue;
+    }
+    Task* task = (last != nullptr && last->partition == message->partition &&
+                  *last->topic == rd_kafka_topic_name(message->rkt))
+                     ? last
+                     : FindTask(*message);
+    if (task == nullptr || (boundary > 0 && i < task->created_at_index) ||
+        message->offset < task->next_offset) {
+      ++stats_.stale;  // not ours any more, or fetched before a reassignment
+    } else {
+      last = task;
+      Process(*task, *message);
+      if (options_.record_latency) {
+        latencies_.push_back(static_cast<uint32_t>(
+            std::min<int64_t>(NowNs() - batch_start, UINT32_MAX)));
+      }
+    }
+    rd_kafka_message_destroy(message);
+  }
+}
+
+void StreamRunner::Process(Task& task, const rd_kafka_message_t& message) {
+  ++stats_.consumed;
+  task.next_offset = message.offset + 1;
+  current_task_ = &task;
+  current_ = &message;
+  current_is_history_ = message.offset < task.warm_until;
+  if (current_is_history_) ++stats_.history;
+  task.origin.offset = message.offset;
+  const absl::string_view value(static_cast<const char*>(message.payload),
+                                message.payload == nullptr ? 0 : message.len);
+  const absl::string_view key(static_cast<const char*>(message.key),
+                              message.key == nullptr ? 0 : message.key_len);
+  if (value.size() > kMaxValueBytes) {
+    task.pipeline->OnUndecodable(
+        ebb::v1::OVERSIZE,
+        absl::StrCat("message value of ", value.size(),
+                     " bytes exceeds the limit of ", kMaxValueBytes),
+        value.substr(0, 1024), {}, task.origin);
+  } else if (task.kind == kPrices) {
+    task.pipeline->OnEncodedPrice(value, task.origin, &key);
+  } else {
+    ebb::v1::NewsEvent news;
+    if (news.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      task.pipeline->OnNews(news, task.origin);
+    } else {
+      task.pipeline->OnUndecodable(
+          ebb::v1::TRUNCATED,
+          "not a valid ebb.v1.NewsEvent (truncated or corrupt protobuf)", value,
+          {}, task.origin);
+    }
+  }
+  current_task_ = nullptr;
+  current_ = nullptr;
+}
+
+// ---------------------------------------------------------------------------
+// Outputs
+
+void StreamRunner::OnAlert(const ebb::v1::Alert& alert) {
+  if (current_is_history_ && !options_.emit_history_alerts) {
+    ++stats_.alerts_suppressed;
+    return;
+  }
+  scratch_.clear();
+  alert.SerializeToString(&scratch_);
+  const Header headers[] = {{kTypeHeader, "ebb.v1.Alert"},
+                            {kSchemaHeader, kSchemaVersion}};
+  absl::Status status = producer_->Produce(options_.alerts_topic, -1,
+                                           alert.symbol(), scratch_, headers);
+  if (!status.ok()) {
+    SetFatal(status);
+    return;
+  }
+  ++stats_.alerts_produced;
+}
+
+void StreamRunner::OnDeadLetter(const DeadLetterView& dead_letter) {
+  // History was dead-lettered when it was first processed (or precedes this
+  // group's start).
+  if (current_is_history_) return;
+  absl::string_view key;
+  std::string topic, partition, offset;
+  if (current_ != nullptr) {
+    key = absl::string_view(static_cast<const char*>(current_->key),
+                            current_->key == nullptr ? 0 : current_->key_len);
+    topic = *current_task_->topic;
+    partition = absl::StrCat(current_->partition);
+    offset = absl::StrCat(current_->offset);
+  }
+  const Header headers[] = {
+      {"ebb-reason", RejectReasonName(dead_letter.reason)},
+      {"ebb-detail", dead_letter.detail},
+      {"ebb-source-topic", topic},
+      {"ebb-source-partition", partition},
+      {"ebb-source-offset", offset},
+  };
+  // The original value, untouched, so it can be fixed and re-published.
+  absl::string_view value = dead_letter.original;
+  if (current_ != nullptr && current_->payload != nullptr &&
+      current_->len <= kMaxValueBytes) {
+    value = absl::string_view(static_cast<const char*>(current_->payload),
+                              current_->len);
+  }
+  absl::Status status =
+      producer_->Produce(options_.dlq_topic, -1, key, value, headers);
+  if (!status.ok()) {
+    SetFatal(status);
+    return;
+  }
+  ++stats_.dead_letters_produced;
+}
+
+// ---------------------------------------------------------------------------
+// Commits
+
+absl::Status StreamRunner::CommitProcessed(const std::vector<Task*>& only) {
+  std::vector<Task*> due;
+  auto consider = [&](Task* task) {
+    if (task->next_offset >= 0 && task->next_offset != task->committed &&
+        task->next_offset > task->warm_until) {
+      due.push_back(task);
+    }
+  };
+  if (only.empty()) {
+    for (auto& [key, task] : tasks_) consider(task.get());
+  } else {
+    for (Task* task : only) consider(task);
+  }
+  if (due.empty()) return absl::OkStatus();
+  // Every output caused by the offsets about to be committed must be on the
+  // broker first.
+  if (absl::Status s = producer_->Flush(kFlushTimeout); !s.ok()) return s;
+  PartitionListPtr list(
+      rd_kafka_topic_partition_list_new(static_cast<int>(due.size())));
+  for (Task* task : due) {
+    rd_kafka_topic_partition_list_add(list.get(), task->topic->c_str(),
+                                      task->partition)
+        ->offset = task->next_offset;
+  }
+  absl::Status committed = consumer_->Commit(list.get(), /*async=*/false);
+  if (!committed.ok()) {
+    // Not fatal: the next interval retries; a crash before then re-emits
+    // (at-least-once).
+    std::fprintf(stderr, "ebb run: %s (will retry)\n",
+                 std::string(committed.message()).c_str());
+    return absl::OkStatus();
+  }
+  ++stats_.commits;
+  for (Task* task : due) task->committed = task->next_offset;
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+// Rebalances
+
+void StreamRunner::Retire(Task& task) { retired_.Add(task.pipeline->stats()); }
+
+void StreamRunner::OnRevoke(const rd_kafka_topic_partition_list_t* partitions) {
+  std::vector<Task*> revoked;
+  for (int i = 0; i < partitions->cnt; ++i) {
+    const rd_kafka_topic_partition_t& p = partitions->elems[i];
+    const int kind = options_.prices_topic == p.topic ? kPrices : kNews;
+    auto it = tasks_.find(std::make_pair(kind, p.partition));
+    if (it != tasks_.end()) revoked.push_back(it->second.get());
+  }
+  if (fatal_.ok()) {
+    if (absl::Status s = CommitProcessed(revoked); !s.ok()) SetFatal(s);
+  }
+  for (Task* task : revoked) {
+    Retire(*task);
+    tasks_.erase(std::make_pair(task->kind, task->partition));
+  }
+  // Messages already taken in the current batch belong to the old assignment.
+  size_t taken = 0;
+  while (taken < batch_.size() && batch_[taken] != nullptr) ++taken;
+  rebalance_boundary_ = std::max(rebalance_boundary_, taken);
+  if (!revoked.empty()) {
+    std::fprintf(stderr, "ebb run: %zu partition%s revoked\n", revoked.size(),
+                 revoked.size() == 1 ? "" : "s");
+  }
+}
+
+void StreamRunner::OnAssign(rd_kafka_topic_partition_list_t* partitions) {
+  ++stats_.assignments;
+  last_activity_ = absl::Now();
+  size_t taken = 0;
+  while (taken < batch_.size() && batch_[taken] != nullptr) ++taken;
+  rebalance_boundary_ = std::max(rebalance_boundary_, taken);
+
+  // The group's committed offsets, in one request.
+  PartitionListPtr committed(rd_kafka_topic_partition_list_copy(partitions));
+  absl::Status have_committed =
+      consumer_->Committed(committed.get(), kRequestTimeout);
+  if (!have_committed.ok()) {
+    std::fprintf(stderr, "ebb run: %s; resuming from the group's offsets\n",
+                 std::string(have_committed.message()).c_str());
+  }
+  int warm = 0;
+  for (int i = 0; i < partitions->cnt; ++i) {
+    rd_kafka_topic_partition_t* element = &partitions->elems[i];
+    const int kind = options_.prices_topic == element->topic ? kPrices : kNews;
+    auto task = std::make_unique<Task>();
+    task->kind = kind;
+    task->partition = element->partition;
+    task->topic =
+        kind == kPrices ? &options_.prices_topic : &options_.news_topic;
+    task->created_at_index = taken;
+    absl::StatusOr<std::unique_ptr<Pipeline>> pipeline =
+        Pipeline::Create(engine_, clock_, this);
+    if (!pipeline.ok()) {
+      SetFatal(pipeline.status());
+      return;
+    }
+    task->pipeline = *std::move(pipeline);
+    task->origin.source = task->pipeline->RegisterSource(*task->topic);
+    task->origin.partition = element->partition;
+    const int64_t committed_offset = have_committed.ok()
+                                         ? committed->elems[i].offset
+                                         : RD_KAFKA_OFFSET_INVALID;
+    task->committed = committed_offset >= 0 ? committed_offset : -1;
+    if (!have_committed.ok()) {
+      // Resume from the group's offsets, whatever they are; no warm start.
+      element->offset = RD_KAFKA_OFFSET_INVALID;
+      task->next_offset = -1;
+    } else if (kind == kPrices) {
+      PlanWarmStart(*task, element, committed_offset);
+      if (task->warm_until > element->offset) ++warm;
+    } else {
+      element->offset = committed_offset >= 0     ? committed_offset
+                        : options_.start_earliest ? RD_KAFKA_OFFSET_BEGINNING
+                                                  : RD_KAFKA_OFFSET_END;
+      task->next_offset = committed_offset >= 0 ? committed_offset : -1;
+    }
+    tasks_[std::make_pair(kind, element->partition)] = std::move(task);
+  }
+  std::fprintf(stderr, "ebb run: %d partition%s assigned (%d warming up)\n",
+               partitions->cnt, partitions->cnt == 1 ? "" : "s", warm);
+}
+
+void StreamRunner::PlanWarmStart(Task& task,
+                                 rd_kafka_topic_partition_t* element,
+                                 int64_t committed) {
+  int64_t low = 0, high = 0;
+  absl::Status marks = consumer_->Watermarks(*task.topic, task.partition, &low,
+                                             &high, kRequestTimeout);
+  if (!marks.ok()) {
+    // Without the log's bounds there is no warm start: say so, loudly.
+    std::fprintf(stderr,
+                 "ebb run: %s: %s; starting without warm start (windows of "
+                 "this partition begin empty)\n",
+                 task.topic->c_str(), std::string(marks.message()).c_str());
+    element->offset = committed >= 0            ? committed
+                      : options_.start_earliest ? RD_KAFKA_OFFSET_BEGINNING
+                                                : RD_KAFKA_OFFSET_END;
+    task.next_offset = committed >= 0 ? committed : -1;
+    return;
+  }
+  // Where live processing resumes.
+  int64_t resume = committed >= 0            ? committed
+                   : options_.start_earliest ? low
+                                             : high;
+  resume = std::max(resume, low);  // committed offsets may have been pruned
+  int64_t from = resume;
+  if (options_.warm_start && resume > low) {
+    from = low;
+    // Skip history older than the windows need, when the broker can tell.
+    PartitionListPtr times(rd_kafka_topic_partition_list_new(1));
+    const int64_t since_ms =
+        (clock_->NowNs() - engine_.window.length - engine_.allowed_lateness) /
+        1000000;
+    rd_kafka_topic_partition_list_add(times.get(), task.topic->c_str(),
+                                      task.partition)
+        ->offset = since_ms;
+    if (consumer_->OffsetsForTimes(times.get(), kRequestTimeout).ok() &&
+        times->elems[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+        times->elems[0].offset > low && times->elems[0].offset <= resume) {
+      from = times->elems[0].offset;
+    }
+    task.warm_until = resume;
+  }
+  element->offset = from;
+  task.next_offset = from;
+}
+
+}  // namespace ebb::kafka

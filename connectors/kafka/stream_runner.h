@@ -1,0 +1,132 @@
+#pragma once
+
+// The streaming runtime: the one place that owns
+//   consume (batches) -> Pipeline (one per assigned partition) -> produce
+//   (alerts, dead letters) -> commit (only offsets whose outputs the broker
+//   acknowledged).
+//
+// At-least-once: offsets are committed every commit_interval, after a producer
+// flush; a crash replays from the last commit and re-emits the same alerts
+// (deterministic ids). Per-partition state is rebuilt on assignment by the warm
+// start (docs/kafka.md): the partition is read from max(oldest retained,
+// offsetsForTimes(now - window - lateness)) up to where processing resumes,
+// with alerts suppressed, so windows are whole and no stale alert floods out.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "connectors/kafka/kafka_client.h"
+#include "ebb/v1/config.pb.h"
+#include "pipeline/pipeline.h"
+
+namespace ebb::kafka {
+
+struct StreamOptions {
+  std::string brokers = "localhost:9092";
+  std::string group = "ebb";
+  std::string prices_topic = "ebb.prices";
+  std::string news_topic = "ebb.news";  // empty: no news
+  std::string alerts_topic = "ebb.alerts";
+  std::string dlq_topic = "ebb.dlq";
+  Properties properties;  // every client
+  Properties consumer_properties;
+  Properties producer_properties;
+  bool start_earliest = false;
+  bool warm_start = true;
+  bool emit_history_alerts = false;
+  absl::Duration commit_interval = absl::Milliseconds(200);
+  int max_batch = 10000;
+  // Stop (cleanly) after this long without a message, once partitions are
+  // assigned. Zero: run until stopped. For demos, tests and backfills.
+  absl::Duration exit_when_idle = absl::ZeroDuration();
+  // Record per-message latency (consumed -> outputs handed to the producer).
+  bool record_latency = false;
+};
+
+// The options of a KafkaConfig, with defaults for what it leaves empty.
+absl::StatusOr<StreamOptions> StreamOptionsFromConfig(
+    const ebb::v1::KafkaConfig& config);
+
+struct StreamStats {
+  uint64_t consumed = 0;  // messages processed (history included)
+  uint64_t history = 0;   // warm-start messages (no outputs)
+  uint64_t stale = 0;     // dropped: fetched for a superseded assignment
+  uint64_t alerts_produced = 0;
+  uint64_t alerts_suppressed = 0;  // alerts of warm-start history
+  uint64_t dead_letters_produced = 0;
+  uint64_t commits = 0;
+  uint64_t batches = 0;
+  uint64_t assignments = 0;
+  uint64_t kafka_errors = 0;  // transient consumer errors (retried)
+  PipelineStats pipeline;     // summed over every partition, past and present
+};
+
+class StreamRunner : public RebalanceListener, public Output {
+ public:
+  static absl::StatusOr<std::unique_ptr<StreamRunner>> Create(
+      StreamOptions options, EngineConfig engine, const Clock* clock);
+  ~StreamRunner() override;
+
+  // Consumes until *stop is set (or the idle exit), then finishes the batch,
+  // flushes, commits, leaves the group. An error means outputs may not have
+  // been acknowledged; nothing after the last good commit was committed.
+  absl::Status Run(const std::atomic<bool>* stop);
+
+  StreamStats stats() const;
+  // Latency samples in ns, when options.record_latency.
+  const std::vector<uint32_t>& latencies() const { return latencies_; }
+
+  // Output (the pipelines call these).
+  void OnAlert(const ebb::v1::Alert& alert) override;
+  void OnDeadLetter(const DeadLetterView& dead_letter) override;
+
+  // RebalanceListener (the consumer calls these on this thread).
+  void OnAssign(rd_kafka_topic_partition_list_t* partitions) override;
+  void OnRevoke(const rd_kafka_topic_partition_list_t* partitions) override;
+
+ private:
+  struct Task;
+  StreamRunner(StreamOptions options, EngineConfig engine, const Clock* clock);
+
+  void ProcessBatch(size_t count);
+  void Process(Task& task, const rd_kafka_message_t& message);
+  Task* FindTask(const rd_kafka_message_t& message);
+  // Flushes the producer, then commits the processed offsets of `tasks`
+  // (all when empty).
+  absl::Status CommitProcessed(const std::vector<Task*>& tasks);
+  void Retire(Task& task);
+  void SetFatal(absl::Status status);
+  // Decides where a newly assigned price partition starts and how much of it
+  // is warm-start history.
+  void PlanWarmStart(Task& task, rd_kafka_topic_partition_t* element,
+                     int64_t committed);
+
+  StreamOptions options_;
+  EngineConfig engine_;
+  const Clock* clock_;
+  std::unique_ptr<Consumer> consumer_;
+  std::unique_ptr<Producer> producer_;
+
+  absl::flat_hash_map<std::pair<int, int32_t>, std::unique_ptr<Task>> tasks_;
+  std::vector<rd_kafka_message_t*> batch_;  // null beyond the live messages
+  size_t rebalance_boundary_ = 0;
+  // The message being processed (outputs need its key and origin).
+  Task* current_task_ = nullptr;
+  const rd_kafka_message_t* current_ = nullptr;
+  bool current_is_history_ = false;
+
+  absl::Time last_activity_;  // the last message or assignment
+  StreamStats stats_;
+  PipelineStats retired_;  // stats of partitions no longer assigned
+  absl::Status fatal_;
+  std::string scratch_;
+  std::vector<uint32_t> latencies_;
+};
+
+}  // namespace ebb::kafka
