@@ -415,6 +415,8 @@ void StreamRunner::OnRevoke(const rd_kafka_topic_partition_list_t* partitions) {
     Retire(*task);
     tasks_.erase(std::make_pair(task->kind, task->partition));
   }
+  assigned_partitions_.store(static_cast<int>(tasks_.size()),
+                             std::memory_order_release);
   // Messages already taken in the current batch belong to the old assignment.
   size_t taken = 0;
   while (taken < batch_.size() && batch_[taken] != nullptr) ++taken;
@@ -478,6 +480,8 @@ void StreamRunner::OnAssign(rd_kafka_topic_partition_list_t* partitions) {
     }
     tasks_[std::make_pair(kind, element->partition)] = std::move(task);
   }
+  assigned_partitions_.store(static_cast<int>(tasks_.size()),
+                             std::memory_order_release);
   std::fprintf(stderr, "ebb run: %d partition%s assigned (%d warming up)\n",
                partitions->cnt, partitions->cnt == 1 ? "" : "s", warm);
 }

@@ -78,7 +78,12 @@ class StreamRunner : public RebalanceListener, public Output {
   // been acknowledged; nothing after the last good commit was committed.
   absl::Status Run(const std::atomic<bool>* stop);
 
+  // Not thread-safe: call when Run() has returned (or from its thread).
   StreamStats stats() const;
+  // Partitions currently assigned; safe from any thread (tests wait on it).
+  int assigned_partitions() const {
+    return assigned_partitions_.load(std::memory_order_acquire);
+  }
   // Latency samples in ns, when options.record_latency.
   const std::vector<uint32_t>& latencies() const { return latencies_; }
 
@@ -121,6 +126,7 @@ class StreamRunner : public RebalanceListener, public Output {
   const rd_kafka_message_t* current_ = nullptr;
   bool current_is_history_ = false;
 
+  std::atomic<int> assigned_partitions_{0};
   absl::Time last_activity_;  // the last message or assignment
   StreamStats stats_;
   PipelineStats retired_;  // stats of partitions no longer assigned

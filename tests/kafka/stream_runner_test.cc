@@ -1,0 +1,299 @@
+// The integration tier: ebb's streaming runtime against librdkafka's mock
+// cluster (the real protocol over loopback TCP), with real producers and
+// consumers and the mock's fault injection. Nothing of the client is mocked.
+
+#include "connectors/kafka/stream_runner.h"
+
+#include <librdkafka/rdkafka_mock.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "connectors/kafka/embedded_broker.h"
+#include "gtest/gtest.h"
+#include "kafka/kafka_test_util.h"
+
+namespace ebb::kafka {
+namespace {
+
+using ebb_test::Contents;
+using ebb_test::FeedEvent;
+using ebb_test::MakeFeed;
+using ebb_test::ParseAlerts;
+using ebb_test::Publish;
+using ebb_test::ReadTopic;
+using ebb_test::Record;
+using ebb_test::ReplayAlerts;
+
+class StreamRunnerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto broker = EmbeddedBroker::Start(1, DefaultTopics());
+    ASSERT_TRUE(broker.ok()) << broker.status();
+    broker_ = *std::move(broker);
+  }
+
+  StreamOptions Options(const std::string& group) {
+    StreamOptions o;
+    o.brokers = broker_->bootstrap();
+    o.group = group;
+    o.start_earliest = true;
+    o.exit_when_idle = absl::Milliseconds(1500);
+    o.commit_interval = absl::Milliseconds(100);
+    return o;
+  }
+
+  std::unique_ptr<StreamRunner> MakeRunner(StreamOptions options) {
+    auto engine = CompileConfig(DefaultConfig());
+    EXPECT_TRUE(engine.ok());
+    auto runner = StreamRunner::Create(std::move(options), *std::move(engine),
+                                       SystemClock::Get());
+    EXPECT_TRUE(runner.ok()) << runner.status();
+    return runner.ok() ? *std::move(runner) : nullptr;
+  }
+
+  StreamStats RunToIdle(StreamOptions options) {
+    auto runner = MakeRunner(std::move(options));
+    std::atomic<bool> stop{false};
+    absl::Status status = runner->Run(&stop);
+    EXPECT_TRUE(status.ok()) << status;
+    return runner->stats();
+  }
+
+  std::unique_ptr<EmbeddedBroker> broker_;
+};
+
+TEST_F(StreamRunnerTest, AlertsEqualReplayAcrossPartitions) {
+  const std::vector<FeedEvent> feed = MakeFeed(24, 1000);
+  Publish(broker_->bootstrap(), "ebb.prices", feed);
+  const StreamStats stats = RunToIdle(Options("parity"));
+  EXPECT_EQ(stats.consumed, feed.size());
+  EXPECT_EQ(stats.pipeline.applied, feed.size());
+  EXPECT_EQ(stats.pipeline.total_rejected(), 0u);
+
+  const std::vector<Record> records =
+      ReadTopic(broker_->bootstrap(), "ebb.alerts");
+  const std::vector<ebb::v1::Alert> alerts = ParseAlerts(records);
+  const std::vector<ebb::v1::Alert> expected = ReplayAlerts(feed);
+  ASSERT_GT(expected.size(), 40u);  // opened, escalated and resolved
+  EXPECT_EQ(Contents(alerts), Contents(expected));
+  EXPECT_EQ(stats.alerts_produced, expected.size());
+
+  // Every partition carried symbols; alerts say where they came from, are
+  // keyed by symbol and typed by headers.
+  std::set<int32_t> partitions;
+  for (size_t i = 0; i < records.size(); ++i) {
+    EXPECT_EQ(records[i].key, alerts[i].symbol());
+    EXPECT_EQ(records[i].headers.at("ebb-type"), "ebb.v1.Alert");
+    EXPECT_EQ(records[i].headers.at("ebb-schema-version"), "1");
+    EXPECT_EQ(alerts[i].provenance().source(), "ebb.prices");
+    ASSERT_TRUE(alerts[i].provenance().has_partition());
+    partitions.insert(alerts[i].provenance().partition());
+  }
+  EXPECT_EQ(partitions.size(), 4u);
+}
+
+TEST_F(StreamRunnerTest, BadMessagesGoToTheDeadLetterTopicWithReasons) {
+  std::vector<FeedEvent> feed = MakeFeed(3, 50);
+  Publish(broker_->bootstrap(), "ebb.prices", feed);
+  auto producer =
+      Producer::Create({{"bootstrap.servers", broker_->bootstrap()}});
+  ASSERT_TRUE(producer.ok());
+  const std::string truncated = ebb_test::Encode(feed[0]).substr(0, 7);
+  const std::string oversize(100 * 1024, 'x');
+  const std::string mismatch = ebb_test::Encode(feed[1]);  // symbol SYM1
+  FeedEvent negative = feed.back();
+  negative.price = -1;
+  const std::string invalid = ebb_test::Encode(negative);
+  ASSERT_TRUE(
+      (*producer)->Produce("ebb.prices", 0, "SYM0", truncated, {}).ok());
+  ASSERT_TRUE((*producer)->Produce("ebb.prices", 1, "BIG", oversize, {}).ok());
+  ASSERT_TRUE((*producer)->Produce("ebb.prices", 2, "SYM9", mismatch, {}).ok());
+  ASSERT_TRUE(
+      (*producer)->Produce("ebb.prices", 3, negative.symbol, invalid, {}).ok());
+  ASSERT_TRUE((*producer)->Produce("ebb.news", 0, "n1", "\xff\xff", {}).ok());
+  ASSERT_TRUE((*producer)->Flush(absl::Seconds(10)).ok());
+
+  const StreamStats stats = RunToIdle(Options("dlq"));
+  EXPECT_EQ(stats.consumed, feed.size() + 5);
+  EXPECT_EQ(stats.pipeline.received, feed.size() + 5);
+  EXPECT_EQ(stats.pipeline.total_rejected(), 5u);
+  EXPECT_EQ(stats.dead_letters_produced, 5u);
+
+  std::map<std::string, std::vector<Record>> by_reason;
+  for (Record& r : ReadTopic(broker_->bootstrap(), "ebb.dlq")) {
+    by_reason[r.headers["ebb-reason"]].push_back(r);
+  }
+  ASSERT_EQ(by_reason["truncated"].size(), 2u);  // the price and the news
+  for (const Record& r : by_reason["truncated"]) {
+    if (r.headers.at("ebb-source-topic") == "ebb.news") {
+      EXPECT_EQ(r.value, "\xff\xff");
+      EXPECT_EQ(r.key, "n1");
+    } else {
+      EXPECT_EQ(r.value, truncated);
+      EXPECT_EQ(r.key, "SYM0");
+      EXPECT_EQ(r.headers.at("ebb-source-partition"), "0");
+    }
+  }
+  ASSERT_EQ(by_reason["oversize"].size(), 1u);
+  EXPECT_EQ(by_reason["oversize"][0].key, "BIG");
+  EXPECT_EQ(by_reason["oversize"][0].headers["ebb-source-partition"], "1");
+  ASSERT_EQ(by_reason["key_mismatch"].size(), 1u);
+  EXPECT_EQ(by_reason["key_mismatch"][0].value, mismatch);
+  EXPECT_EQ(by_reason["key_mismatch"][0].key, "SYM9");
+  ASSERT_EQ(by_reason["invalid_price"].size(), 1u);
+  const Record& invalid_record = by_reason["invalid_price"][0];
+  EXPECT_EQ(invalid_record.value, invalid);
+  EXPECT_EQ(invalid_record.headers.at("ebb-source-topic"), "ebb.prices");
+  EXPECT_EQ(invalid_record.headers.at("ebb-source-partition"), "3");
+  EXPECT_NE(invalid_record.headers.at("ebb-detail").find("price"),
+            std::string::npos);
+  EXPECT_FALSE(invalid_record.headers.at("ebb-source-offset").empty());
+}
+
+TEST_F(StreamRunnerTest, WarmStartRebuildsWindowsWithoutReplayingAlerts) {
+  const std::vector<FeedEvent> feed = MakeFeed(12, 1000);
+  // The history is in the topic before the group exists; the crash is in the
+  // second half, so its alerts must come out live, exactly as a replay says.
+  const size_t split = feed.size() * 45 / 100;
+  Publish(broker_->bootstrap(), "ebb.prices", feed, 0, split);
+
+  StreamOptions options = Options("warm");
+  options.start_earliest = false;  // a new group starts at the end...
+  options.exit_when_idle = absl::Seconds(2);
+  auto runner = MakeRunner(options);
+  std::atomic<bool> stop{false};
+  absl::Status status;
+  std::thread run([&] { status = runner->Run(&stop); });
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (runner->assigned_partitions() == 0 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_GT(runner->assigned_partitions(), 0);
+  Publish(broker_->bootstrap(), "ebb.prices", feed, split);  // ...then live
+  run.join();
+  ASSERT_TRUE(status.ok()) << status;
+
+  const StreamStats stats = runner->stats();
+  EXPECT_EQ(stats.history, split);  // ...after rebuilding from the history
+  EXPECT_EQ(stats.consumed, feed.size());
+  const std::vector<ebb::v1::Alert> expected = ReplayAlerts(feed, split);
+  ASSERT_GT(expected.size(), 10u);
+  EXPECT_EQ(
+      Contents(ParseAlerts(ReadTopic(broker_->bootstrap(), "ebb.alerts"))),
+      Contents(expected));
+
+  // Without the warm start the same run sees only the live part: different
+  // (and wrong) windows. This is what the warm start is for.
+  const std::vector<FeedEvent> live(feed.begin() + split, feed.end());
+  EXPECT_NE(Contents(ReplayAlerts(live)), Contents(expected));
+}
+
+TEST_F(StreamRunnerTest, BrokerFaultsLoseNothing) {
+  const std::vector<FeedEvent> feed = MakeFeed(16, 900);
+  rd_kafka_mock_cluster_t* mock = broker_->cluster();
+  StreamOptions options = Options("faults");
+  options.exit_when_idle = absl::Seconds(3);
+  auto runner = MakeRunner(options);
+  std::atomic<bool> stop{false};
+  absl::Status status;
+  std::thread run([&] { status = runner->Run(&stop); });
+  while (runner->assigned_partitions() == 0) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  const size_t n = feed.size();
+  // Added latency, then failed produce/fetch/commit requests (retriable),
+  // then the broker down for a while and back, all while consuming.
+  rd_kafka_mock_broker_set_rtt(mock, 1, 30);
+  Publish(broker_->bootstrap(), "ebb.prices", feed, 0, n / 4);
+  rd_kafka_mock_broker_set_rtt(mock, 1, 0);
+  rd_kafka_mock_push_request_errors(mock, 0 /* Produce */, 3,
+                                    RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+                                    RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+                                    RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
+  rd_kafka_mock_push_request_errors(mock, 1 /* Fetch */, 2,
+                                    RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+                                    RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT);
+  rd_kafka_mock_push_request_errors(
+      mock, 8 /* OffsetCommit */, 2, RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
+      RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE);
+  Publish(broker_->bootstrap(), "ebb.prices", feed, n / 4, n / 2);
+  rd_kafka_mock_broker_set_down(mock, 1);
+  absl::SleepFor(absl::Milliseconds(1500));
+  rd_kafka_mock_broker_set_up(mock, 1);
+  Publish(broker_->bootstrap(), "ebb.prices", feed, n / 2, n);
+  run.join();
+  ASSERT_TRUE(status.ok()) << status;
+
+  const StreamStats stats = runner->stats();
+  EXPECT_EQ(stats.consumed, n);
+  const std::vector<ebb::v1::Alert> alerts =
+      ParseAlerts(ReadTopic(broker_->bootstrap(), "ebb.alerts"));
+  const std::vector<ebb::v1::Alert> expected = ReplayAlerts(feed);
+  ASSERT_GT(expected.size(), 20u);
+  // Nothing lost, nothing doubled (the idempotent producer's retries).
+  EXPECT_EQ(Contents(alerts), Contents(expected));
+}
+
+TEST(StreamOptionsTest, ConfigDefaultsAndErrors) {
+  ebb::v1::KafkaConfig config;
+  auto options = StreamOptionsFromConfig(config);
+  ASSERT_TRUE(options.ok());
+  EXPECT_EQ(options->prices_topic, "ebb.prices");
+  EXPECT_EQ(options->news_topic, "ebb.news");
+  EXPECT_TRUE(options->warm_start);
+  EXPECT_FALSE(options->start_earliest);
+  config.set_news_topic("-");
+  config.set_start("earliest");
+  config.set_commit_interval("50ms");
+  (*config.mutable_properties())["security.protocol"] = "SASL_SSL";
+  options = StreamOptionsFromConfig(config);
+  ASSERT_TRUE(options.ok());
+  EXPECT_EQ(options->news_topic, "");
+  EXPECT_TRUE(options->start_earliest);
+  EXPECT_EQ(options->commit_interval, absl::Milliseconds(50));
+  ASSERT_EQ(options->properties.size(), 1u);
+  config.set_start("sometime");
+  EXPECT_NE(
+      StreamOptionsFromConfig(config).status().message().find("kafka.start"),
+      absl::string_view::npos);
+  config.set_start("");
+  config.set_warm_start("maybe");
+  EXPECT_FALSE(StreamOptionsFromConfig(config).ok());
+}
+
+TEST(KafkaPropertiesTest, SecretsComeFromTheEnvironmentAndAreNeverPrinted) {
+  setenv("EBB_TEST_SASL_PASSWORD", "hunter2", 1);
+  auto value =
+      ResolvePropertyValue("sasl.password", "${EBB_TEST_SASL_PASSWORD}");
+  ASSERT_TRUE(value.ok());
+  EXPECT_EQ(*value, "hunter2");
+  EXPECT_FALSE(
+      ResolvePropertyValue("sasl.password", "${EBB_TEST_UNSET_VAR}").ok());
+  EXPECT_EQ(*ResolvePropertyValue("client.id", "plain"), "plain");
+
+  const Properties properties = {{"sasl.password", "hunter2"},
+                                 {"ssl.key.password", "s3cret"},
+                                 {"sasl.username", "desk"}};
+  const std::string described = DescribeProperties(properties);
+  EXPECT_EQ(described.find("hunter2"), std::string::npos);
+  EXPECT_EQ(described.find("s3cret"), std::string::npos);
+  EXPECT_NE(described.find("sasl.username=desk"), std::string::npos);
+  EXPECT_TRUE(IsSecretProperty("sasl.oauthbearer.client.secret"));
+  EXPECT_FALSE(IsSecretProperty("bootstrap.servers"));
+
+  // librdkafka's own error text quotes the value; a secret's never shows.
+  auto bad = MakeConf({{"enable.idempotence", "maybe"}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("enable.idempotence"),
+            absl::string_view::npos);
+  auto bad_secret = MakeConf({{"sasl.password.typo", "hunter2"}});
+  ASSERT_FALSE(bad_secret.ok());
+  EXPECT_NE(bad_secret.status().message().find("sasl.password.typo"),
+            absl::string_view::npos);
+  EXPECT_EQ(bad_secret.status().message().find("hunter2"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ebb::kafka
