@@ -4,17 +4,19 @@
 #
 #   scripts/setup.sh            # packages + configure + build
 #   scripts/setup.sh --asan     # also the ASan+UBSan build in build/asan
-#   scripts/setup.sh --bench    # also pandas for scripts/compare.sh
+#   scripts/setup.sh --bench    # also pandas (scripts/compare.sh), confluent-kafka (bench_kafka.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# kcat, python3-kafka and python3-protobuf are the independent Kafka clients of the
+# integration tests.
 packages=(g++ make cmake pkg-config protobuf-compiler libprotobuf-dev libabsl-dev librdkafka-dev
-          libgtest-dev libgmock-dev libbenchmark-dev)
+          libgtest-dev libgmock-dev libbenchmark-dev kcat python3 python3-kafka python3-protobuf)
 presets=(release)
 for arg in "$@"; do
   case $arg in
     --asan) presets+=(asan) ;;
-    --bench) packages+=(python3 python3-pandas) ;;
+    --bench) packages+=(python3-pandas python3-confluent-kafka) ;;
     *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
