@@ -67,6 +67,9 @@ int RunProduce(int argc, char** argv) {
                                   {"enable.idempotence", "true"},
                                   {"acks", "all"},
                                   {"linger.ms", "5"},
+                                  // Java's partitioner (murmur2), so a symbol
+                                  // lands where Java and Python clients put it.
+                                  {"partitioner", "murmur2_random"},
                                   {"client.id", "ebb-produce"}};
   properties.insert(properties.end(), extra->begin(), extra->end());
   auto producer = kafka::Producer::Create(properties);

@@ -55,10 +55,11 @@ void PrintSummary(const kafka::StreamStats& s, double seconds) {
   const PipelineStats& p = s.pipeline;
   std::fprintf(stderr,
                "ebb run: %s messages in %.2f s (%s warm-start history, %s "
-               "stale), %s batches, %s commits\n",
+               "stale, %s left to the next owner), %s batches, %s commits\n",
                Thousands(s.consumed).c_str(), seconds,
                Thousands(s.history).c_str(), Thousands(s.stale).c_str(),
-               Thousands(s.batches).c_str(), Thousands(s.commits).c_str());
+               Thousands(s.held).c_str(), Thousands(s.batches).c_str(),
+               Thousands(s.commits).c_str());
   std::fprintf(stderr, "  applied   %s price events, %s symbols; %s news\n",
                Thousands(p.applied).c_str(), Thousands(p.symbols).c_str(),
                Thousands(p.news).c_str());
@@ -129,6 +130,7 @@ int RunStream(int argc, char** argv) {
     options->exit_when_idle = absl::Nanoseconds(*idle);
   }
 
+  options->verbose = !args->Has("quiet");
   InstallStopHandlers();
   std::unique_ptr<kafka::EmbeddedBroker> broker;
   if (args->Has("embedded-broker")) {

@@ -173,10 +173,11 @@ absl::Status Producer::Flush(absl::Duration timeout) {
   if (fatal != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return absl::InternalError(absl::StrCat("kafka producer: ", errstr));
   }
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return KafkaError(err, absl::StrCat("flush (", outstanding(),
-                                        " messages unacknowledged)"));
+  if (err == RD_KAFKA_RESP_ERR__TIMED_OUT) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "flush: ", outstanding(), " messages not acknowledged yet"));
   }
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError(err, "flush");
   return absl::OkStatus();
 }
 
@@ -266,6 +267,11 @@ absl::Status Consumer::Commit(const rd_kafka_topic_partition_list_t* offsets,
   if (offsets->cnt == 0) return absl::OkStatus();
   const rd_kafka_resp_err_t err =
       rd_kafka_commit(handle_.get(), offsets, async ? 1 : 0);
+  if (err == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS ||
+      err == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION ||
+      err == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID) {
+    return absl::AbortedError(absl::StrCat("commit: ", rd_kafka_err2str(err)));
+  }
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError(err, "commit");
   return absl::OkStatus();
 }
@@ -300,6 +306,12 @@ absl::Status Consumer::OffsetsForTimes(
     return KafkaError(err, "offsets for times");
   }
   return absl::OkStatus();
+}
+
+bool Consumer::eager() const {
+  return handle_ != nullptr &&
+         absl::string_view(rd_kafka_rebalance_protocol(handle_.get())) !=
+             "COOPERATIVE";
 }
 
 absl::Status Consumer::Close() {

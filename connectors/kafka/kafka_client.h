@@ -100,7 +100,8 @@ class Producer {
   void Poll() { rd_kafka_poll(handle_.get(), 0); }
 
   // Waits until every queued message is acknowledged (or failed). Returns the
-  // first delivery failure since the producer was created, or a timeout.
+  // first delivery failure since the producer was created, or
+  // DeadlineExceeded when messages are still waiting after `timeout`.
   absl::Status Flush(absl::Duration timeout);
 
   int outstanding() const { return rd_kafka_outq_len(handle_.get()); }
@@ -150,7 +151,8 @@ class Consumer {
   // (rd_kafka_message_destroy).
   size_t ConsumeBatch(int timeout_ms, rd_kafka_message_t** out, size_t max);
 
-  // Commits each element's offset (the next offset to read).
+  // Commits each element's offset (the next offset to read). Aborted: the
+  // group is rebalancing (or this member's generation is gone).
   absl::Status Commit(const rd_kafka_topic_partition_list_t* offsets,
                       bool async);
   // Fills each element's offset with the group's committed offset
@@ -168,6 +170,8 @@ class Consumer {
   absl::Status Close();
 
   rd_kafka_t* handle() { return handle_.get(); }
+  // True with the eager protocol: a rebalance revokes every partition.
+  bool eager() const;
 
  private:
   Consumer() = default;

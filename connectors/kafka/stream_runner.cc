@@ -17,7 +17,10 @@ constexpr int kNews = 1;
 // A price event is ~60 bytes; anything this large is not one.
 constexpr size_t kMaxValueBytes = 64 * 1024;
 constexpr absl::Duration kRequestTimeout = absl::Seconds(10);
-constexpr absl::Duration kFlushTimeout = absl::Seconds(60);
+// How long a periodic commit waits for acknowledgements before postponing;
+// at shutdown, the longer wait.
+constexpr absl::Duration kCommitFlushTimeout = absl::Seconds(5);
+constexpr absl::Duration kFinalFlushTimeout = absl::Seconds(60);
 
 // Schema headers on every alert, so subscribers can dispatch without guessing.
 constexpr char kTypeHeader[] = "ebb-type";
@@ -45,8 +48,10 @@ struct StreamRunner::Task {
   int64_t next_offset = -1;  // the next offset to process (-1: any)
   int64_t warm_until = -1;   // offsets below this are warm-start history
   int64_t committed = -1;    // the last offset committed
-  // Messages at batch indexes below this were fetched before this task was
-  // created (a superseded assignment of the same partition).
+  // Created during ConsumeBatch call number `created_during_call`, when that
+  // call had already taken `created_at_index` messages: those were fetched
+  // for a superseded assignment of the same partition.
+  uint64_t created_during_call = 0;
   size_t created_at_index = 0;
 };
 
@@ -80,8 +85,11 @@ absl::StatusOr<StreamOptions> StreamOptionsFromConfig(
   }
   if (config.warm_start() == "off") {
     options.warm_start = false;
+  } else if (config.warm_start() == "window") {
+    options.warm_start_by_time = true;
   } else if (!config.warm_start().empty() && config.warm_start() != "history") {
-    return OptionError("warm_start", "must be \"history\" or \"off\"");
+    return OptionError("warm_start",
+                       "must be \"history\", \"window\" or \"off\"");
   }
   options.emit_history_alerts = config.emit_history_alerts();
   if (!config.commit_interval().empty()) {
@@ -113,6 +121,7 @@ absl::StatusOr<std::unique_ptr<StreamRunner>> StreamRunner::Create(
                          {"enable.idempotence", "true"},
                          {"acks", "all"},
                          {"linger.ms", "1"},
+                         {"partitioner", "murmur2_random"},
                          {"client.id", "ebb-alerts"}};
   producer.insert(producer.end(), o.properties.begin(), o.properties.end());
   producer.insert(producer.end(), o.producer_properties.begin(),
@@ -177,6 +186,7 @@ absl::Status StreamRunner::Run(const std::atomic<bool>* stop) {
   absl::Time last_commit = absl::Now();
   last_activity_ = absl::Now();
   while (!stop->load(std::memory_order_relaxed) && fatal_.ok()) {
+    ++consume_calls_;
     const size_t count = consumer_->ConsumeBatch(
         100, batch_.data(), static_cast<size_t>(options_.max_batch));
     const absl::Time now = absl::Now();
@@ -187,7 +197,9 @@ absl::Status StreamRunner::Run(const std::atomic<bool>* stop) {
     }
     producer_->Poll();
     if (now - last_commit >= options_.commit_interval) {
-      if (absl::Status s = CommitProcessed({}); !s.ok()) SetFatal(s);
+      if (absl::Status s = CommitProcessed({}, kCommitFlushTimeout); !s.ok()) {
+        SetFatal(s);
+      }
       last_commit = now;
     }
     if (options_.exit_when_idle > absl::ZeroDuration() && !tasks_.empty() &&
@@ -200,11 +212,19 @@ absl::Status StreamRunner::Run(const std::atomic<bool>* stop) {
     // reached the broker. A restart replays it.
     return fatal_;
   }
-  if (absl::Status s = CommitProcessed({}); !s.ok()) return s;
+  if (absl::Status s = CommitProcessed({}, kFinalFlushTimeout); !s.ok()) {
+    return s;
+  }
   // Leaving the group revokes (committing again, a no-op) and closes.
   if (absl::Status s = consumer_->Close(); !s.ok()) return s;
   if (!fatal_.ok()) return fatal_;
-  return producer_->Flush(kFlushTimeout);
+  absl::Status flushed = producer_->Flush(kFinalFlushTimeout);
+  if (!flushed.ok()) {
+    return absl::UnavailableError(absl::StrCat(
+        flushed.message(),
+        "; offsets after the last commit will be processed again"));
+  }
+  return absl::OkStatus();
 }
 
 StreamRunner::Task* StreamRunner::FindTask(const rd_kafka_message_t& message) {
@@ -222,8 +242,6 @@ StreamRunner::Task* StreamRunner::FindTask(const rd_kafka_message_t& message) {
 }
 
 void StreamRunner::ProcessBatch(size_t count) {
-  const size_t boundary = rebalance_boundary_;
-  rebalance_boundary_ = 0;
   const int64_t batch_start = options_.record_latency ? NowNs() : 0;
   Task* last = nullptr;
   for (size_t i = 0; i < count; ++i) {
@@ -233,7 +251,10 @@ void StreamRunner::ProcessBatch(size_t count) {
       // Consumer errors (a broker down, a timed-out fetch) are retried by
       // librdkafka; a fatal one stops the loop.
       if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        ++stats_.kafka_errors;
+        if (stats_.kafka_errors++ % 100 == 0) {
+          std::fprintf(stderr, "ebb run: kafka: %s\n",
+                       rd_kafka_message_errstr(message));
+        }
         char errstr[512];
         if (rd_kafka_fatal_error(consumer_->handle(), errstr, sizeof(errstr)) !=
             RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -248,9 +269,13 @@ void StreamRunner::ProcessBatch(size_t count) {
                   *last->topic == rd_kafka_topic_name(message->rkt))
                      ? last
                      : FindTask(*message);
-    if (task == nullptr || (boundary > 0 && i < task->created_at_index) ||
+    if (task == nullptr ||
+        (task->created_during_call == consume_calls_ &&
+         i < task->created_at_index) ||
         message->offset < task->next_offset) {
       ++stats_.stale;  // not ours any more, or fetched before a reassignment
+    } else if (hold_until_revoke_) {
+      ++stats_.held;  // uncommitted: the partition's next owner processes it
     } else {
       last = task;
       Process(*task, *message);
@@ -358,7 +383,8 @@ void StreamRunner::OnDeadLetter(const DeadLetterView& dead_letter) {
 // ---------------------------------------------------------------------------
 // Commits
 
-absl::Status StreamRunner::CommitProcessed(const std::vector<Task*>& only) {
+absl::Status StreamRunner::CommitProcessed(const std::vector<Task*>& only,
+                                           absl::Duration timeout) {
   std::vector<Task*> due;
   auto consider = [&](Task* task) {
     if (task->next_offset >= 0 && task->next_offset != task->committed &&
@@ -374,7 +400,12 @@ absl::Status StreamRunner::CommitProcessed(const std::vector<Task*>& only) {
   if (due.empty()) return absl::OkStatus();
   // Every output caused by the offsets about to be committed must be on the
   // broker first.
-  if (absl::Status s = producer_->Flush(kFlushTimeout); !s.ok()) return s;
+  if (absl::Status s = producer_->Flush(timeout); !s.ok()) {
+    if (!absl::IsDeadlineExceeded(s)) return s;
+    std::fprintf(stderr, "ebb run: %s; commit postponed\n",
+                 std::string(s.message()).c_str());
+    return absl::OkStatus();
+  }
   PartitionListPtr list(
       rd_kafka_topic_partition_list_new(static_cast<int>(due.size())));
   for (Task* task : due) {
@@ -383,6 +414,15 @@ absl::Status StreamRunner::CommitProcessed(const std::vector<Task*>& only) {
         ->offset = task->next_offset;
   }
   absl::Status committed = consumer_->Commit(list.get(), /*async=*/false);
+  if (absl::IsAborted(committed) && consumer_->eager()) {
+    if (!hold_until_revoke_ && options_.verbose) {
+      std::fprintf(stderr,
+                   "ebb run: the group is rebalancing; holding until the "
+                   "partitions are revoked\n");
+    }
+    hold_until_revoke_ = true;
+    return absl::OkStatus();
+  }
   if (!committed.ok()) {
     // Not fatal: the next interval retries; a crash before then re-emits
     // (at-least-once).
@@ -409,19 +449,21 @@ void StreamRunner::OnRevoke(const rd_kafka_topic_partition_list_t* partitions) {
     if (it != tasks_.end()) revoked.push_back(it->second.get());
   }
   if (fatal_.ok()) {
-    if (absl::Status s = CommitProcessed(revoked); !s.ok()) SetFatal(s);
+    // If this cannot flush in time, the partitions' new owner reprocesses
+    // from the last commit (at-least-once).
+    if (absl::Status s = CommitProcessed(revoked, kFinalFlushTimeout);
+        !s.ok()) {
+      SetFatal(s);
+    }
   }
   for (Task* task : revoked) {
     Retire(*task);
     tasks_.erase(std::make_pair(task->kind, task->partition));
   }
+  if (tasks_.empty()) hold_until_revoke_ = false;
   assigned_partitions_.store(static_cast<int>(tasks_.size()),
                              std::memory_order_release);
-  // Messages already taken in the current batch belong to the old assignment.
-  size_t taken = 0;
-  while (taken < batch_.size() && batch_[taken] != nullptr) ++taken;
-  rebalance_boundary_ = std::max(rebalance_boundary_, taken);
-  if (!revoked.empty()) {
+  if (!revoked.empty() && options_.verbose) {
     std::fprintf(stderr, "ebb run: %zu partition%s revoked\n", revoked.size(),
                  revoked.size() == 1 ? "" : "s");
   }
@@ -430,9 +472,11 @@ void StreamRunner::OnRevoke(const rd_kafka_topic_partition_list_t* partitions) {
 void StreamRunner::OnAssign(rd_kafka_topic_partition_list_t* partitions) {
   ++stats_.assignments;
   last_activity_ = absl::Now();
+  // Messages the current ConsumeBatch call has already taken were fetched
+  // before this assignment (librdkafka 2.0.2 serves the rebalance in the
+  // middle of the call; batch_ is null beyond them).
   size_t taken = 0;
   while (taken < batch_.size() && batch_[taken] != nullptr) ++taken;
-  rebalance_boundary_ = std::max(rebalance_boundary_, taken);
 
   // The group's committed offsets, in one request.
   PartitionListPtr committed(rd_kafka_topic_partition_list_copy(partitions));
@@ -451,6 +495,7 @@ void StreamRunner::OnAssign(rd_kafka_topic_partition_list_t* partitions) {
     task->partition = element->partition;
     task->topic =
         kind == kPrices ? &options_.prices_topic : &options_.news_topic;
+    task->created_during_call = consume_calls_;
     task->created_at_index = taken;
     absl::StatusOr<std::unique_ptr<Pipeline>> pipeline =
         Pipeline::Create(engine_, clock_, this);
@@ -482,8 +527,10 @@ void StreamRunner::OnAssign(rd_kafka_topic_partition_list_t* partitions) {
   }
   assigned_partitions_.store(static_cast<int>(tasks_.size()),
                              std::memory_order_release);
-  std::fprintf(stderr, "ebb run: %d partition%s assigned (%d warming up)\n",
-               partitions->cnt, partitions->cnt == 1 ? "" : "s", warm);
+  if (options_.verbose) {
+    std::fprintf(stderr, "ebb run: %d partition%s assigned (%d warming up)\n",
+                 partitions->cnt, partitions->cnt == 1 ? "" : "s", warm);
+  }
 }
 
 void StreamRunner::PlanWarmStart(Task& task,
@@ -512,6 +559,8 @@ void StreamRunner::PlanWarmStart(Task& task,
   int64_t from = resume;
   if (options_.warm_start && resume > low) {
     from = low;
+  }
+  if (options_.warm_start && options_.warm_start_by_time && resume > low) {
     // Skip history older than the windows need, when the broker can tell.
     PartitionListPtr times(rd_kafka_topic_partition_list_new(1));
     const int64_t since_ms =
@@ -525,8 +574,8 @@ void StreamRunner::PlanWarmStart(Task& task,
         times->elems[0].offset > low && times->elems[0].offset <= resume) {
       from = times->elems[0].offset;
     }
-    task.warm_until = resume;
   }
+  if (options_.warm_start && resume > low) task.warm_until = resume;
   element->offset = from;
   task.next_offset = from;
 }

@@ -8,9 +8,10 @@
 // At-least-once: offsets are committed every commit_interval, after a producer
 // flush; a crash replays from the last commit and re-emits the same alerts
 // (deterministic ids). Per-partition state is rebuilt on assignment by the warm
-// start (docs/kafka.md): the partition is read from max(oldest retained,
-// offsetsForTimes(now - window - lateness)) up to where processing resumes,
-// with alerts suppressed, so windows are whole and no stale alert floods out.
+// start (docs/kafka.md): the partition is read from its oldest retained message
+// (or from offsetsForTimes(now - window - lateness)) up to where processing
+// resumes, with alerts suppressed, so windows are whole and no stale alert
+// floods out.
 
 #include <atomic>
 #include <cstdint>
@@ -39,6 +40,9 @@ struct StreamOptions {
   Properties producer_properties;
   bool start_earliest = false;
   bool warm_start = true;
+  // Start the warm-start history at offsetsForTimes(now - window - lateness)
+  // instead of the oldest retained message.
+  bool warm_start_by_time = false;
   bool emit_history_alerts = false;
   absl::Duration commit_interval = absl::Milliseconds(200);
   int max_batch = 10000;
@@ -47,6 +51,8 @@ struct StreamOptions {
   absl::Duration exit_when_idle = absl::ZeroDuration();
   // Record per-message latency (consumed -> outputs handed to the producer).
   bool record_latency = false;
+  // Print assignments, revocations and postponed commits on stderr.
+  bool verbose = true;
 };
 
 // The options of a KafkaConfig, with defaults for what it leaves empty.
@@ -57,6 +63,7 @@ struct StreamStats {
   uint64_t consumed = 0;  // messages processed (history included)
   uint64_t history = 0;   // warm-start messages (no outputs)
   uint64_t stale = 0;     // dropped: fetched for a superseded assignment
+  uint64_t held = 0;      // left for the next owner during a rebalance
   uint64_t alerts_produced = 0;
   uint64_t alerts_suppressed = 0;  // alerts of warm-start history
   uint64_t dead_letters_produced = 0;
@@ -103,8 +110,11 @@ class StreamRunner : public RebalanceListener, public Output {
   void Process(Task& task, const rd_kafka_message_t& message);
   Task* FindTask(const rd_kafka_message_t& message);
   // Flushes the producer, then commits the processed offsets of `tasks`
-  // (all when empty).
-  absl::Status CommitProcessed(const std::vector<Task*>& tasks);
+  // (all when empty). When the flush takes longer than `timeout` (a broker
+  // outage), nothing is committed and the result is OK: the next commit
+  // retries. An error means a delivery failed for good.
+  absl::Status CommitProcessed(const std::vector<Task*>& tasks,
+                               absl::Duration timeout);
   void Retire(Task& task);
   void SetFatal(absl::Status status);
   // Decides where a newly assigned price partition starts and how much of it
@@ -120,7 +130,13 @@ class StreamRunner : public RebalanceListener, public Output {
 
   absl::flat_hash_map<std::pair<int, int32_t>, std::unique_ptr<Task>> tasks_;
   std::vector<rd_kafka_message_t*> batch_;  // null beyond the live messages
-  size_t rebalance_boundary_ = 0;
+  uint64_t consume_calls_ = 0;              // ConsumeBatch calls started
+  // A commit was refused because the group is rebalancing: with the eager
+  // protocol every partition is about to be revoked, and whatever is processed
+  // now could not be committed (its new owner would process it again). So
+  // messages are left unprocessed (the new owners start from the committed
+  // offsets) until the revoke arrives.
+  bool hold_until_revoke_ = false;
   // The message being processed (outputs need its key and origin).
   Task* current_task_ = nullptr;
   const rd_kafka_message_t* current_ = nullptr;
