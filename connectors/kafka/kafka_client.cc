@@ -163,6 +163,24 @@ absl::Status Producer::Produce(const std::string& topic, int32_t partition,
   }
 }
 
+absl::Status Producer::FetchMetadata(const std::string& topic,
+                                     absl::Duration timeout) {
+  rd_kafka_topic_t* rkt =
+      rd_kafka_topic_new(handle_.get(), topic.c_str(), nullptr);
+  if (rkt == nullptr) {
+    return KafkaError(rd_kafka_last_error(), absl::StrCat("topic ", topic));
+  }
+  const rd_kafka_metadata_t* metadata = nullptr;
+  const rd_kafka_resp_err_t err =
+      rd_kafka_metadata(handle_.get(), 0, rkt, &metadata, TimeoutMs(timeout));
+  if (metadata != nullptr) rd_kafka_metadata_destroy(metadata);
+  rd_kafka_topic_destroy(rkt);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return KafkaError(err, absl::StrCat("metadata of ", topic));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Producer::Flush(absl::Duration timeout) {
   const rd_kafka_resp_err_t err =
       rd_kafka_flush(handle_.get(), TimeoutMs(timeout));

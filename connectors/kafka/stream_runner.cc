@@ -182,13 +182,18 @@ absl::Status StreamRunner::Run(const std::atomic<bool>* stop) {
   std::vector<std::string> topics = {options_.prices_topic};
   if (!options_.news_topic.empty()) topics.push_back(options_.news_topic);
   if (absl::Status s = consumer_->Subscribe(topics); !s.ok()) return s;
+  // Without this the first alert waits about a second for the topic's
+  // metadata, and the commit after it with it. Best effort: Produce() finds
+  // the metadata anyway.
+  for (const std::string* topic :
+       {&options_.alerts_topic, &options_.dlq_topic}) {
+    (void)producer_->FetchMetadata(*topic, absl::Seconds(2));
+  }
 
   absl::Time last_commit = absl::Now();
   last_activity_ = absl::Now();
   while (!stop->load(std::memory_order_relaxed) && fatal_.ok()) {
-    ++consume_calls_;
-    const size_t count = consumer_->ConsumeBatch(
-        100, batch_.data(), static_cast<size_t>(options_.max_batch));
+    const size_t count = NextBatch();
     const absl::Time now = absl::Now();
     if (count > 0) {
       ++stats_.batches;
@@ -225,6 +230,20 @@ absl::Status StreamRunner::Run(const std::atomic<bool>* stop) {
         "; offsets after the last commit will be processed again"));
   }
   return absl::OkStatus();
+}
+
+size_t StreamRunner::NextBatch() {
+  // Whatever is queued, without waiting for a full batch; when nothing is,
+  // wait (at most 100 ms) for the first message only. Under load batches are
+  // large, at low rates a message is processed as soon as it arrives.
+  ++consume_calls_;
+  size_t count = consumer_->ConsumeBatch(
+      0, batch_.data(), static_cast<size_t>(options_.max_batch));
+  if (count == 0) {
+    ++consume_calls_;
+    count = consumer_->ConsumeBatch(100, batch_.data(), 1);
+  }
+  return count;
 }
 
 StreamRunner::Task* StreamRunner::FindTask(const rd_kafka_message_t& message) {

@@ -106,6 +106,7 @@ class StreamRunner : public RebalanceListener, public Output {
   struct Task;
   StreamRunner(StreamOptions options, EngineConfig engine, const Clock* clock);
 
+  size_t NextBatch();  // into batch_
   void ProcessBatch(size_t count);
   void Process(Task& task, const rd_kafka_message_t& message);
   Task* FindTask(const rd_kafka_message_t& message);

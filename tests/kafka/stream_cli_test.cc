@@ -104,7 +104,7 @@ TEST_F(StreamCliTest, ProduceRunTailEqualsReplay) {
       << produce.err;
   auto run =
       ebb_test::RunEbb("run --brokers " + b +
-                       " --group cli --from-beginning --exit-when-idle 1s");
+                       " --group cli --from-beginning --exit-when-idle 3s");
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_NE(run.err.find("18,000 messages"), std::string::npos) << run.err;
   auto tail = ebb_test::RunEbb("tail --brokers " + b +
@@ -177,7 +177,7 @@ void StopMidStreamAndRestart(EmbeddedBroker& broker, int signal_number) {
   const std::string err2 = TempPath(group + "_2.err");
   const pid_t second = Spawn(
       {"run", "--brokers", b, "--group", group, "--from-beginning",
-       "--exit-when-idle", "1500ms", "--property", session, "--config", config},
+       "--exit-when-idle", "3s", "--property", session, "--config", config},
       TempPath(group + "_2.out"), err2);
   ASSERT_EQ(Wait(second), 0) << ebb_test::ReadFile(err2);
   const std::string summary = ebb_test::ReadFile(err2);

@@ -64,6 +64,34 @@ class StreamRunnerTest : public ::testing::Test {
     return runner->stats();
   }
 
+  // The sum of the group's committed offsets over the 4 price partitions.
+  int64_t CommittedTotal(const std::string& group) {
+    auto consumer = Consumer::Create(
+        {{"bootstrap.servers", broker_->bootstrap()}, {"group.id", group}},
+        nullptr);
+    EXPECT_TRUE(consumer.ok());
+    PartitionListPtr list(rd_kafka_topic_partition_list_new(4));
+    for (int p = 0; p < 4; ++p) {
+      rd_kafka_topic_partition_list_add(list.get(), "ebb.prices", p);
+    }
+    if (!(*consumer)->Committed(list.get(), absl::Seconds(5)).ok()) return 0;
+    int64_t total = 0;
+    for (int p = 0; p < 4; ++p)
+      total += std::max<int64_t>(0, list->elems[p].offset);
+    return total;
+  }
+
+  // Waits (at most 2 minutes) until `group` has committed `n` offsets: then
+  // every message was processed and its alerts acknowledged.
+  void WaitUntilCommitted(const std::string& group, size_t n) {
+    const absl::Time deadline = absl::Now() + absl::Seconds(120);
+    while (CommittedTotal(group) < static_cast<int64_t>(n) &&
+           absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(200));
+    }
+    EXPECT_EQ(CommittedTotal(group), static_cast<int64_t>(n));
+  }
+
   std::unique_ptr<EmbeddedBroker> broker_;
 };
 
@@ -164,7 +192,7 @@ TEST_F(StreamRunnerTest, WarmStartRebuildsWindowsWithoutReplayingAlerts) {
 
   StreamOptions options = Options("warm");
   options.start_earliest = false;  // a new group starts at the end...
-  options.exit_when_idle = absl::Seconds(2);
+  options.exit_when_idle = absl::ZeroDuration();
   auto runner = MakeRunner(options);
   std::atomic<bool> stop{false};
   absl::Status status;
@@ -175,6 +203,8 @@ TEST_F(StreamRunnerTest, WarmStartRebuildsWindowsWithoutReplayingAlerts) {
   }
   ASSERT_GT(runner->assigned_partitions(), 0);
   Publish(broker_->bootstrap(), "ebb.prices", feed, split);  // ...then live
+  WaitUntilCommitted("warm", feed.size());
+  stop = true;
   run.join();
   ASSERT_TRUE(status.ok()) << status;
 
@@ -193,11 +223,29 @@ TEST_F(StreamRunnerTest, WarmStartRebuildsWindowsWithoutReplayingAlerts) {
   EXPECT_NE(Contents(ReplayAlerts(live)), Contents(expected));
 }
 
+TEST_F(StreamRunnerTest, WarmStartCanEmitTheHistoryAlertsWithTheirIds) {
+  const std::vector<FeedEvent> feed = MakeFeed(8, 800);
+  Publish(broker_->bootstrap(), "ebb.prices", feed);
+  StreamOptions options = Options("history-alerts");
+  options.start_earliest = false;  // everything published is history
+  options.emit_history_alerts = true;
+  const StreamStats stats = RunToIdle(options);
+  EXPECT_EQ(stats.history, feed.size());
+  EXPECT_EQ(stats.alerts_suppressed, 0u);
+  const std::vector<ebb::v1::Alert> expected = ReplayAlerts(feed);
+  ASSERT_GT(expected.size(), 10u);
+  EXPECT_EQ(
+      Contents(ParseAlerts(ReadTopic(broker_->bootstrap(), "ebb.alerts"))),
+      Contents(expected));
+}
+
 TEST_F(StreamRunnerTest, BrokerFaultsLoseNothing) {
   const std::vector<FeedEvent> feed = MakeFeed(16, 900);
   rd_kafka_mock_cluster_t* mock = broker_->cluster();
   StreamOptions options = Options("faults");
-  options.exit_when_idle = absl::Seconds(3);
+  // Faults stall fetching for seconds: stop when every offset is committed,
+  // not after an idle time.
+  options.exit_when_idle = absl::ZeroDuration();
   auto runner = MakeRunner(options);
   std::atomic<bool> stop{false};
   absl::Status status;
@@ -226,6 +274,8 @@ TEST_F(StreamRunnerTest, BrokerFaultsLoseNothing) {
   absl::SleepFor(absl::Milliseconds(1500));
   rd_kafka_mock_broker_set_up(mock, 1);
   Publish(broker_->bootstrap(), "ebb.prices", feed, n / 2, n);
+  WaitUntilCommitted("faults", n);
+  stop = true;
   run.join();
   ASSERT_TRUE(status.ok()) << status;
 
@@ -244,7 +294,7 @@ TEST_F(StreamRunnerTest, BrokerFaultsLoseNothing) {
 TEST_F(StreamRunnerTest, SecondInstanceJoiningMidStreamLosesNothing) {
   const std::vector<FeedEvent> feed = MakeFeed(24, 1000);
   StreamOptions options = Options("scale");
-  options.exit_when_idle = absl::Seconds(4);
+  options.exit_when_idle = absl::ZeroDuration();
   auto first = MakeRunner(options);
   auto second = MakeRunner(options);
   std::atomic<bool> stop{false};
@@ -263,6 +313,8 @@ TEST_F(StreamRunnerTest, SecondInstanceJoiningMidStreamLosesNothing) {
   absl::SleepFor(absl::Milliseconds(1000));
   std::thread run_second([&] { second_status = second->Run(&stop); });
   publisher.join();
+  WaitUntilCommitted("scale", feed.size());
+  stop = true;
   run_first.join();
   run_second.join();
   ASSERT_TRUE(first_status.ok()) << first_status;

@@ -1,0 +1,1124 @@
+// Kafka figures for ebb: consume throughput next to bare librdkafka, the
+// runtime's per-message latency, and the resident memory of full windows. A
+// plain program (not Google Benchmark, not a ctest test) that prints figures.
+//
+// Usage:
+//   ebb_kafka_bench [throughput] [latency] [--runs=3] [--partitions=8]
+//                   [--per-partition=80000] [--symbols=2000]
+//                   [--compression=lz4|none|snappy|zstd|gzip]
+//                   [--latency-rate=100000] [--latency-events=500000]
+//                   [--max-batch=10000] [--consumer-property=KEY=VALUE ...]
+//                   [--trace]
+//   ebb_kafka_bench memory-hourly
+//   ebb_kafka_bench memory-minute [--quick]
+// With no mode, throughput then latency. The memory modes are meant to run in
+// a process of their own (scripts/bench_kafka.sh does), so that the RSS
+// figures hold nothing but the pipeline. --max-batch and --consumer-property
+// apply to both consumers (e.g. queued.min.messages=1000000); --trace prints
+// every consume call and batch of the runs on stderr.
+//
+// 1. Throughput. An embedded broker (librdkafka's mock cluster, one broker
+//    thread) with ebb.prices of 8 partitions. N = 8 x 80,000 = 640,000 price
+//    events: 2,000 symbols ("SYM0000"...), symbol i always on partition i % 8
+//    (so exactly 80,000 per partition), one event per symbol per hour, time-
+//    major, a seeded geometric random walk (0.6 % per hour), key = symbol,
+//    message timestamp = event time, values of 57 bytes (symbol, event_time,
+//    price, venue, volume, event_id). The mock keeps at most 100,000 messages
+//    or 5 MB per partition, counted in stored record-batch bytes: uncompressed,
+//    such a record takes ~75-80 bytes, so 80,000 of them (~6.2 MB) do not fit
+//    and the oldest ~14 % are pruned (measured: 87,923 of 640,000; whole
+//    record batches go, so the count varies a little from run to run). The
+//    feed is therefore produced with compression.type=lz4 by default
+//    (--compression=none to see the pruning; lower --per-partition to ~60,000
+//    for an uncompressed run that fits). The watermarks are checked after
+//    producing and N is what the broker retains.
+//    Then, --runs times:
+//    (a) raw: a bare librdkafka consumer (rd_kafka_new, rd_kafka_assign of
+//        every partition at RD_KAFKA_OFFSET_BEGINNING, no group join,
+//        rd_kafka_consume_batch_queue of up to 10,000, fetch.wait.max.ms=10)
+//        that destroys the messages until it has all N;
+//    (b) ebb: a StreamRunner (start_earliest, warm_start off, a fresh group,
+//        exit_when_idle 1 s, max_batch 10,000, 30-day window with 1-hour
+//        buckets), publishing its alerts to ebb.alerts.
+//    Timing: both rates are "messages after the first batch / time from the
+//    return of the first non-empty batch to the end of processing the last
+//    one", so neither the consumer-group join (~3 s on the mock) nor the
+//    runner's idle exit is counted, and neither is estimated by subtraction.
+//    The runner is not changed for this: this program interposes
+//    rd_kafka_consume_batch_queue (defined below; calls from the statically
+//    linked ebb_kafka library resolve to it, and it forwards to librdkafka's
+//    through dlsym(RTLD_NEXT)) and records when each batch returns and when
+//    the next call begins, i.e. when the runner has finished processing,
+//    producing and committing the previous batch. The bare consumer takes the
+//    same two timestamps itself. Run() as a whole, its join and its tail are
+//    printed too, with the time the runner spent in rd_kafka_flush (its
+//    producer flush before each commit) and rd_kafka_commit, interposed the
+//    same way, and its longest batch turnaround (batch return -> next call).
+// 2. Latency. A fresh broker; a StreamRunner with record_latency consumes
+//    while a producer thread publishes at a paced 100,000 events/s for 5 s
+//    (500,000 events over 8 partitions), after 8 priming events that show the
+//    runner is assigned and consuming. latencies() is, per processed message,
+//    the time from its batch's return from the consume call to its outputs
+//    handed to the producer: time inside ebb's process, not end to end. Also
+//    printed, from the message timestamps (ms resolution): the produce() call
+//    to the batch's return to the runner. That includes the mock broker, the
+//    wait inside rd_kafka_consume_batch_queue (which returns only when
+//    max_batch messages have arrived or its 100 ms timeout has passed) and
+//    any commit/flush the runner did before that consume call.
+// 3. Memory. Pipeline directly, a no-op Output, no Kafka: (hourly) 10,000
+//    symbols, "1h" buckets, one event per symbol per hour for 30 days (7.2 M
+//    events); (minute) 1,000 symbols, "1m" buckets, one event per symbol per
+//    minute for 30 days (43.2 M events; --quick: 7 days, 10.08 M). Events are
+//    handed to Pipeline::OnPrice (no protobuf decoding), time-major. Prints
+//    VmRSS before and after, the delta, Pipeline::WindowMemoryBytes(), and per
+//    symbol figures.
+
+#include <dlfcn.h>
+#include <librdkafka/rdkafka.h>
+#include <sys/types.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "connectors/kafka/embedded_broker.h"
+#include "connectors/kafka/kafka_client.h"
+#include "connectors/kafka/stream_runner.h"
+#include "ebb/v1/config.pb.h"
+#include "ebb/v1/events.pb.h"
+#include "pipeline/clock.h"
+#include "pipeline/config.h"
+#include "pipeline/pipeline.h"
+#include "pipeline/time_util.h"
+
+namespace ebb {
+namespace bench {
+
+int64_t SteadyNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+double Seconds(int64_t ns) { return static_cast<double>(ns) / 1e9; }
+
+// 1234567 -> "1,234,567".
+std::string Thousands(uint64_t n) {
+  std::string digits = absl::StrCat(n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+// Nearest-rank percentile of sorted values.
+template <typename T>
+T Percentile(const std::vector<T>& sorted, double q) {
+  if (sorted.empty()) return T{};
+  const double rank = std::ceil(q * static_cast<double>(sorted.size()));
+  const size_t index = rank < 1 ? 0 : static_cast<size_t>(rank) - 1;
+  return sorted[std::min(index, sorted.size() - 1)];
+}
+
+// A field of /proc/self/status in kB ("VmRSS", "VmHWM"), or -1.
+int64_t ProcStatusKb(absl::string_view field) {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (absl::StartsWith(line, field) && line.size() > field.size() &&
+        line[field.size()] == ':') {
+      int64_t kb = -1;
+      std::string digits;
+      for (char c : line.substr(field.size() + 1)) {
+        if (c >= '0' && c <= '9') digits += c;
+      }
+      if (absl::SimpleAtoi(digits, &kb)) return kb;
+    }
+  }
+  return -1;
+}
+
+// Calls of one interposed function while a trace is active.
+struct CallTimes {
+  uint64_t calls = 0;
+  int64_t total_ns = 0;
+  int64_t max_ns = 0;
+  void Add(int64_t ns) {
+    ++calls;
+    total_ns += ns;
+    max_ns = std::max(max_ns, ns);
+  }
+  std::string Describe() const {
+    char out[96];
+    std::snprintf(out, sizeof(out), "%llu, %.0f ms in all, max %.1f ms",
+                  static_cast<unsigned long long>(calls),
+                  static_cast<double>(total_ns) / 1e6,
+                  static_cast<double>(max_ns) / 1e6);
+    return out;
+  }
+};
+
+// The next definition of a librdkafka function (librdkafka's own).
+template <typename Fn>
+Fn NextSymbol(const char* name) {
+  void* symbol = dlsym(RTLD_NEXT, name);
+  if (symbol == nullptr) {
+    std::fprintf(stderr, "kafka_bench: %s: %s\n", name, dlerror());
+    std::abort();
+  }
+  Fn fn;
+  std::memcpy(&fn, &symbol, sizeof(fn));
+  return fn;
+}
+
+// -----------------------------------------------------------------------------
+// What the interposed rd_kafka_consume_batch_queue saw. Written by the one
+// consuming thread; `messages` and `first_return_ns` are also read by the
+// latency test's producer thread.
+
+struct BatchTrace {
+  std::atomic<bool> active{false};
+  std::atomic<uint64_t> messages{0};  // err == 0 only
+  std::atomic<int64_t> first_return_ns{0};
+  uint64_t first_batch = 0;  // messages in the first non-empty batch
+  uint64_t batches = 0;      // non-empty batches
+  uint64_t errors = 0;       // error events among the returned elements
+  bool open = false;         // a non-empty batch is being processed
+  int64_t open_since_ns = 0;
+  uint64_t open_count = 0;
+  int64_t end_ns = 0;  // when processing of the latest non-empty batch ended
+  int64_t max_turnaround_ns = 0;  // longest batch return -> next call
+  uint64_t max_turnaround_batch = 0;
+  // Optional: for every message, now - its timestamp (ms), at batch return.
+  bool record_lag = false;
+  std::vector<int64_t> lag_ms;
+  // Blocking calls the runner makes between batches (interposed too).
+  CallTimes flush, commit;
+  bool print = false;  // --trace: every batch and consume call on stderr
+
+  void Reset() {
+    active = false;
+    messages = 0;
+    first_return_ns = 0;
+    first_batch = batches = errors = 0;
+    open = false;
+    open_since_ns = 0;
+    open_count = 0;
+    end_ns = 0;
+    max_turnaround_ns = 0;
+    max_turnaround_batch = 0;
+    record_lag = false;
+    lag_ms.clear();
+    flush = CallTimes();
+    commit = CallTimes();
+  }
+
+  // A consume call begins (or, at the end, processing is over).
+  void Close(int64_t now) {
+    if (print && open) {
+      std::fprintf(stderr,
+                   "kafka_bench: trace: batch of %llu processed in %.1f ms\n",
+                   static_cast<unsigned long long>(open_count),
+                   static_cast<double>(now - open_since_ns) / 1e6);
+    }
+    if (!open) return;
+    open = false;
+    end_ns = now;
+    if (now - open_since_ns > max_turnaround_ns) {
+      max_turnaround_ns = now - open_since_ns;
+      max_turnaround_batch = open_count;
+    }
+  }
+
+  void OnBatch(int64_t now, rd_kafka_message_t** batch, size_t n) {
+    uint64_t good = 0;
+    for (size_t i = 0; i < n; ++i) {
+      if (batch[i]->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        ++good;
+      } else {
+        ++errors;
+      }
+    }
+    if (good == 0) return;
+    if (record_lag) {
+      const int64_t now_ms = absl::ToUnixMillis(absl::Now());
+      for (size_t i = 0; i < n; ++i) {
+        if (batch[i]->err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+        lag_ms.push_back(now_ms -
+                         rd_kafka_message_timestamp(batch[i], nullptr));
+      }
+    }
+    if (first_return_ns.load() == 0) {
+      first_batch = good;
+      first_return_ns = now;
+    }
+    ++batches;
+    open = true;
+    open_since_ns = now;
+    open_count = good;
+    messages.fetch_add(good);
+  }
+
+  // Messages after the first batch per second, from the first batch's return
+  // to the end of processing the last one.
+  double Rate() const {
+    const int64_t span = end_ns - first_return_ns.load();
+    if (span <= 0 || messages.load() <= first_batch) return 0;
+    return static_cast<double>(messages.load() - first_batch) / Seconds(span);
+  }
+};
+
+BatchTrace g_trace;
+
+}  // namespace bench
+}  // namespace ebb
+
+// The interposer: ebb's Consumer::ConsumeBatch (and the bare consumer below)
+// call this; it forwards to librdkafka's own.
+extern "C" ssize_t rd_kafka_consume_batch_queue(rd_kafka_queue_t* rkqu,
+                                                int timeout_ms,
+                                                rd_kafka_message_t** rkmessages,
+                                                size_t rkmessages_size) {
+  using Fn = ssize_t (*)(rd_kafka_queue_t*, int, rd_kafka_message_t**, size_t);
+  static const Fn real =
+      ebb::bench::NextSymbol<Fn>("rd_kafka_consume_batch_queue");
+  ebb::bench::BatchTrace& trace = ebb::bench::g_trace;
+  if (!trace.active.load(std::memory_order_relaxed)) {
+    return real(rkqu, timeout_ms, rkmessages, rkmessages_size);
+  }
+  const int64_t entry_ns = ebb::bench::SteadyNs();
+  trace.Close(entry_ns);
+  const ssize_t n = real(rkqu, timeout_ms, rkmessages, rkmessages_size);
+  if (trace.print && trace.first_return_ns.load() > 0) {
+    std::fprintf(
+        stderr, "kafka_bench: trace: consume call waited %.1f ms for %zd\n",
+        static_cast<double>(ebb::bench::SteadyNs() - entry_ns) / 1e6, n);
+  }
+  if (n > 0) {
+    trace.OnBatch(ebb::bench::SteadyNs(), rkmessages, static_cast<size_t>(n));
+  }
+  return n;
+}
+
+// Timed only: where the runner blocks between batches (Producer::Flush before
+// each commit, Consumer::Commit).
+extern "C" rd_kafka_resp_err_t rd_kafka_flush(rd_kafka_t* rk, int timeout_ms) {
+  using Fn = rd_kafka_resp_err_t (*)(rd_kafka_t*, int);
+  static const Fn real = ebb::bench::NextSymbol<Fn>("rd_kafka_flush");
+  ebb::bench::BatchTrace& trace = ebb::bench::g_trace;
+  if (!trace.active.load(std::memory_order_relaxed))
+    return real(rk, timeout_ms);
+  const int64_t start = ebb::bench::SteadyNs();
+  const rd_kafka_resp_err_t err = real(rk, timeout_ms);
+  trace.flush.Add(ebb::bench::SteadyNs() - start);
+  if (trace.print) {
+    std::fprintf(stderr, "kafka_bench: trace: rd_kafka_flush took %.1f ms\n",
+                 static_cast<double>(ebb::bench::SteadyNs() - start) / 1e6);
+  }
+  return err;
+}
+
+extern "C" rd_kafka_resp_err_t rd_kafka_commit(
+    rd_kafka_t* rk, const rd_kafka_topic_partition_list_t* offsets, int async) {
+  using Fn = rd_kafka_resp_err_t (*)(
+      rd_kafka_t*, const rd_kafka_topic_partition_list_t*, int);
+  static const Fn real = ebb::bench::NextSymbol<Fn>("rd_kafka_commit");
+  ebb::bench::BatchTrace& trace = ebb::bench::g_trace;
+  if (!trace.active.load(std::memory_order_relaxed)) {
+    return real(rk, offsets, async);
+  }
+  const int64_t start = ebb::bench::SteadyNs();
+  const rd_kafka_resp_err_t err = real(rk, offsets, async);
+  trace.commit.Add(ebb::bench::SteadyNs() - start);
+  return err;
+}
+
+namespace ebb {
+namespace bench {
+namespace {
+
+constexpr char kTopic[] = "ebb.prices";
+constexpr TimeNs kHour = 3600 * kNanosPerSecond;
+
+// -----------------------------------------------------------------------------
+// The feed: `symbols` instruments, one event each per step, time-major.
+
+class Feed {
+ public:
+  Feed(int symbols, int partitions, TimeNs start, TimeNs step, uint64_t seed)
+      : partitions_(partitions), step_(step), time_(start), rng_(seed) {
+    std::uniform_real_distribution<double> log_price(std::log(5.0),
+                                                     std::log(500.0));
+    for (int i = 0; i < symbols; ++i) {
+      char name[16];
+      std::snprintf(name, sizeof(name), "SYM%04d", i);
+      symbols_.push_back(name);
+      prices_.push_back(std::exp(log_price(rng_)));
+    }
+    event_.set_venue("xnas");
+  }
+
+  // The next event: its partition, key, serialized value and time (ms).
+  struct Event {
+    int32_t partition;
+    const std::string* key;
+    const std::string* value;
+    int64_t time_ms;
+  };
+  Event Next() {
+    const size_t i = next_symbol_;
+    prices_[i] *= std::exp(kSigma * normal_(rng_));
+    event_.set_symbol(symbols_[i]);
+    ToTimestamp(time_, event_.mutable_event_time());
+    event_.set_price(prices_[i]);
+    event_.set_volume(std::floor(std::exp(8.0 + normal_(rng_))));
+    char id[24];
+    std::snprintf(id, sizeof(id), "%s-%06lld", symbols_[i].c_str(),
+                  static_cast<long long>(step_index_));
+    event_.set_event_id(id);
+    value_.clear();
+    event_.SerializeToString(&value_);
+    const Event out{static_cast<int32_t>(i % static_cast<size_t>(partitions_)),
+                    &symbols_[i], &value_, time_ / 1'000'000};
+    if (++next_symbol_ == symbols_.size()) {
+      next_symbol_ = 0;
+      time_ += step_;
+      ++step_index_;
+    }
+    return out;
+  }
+
+ private:
+  static constexpr double kSigma = 0.006;  // log-volatility per hour
+  int partitions_;
+  TimeNs step_;
+  TimeNs time_;
+  int64_t step_index_ = 0;
+  size_t next_symbol_ = 0;
+  std::mt19937_64 rng_;
+  std::normal_distribution<double> normal_;
+  std::vector<std::string> symbols_;
+  std::vector<double> prices_;
+  ebb::v1::PriceEvent event_;
+  std::string value_;
+};
+
+struct Options {
+  int runs = 3;
+  int partitions = 8;
+  int per_partition = 80'000;
+  int symbols = 2'000;
+  std::string compression = "lz4";
+  int latency_rate = 100'000;
+  int latency_events = 500'000;
+  kafka::Properties consumer_properties;  // --consumer-property, both consumers
+  int max_batch = 10'000;                 // both consumers
+};
+
+absl::StatusOr<EngineConfig> HourlyEngine() {
+  ebb::v1::EbbConfig config = DefaultConfig();
+  config.mutable_window()->set_resolution("1h");
+  return CompileConfig(config);
+}
+
+absl::StatusOr<std::unique_ptr<kafka::EmbeddedBroker>> StartBroker(
+    int partitions) {
+  return kafka::EmbeddedBroker::Start(
+      1, {{kTopic, partitions}, {"ebb.alerts", 1}, {"ebb.dlq", 1}});
+}
+
+absl::StatusOr<std::unique_ptr<kafka::Producer>> FeedProducer(
+    const std::string& bootstrap, const std::string& compression,
+    const std::string& linger_ms) {
+  return kafka::Producer::Create({{"bootstrap.servers", bootstrap},
+                                  {"enable.idempotence", "true"},
+                                  {"acks", "all"},
+                                  {"linger.ms", linger_ms},
+                                  {"compression.type", compression},
+                                  {"client.id", "kafka-bench-feed"}});
+}
+
+// -----------------------------------------------------------------------------
+// (a) The bare consumer.
+
+struct ConsumeResult {
+  uint64_t messages = 0;
+  double rate = 0;  // BatchTrace::Rate()
+  double seconds = 0;
+  uint64_t first_batch = 0;
+  uint64_t batches = 0;
+  double wall = 0;  // from rd_kafka_new to close
+};
+
+absl::StatusOr<ConsumeResult> BareConsume(const std::string& bootstrap,
+                                          int partitions, uint64_t expected,
+                                          const std::string& group,
+                                          const kafka::Properties& extra,
+                                          size_t max_batch) {
+  const int64_t wall_start = SteadyNs();
+  kafka::Properties properties = {
+      {"bootstrap.servers", bootstrap},
+      {"group.id", group},  // assign() needs one; there is no join
+      {"client.id", "kafka-bench-raw"},
+      {"enable.auto.commit", "false"},
+      {"enable.partition.eof", "false"},
+      {"fetch.wait.max.ms", "10"}};
+  properties.insert(properties.end(), extra.begin(), extra.end());
+  absl::StatusOr<kafka::ConfPtr> conf = kafka::MakeConf(properties);
+  if (!conf.ok()) return conf.status();
+  char errstr[512];
+  kafka::HandlePtr rk(
+      rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), errstr, sizeof(errstr)));
+  if (rk == nullptr) return absl::InternalError(errstr);
+  (void)conf->release();
+  rd_kafka_poll_set_consumer(rk.get());
+  kafka::PartitionListPtr list(rd_kafka_topic_partition_list_new(partitions));
+  for (int p = 0; p < partitions; ++p) {
+    rd_kafka_topic_partition_list_add(list.get(), kTopic, p)->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
+  }
+  if (rd_kafka_resp_err_t err = rd_kafka_assign(rk.get(), list.get());
+      err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return kafka::KafkaError(err, "assign");
+  }
+  kafka::QueuePtr queue(rd_kafka_queue_get_consumer(rk.get()));
+  std::vector<rd_kafka_message_t*> batch(max_batch);
+  const bool print = g_trace.print;
+  g_trace.Reset();
+  g_trace.print = print;
+  g_trace.active = true;
+  int64_t last_progress = SteadyNs();
+  while (g_trace.messages.load() < expected) {
+    const ssize_t n =
+        rd_kafka_consume_batch_queue(queue.get(), 100, batch.data(), max_batch);
+    for (ssize_t i = 0; i < n; ++i) {
+      rd_kafka_message_destroy(batch[static_cast<size_t>(i)]);
+    }
+    if (n > 0) last_progress = SteadyNs();
+    if (SteadyNs() - last_progress > 10 * kNanosPerSecond) break;  // stuck
+  }
+  g_trace.Close(SteadyNs());
+  g_trace.active = false;
+  ConsumeResult result;
+  result.messages = g_trace.messages.load();
+  result.rate = g_trace.Rate();
+  result.seconds = Seconds(g_trace.end_ns - g_trace.first_return_ns.load());
+  result.first_batch = g_trace.first_batch;
+  result.batches = g_trace.batches;
+  queue.reset();
+  rd_kafka_consumer_close(rk.get());
+  rk.reset();
+  result.wall = Seconds(SteadyNs() - wall_start);
+  if (result.messages < expected) {
+    return absl::DataLossError(
+        absl::StrCat("bare consumer: ", result.messages, " of ", expected,
+                     " messages, then nothing for 10 s"));
+  }
+  return result;
+}
+
+// -----------------------------------------------------------------------------
+// (b) The runner.
+
+struct RunnerResult {
+  kafka::StreamStats stats;
+  double rate = 0;     // BatchTrace::Rate()
+  double seconds = 0;  // first batch return -> end of the last batch
+  double run = 0;      // Run() as a whole
+  double join = 0;     // Run() start -> first batch return
+  double tail = 0;     // end of the last batch -> Run() returned
+  uint64_t first_batch = 0;
+  uint64_t batches = 0;
+  double max_turnaround_ms = 0;
+  uint64_t max_turnaround_batch = 0;
+  CallTimes flush, commit;  // during Run()
+  std::vector<uint32_t> latencies;
+  std::vector<int64_t> lag_ms;
+};
+
+absl::StatusOr<RunnerResult> RunRunner(const std::string& bootstrap,
+                                       const std::string& group,
+                                       bool record_latency,
+                                       const kafka::Properties& extra,
+                                       int max_batch,
+                                       const std::atomic<bool>* stop) {
+  absl::StatusOr<EngineConfig> engine = HourlyEngine();
+  if (!engine.ok()) return engine.status();
+  kafka::StreamOptions options;
+  options.brokers = bootstrap;
+  options.group = group;
+  options.prices_topic = kTopic;
+  options.news_topic = "";
+  options.start_earliest = true;
+  options.warm_start = false;
+  options.exit_when_idle = absl::Seconds(1);
+  options.max_batch = max_batch;
+  options.record_latency = record_latency;
+  options.consumer_properties = extra;
+  absl::StatusOr<std::unique_ptr<kafka::StreamRunner>> runner =
+      kafka::StreamRunner::Create(options, *std::move(engine),
+                                  SystemClock::Get());
+  if (!runner.ok()) return runner.status();
+  const bool print = g_trace.print;
+  g_trace.Reset();
+  g_trace.print = print;
+  g_trace.record_lag = record_latency;
+  if (record_latency) g_trace.lag_ms.reserve(1'000'000);
+  g_trace.active = true;
+  const int64_t start = SteadyNs();
+  const absl::Status status = (*runner)->Run(stop);
+  const int64_t end = SteadyNs();
+  g_trace.Close(end);  // in case Run() returned inside a batch
+  g_trace.active = false;
+  if (!status.ok()) return status;
+  RunnerResult result;
+  result.stats = (*runner)->stats();
+  result.rate = g_trace.Rate();
+  const int64_t first = g_trace.first_return_ns.load();
+  result.seconds = Seconds(g_trace.end_ns - first);
+  result.run = Seconds(end - start);
+  result.join = first > 0 ? Seconds(first - start) : 0;
+  result.tail = Seconds(end - g_trace.end_ns);
+  result.first_batch = g_trace.first_batch;
+  result.batches = g_trace.batches;
+  result.max_turnaround_ms =
+      static_cast<double>(g_trace.max_turnaround_ns) / 1e6;
+  result.max_turnaround_batch = g_trace.max_turnaround_batch;
+  result.flush = g_trace.flush;
+  result.commit = g_trace.commit;
+  result.latencies = (*runner)->latencies();
+  result.lag_ms = std::move(g_trace.lag_ms);
+  runner->reset();
+  return result;
+}
+
+// -----------------------------------------------------------------------------
+// 1. Throughput
+
+int RunThroughput(const Options& o) {
+  const uint64_t planned = static_cast<uint64_t>(o.partitions) *
+                           static_cast<uint64_t>(o.per_partition);
+  std::printf(
+      "== 1. Throughput: ebb.prices with %d partitions, %s price events "
+      "(%s per partition), %d symbols, hourly, compression %s\n",
+      o.partitions, Thousands(planned).c_str(),
+      Thousands(static_cast<uint64_t>(o.per_partition)).c_str(), o.symbols,
+      o.compression.c_str());
+  const int64_t part_start = SteadyNs();
+  absl::StatusOr<std::unique_ptr<kafka::EmbeddedBroker>> broker =
+      StartBroker(o.partitions);
+  if (!broker.ok()) {
+    std::fprintf(stderr, "kafka_bench: %s\n",
+                 broker.status().ToString().c_str());
+    return 1;
+  }
+  const std::string bootstrap = (*broker)->bootstrap();
+
+  // Produce. Event times end about an hour ago (none lies in the future).
+  const uint64_t hours = (planned + static_cast<uint64_t>(o.symbols) - 1) /
+                         static_cast<uint64_t>(o.symbols);
+  const TimeNs start = FloorTo(absl::GetCurrentTimeNanos(), kHour) -
+                       static_cast<TimeNs>(hours + 1) * kHour;
+  Feed feed(o.symbols, o.partitions, start, kHour, 20250101);
+  absl::StatusOr<std::unique_ptr<kafka::Producer>> producer =
+      FeedProducer(bootstrap, o.compression, "5");
+  if (!producer.ok()) {
+    std::fprintf(stderr, "kafka_bench: %s\n",
+                 producer.status().ToString().c_str());
+    return 1;
+  }
+  uint64_t value_bytes = 0;
+  size_t min_value = SIZE_MAX, max_value = 0;
+  const int64_t produce_start = SteadyNs();
+  const std::string topic = kTopic;
+  for (uint64_t k = 0; k < planned; ++k) {
+    const Feed::Event e = feed.Next();
+    value_bytes += e.value->size();
+    min_value = std::min(min_value, e.value->size());
+    max_value = std::max(max_value, e.value->size());
+    if (absl::Status s = (*producer)->Produce(topic, e.partition, *e.key,
+                                              *e.value, {}, e.time_ms);
+        !s.ok()) {
+      std::fprintf(stderr, "kafka_bench: %s\n", s.ToString().c_str());
+      return 1;
+    }
+    if (k % 10'000 == 0) (*producer)->Poll();
+  }
+  if (absl::Status s = (*producer)->Flush(absl::Seconds(120)); !s.ok()) {
+    std::fprintf(stderr, "kafka_bench: %s\n", s.ToString().c_str());
+    return 1;
+  }
+  const double produce_seconds = Seconds(SteadyNs() - produce_start);
+  std::printf(
+      "produced %s events in %.2f s (%.0f events/s, idempotent, linger.ms=5); "
+      "values %zu-%zu bytes (mean %.1f)\n",
+      Thousands(planned).c_str(), produce_seconds,
+      static_cast<double>(planned) / produce_seconds, min_value, max_value,
+      static_cast<double>(value_bytes) / static_cast<double>(planned));
+
+  // What the broker kept.
+  uint64_t retained = 0, pruned = 0;
+  std::string marks;
+  for (int p = 0; p < o.partitions; ++p) {
+    int64_t low = 0, high = 0;
+    const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+        (*producer)->handle(), kTopic, p, &low, &high, 10'000);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      std::fprintf(stderr, "kafka_bench: watermarks: %s\n",
+                   rd_kafka_err2str(err));
+      return 1;
+    }
+    retained += static_cast<uint64_t>(high - low);
+    pruned += static_cast<uint64_t>(low);
+    absl::StrAppend(&marks, p == 0 ? "" : " ", "[", low, ",", high, ")");
+  }
+  producer->reset();
+  std::printf("retained offsets per partition: %s\n", marks.c_str());
+  if (pruned > 0) {
+    std::printf(
+        "WARNING: the broker pruned %s of %s messages (its 5 MB / 100,000 "
+        "messages per partition limit); measuring the %s it kept\n",
+        Thousands(pruned).c_str(), Thousands(planned).c_str(),
+        Thousands(retained).c_str());
+  }
+  const uint64_t n = retained;
+
+  std::vector<double> raw_rates, ebb_rates, ratios;
+  for (int run = 1; run <= o.runs; ++run) {
+    absl::StatusOr<ConsumeResult> raw =
+        BareConsume(bootstrap, o.partitions, n, absl::StrCat("kb-raw-", run),
+                    o.consumer_properties, static_cast<size_t>(o.max_batch));
+    if (!raw.ok()) {
+      std::fprintf(stderr, "kafka_bench: %s\n",
+                   raw.status().ToString().c_str());
+      return 1;
+    }
+    std::atomic<bool> stop{false};
+    absl::StatusOr<RunnerResult> ebb =
+        RunRunner(bootstrap, absl::StrCat("kb-ebb-", run), false,
+                  o.consumer_properties, o.max_batch, &stop);
+    if (!ebb.ok()) {
+      std::fprintf(stderr, "kafka_bench: runner: %s\n",
+                   ebb.status().ToString().c_str());
+      return 1;
+    }
+    const kafka::StreamStats& s = ebb->stats;
+    raw_rates.push_back(raw->rate);
+    ebb_rates.push_back(ebb->rate);
+    ratios.push_back(raw->rate > 0 ? ebb->rate / raw->rate : 0);
+    std::printf(
+        "run %d: raw librdkafka %10.0f events/s (%s msgs, %.3f s after a "
+        "first batch of %s, %s batches; wall %.2f s)\n",
+        run, raw->rate, Thousands(raw->messages).c_str(), raw->seconds,
+        Thousands(raw->first_batch).c_str(), Thousands(raw->batches).c_str(),
+        raw->wall);
+    std::printf(
+        "       ebb StreamRunner %10.0f events/s (%s msgs, %.3f s after a "
+        "first batch of %s, %s batches; Run() %.2f s = join %.2f + "
+        "processing %.2f + idle exit/close %.2f)\n",
+        ebb->rate, Thousands(s.consumed).c_str(), ebb->seconds,
+        Thousands(ebb->first_batch).c_str(), Thousands(ebb->batches).c_str(),
+        ebb->run, ebb->join, ebb->seconds, ebb->tail);
+    std::printf(
+        "       ratio ebb/raw %.3f; applied %s, rejected %s, alerts %s, "
+        "commits %s, stale %s, kafka errors %s, longest batch turnaround "
+        "%.1f ms (%s msgs)\n",
+        ratios.back(), Thousands(s.pipeline.applied).c_str(),
+        Thousands(s.pipeline.total_rejected()).c_str(),
+        Thousands(s.alerts_produced).c_str(), Thousands(s.commits).c_str(),
+        Thousands(s.stale).c_str(), Thousands(s.kafka_errors).c_str(),
+        ebb->max_turnaround_ms, Thousands(ebb->max_turnaround_batch).c_str());
+    std::printf("       in Run(): rd_kafka_flush %s; rd_kafka_commit %s\n",
+                ebb->flush.Describe().c_str(), ebb->commit.Describe().c_str());
+    if (s.consumed != n || s.pipeline.applied != n) {
+      std::printf("       PROBLEM: the runner processed %s of %s messages\n",
+                  Thousands(s.consumed).c_str(), Thousands(n).c_str());
+    }
+    std::fflush(stdout);
+  }
+  std::printf(
+      "median of %d: raw %.0f events/s, ebb %.0f events/s, ratio ebb/raw %.3f "
+      "(median of the per-run ratios)\n",
+      o.runs, Median(raw_rates), Median(ebb_rates), Median(ratios));
+  std::printf("part 1 wall time: %.1f s\n\n", Seconds(SteadyNs() - part_start));
+  return 0;
+}
+
+// -----------------------------------------------------------------------------
+// 2. Latency
+
+int RunLatency(const Options& o) {
+  std::printf(
+      "== 2. Latency: StreamRunner (record_latency) consuming while a producer "
+      "publishes %s events at %s events/s over %d partitions\n",
+      Thousands(static_cast<uint64_t>(o.latency_events)).c_str(),
+      Thousands(static_cast<uint64_t>(o.latency_rate)).c_str(), o.partitions);
+  const int64_t part_start = SteadyNs();
+  absl::StatusOr<std::unique_ptr<kafka::EmbeddedBroker>> broker =
+      StartBroker(o.partitions);
+  if (!broker.ok()) {
+    std::fprintf(stderr, "kafka_bench: %s\n",
+                 broker.status().ToString().c_str());
+    return 1;
+  }
+  const std::string bootstrap = (*broker)->bootstrap();
+  absl::StatusOr<std::unique_ptr<kafka::Producer>> producer =
+      FeedProducer(bootstrap, o.compression, "1");
+  if (!producer.ok()) {
+    std::fprintf(stderr, "kafka_bench: %s\n",
+                 producer.status().ToString().c_str());
+    return 1;
+  }
+  const uint64_t total = static_cast<uint64_t>(o.latency_events);
+  const uint64_t priming = static_cast<uint64_t>(o.partitions);
+  const uint64_t hours =
+      (total + priming) / static_cast<uint64_t>(o.symbols) + 2;
+  const TimeNs start = FloorTo(absl::GetCurrentTimeNanos(), kHour) -
+                       static_cast<TimeNs>(hours + 1) * kHour;
+
+  std::atomic<bool> stop{false};
+  absl::Status produce_status;
+  double produce_seconds = 0;
+  std::thread publisher([&] {
+    Feed feed(o.symbols, o.partitions, start, kHour, 7);
+    const std::string topic = kTopic;
+    // Priming: one event per partition, until the runner has consumed them.
+    for (int p = 0; p < o.partitions; ++p) {
+      const Feed::Event e = feed.Next();
+      produce_status.Update(
+          (*producer)->Produce(topic, e.partition, *e.key, *e.value, {}, 0));
+    }
+    produce_status.Update((*producer)->Flush(absl::Seconds(30)));
+    const int64_t wait_start = SteadyNs();
+    while (g_trace.messages.load() < priming && produce_status.ok()) {
+      if (SteadyNs() - wait_start > 60 * kNanosPerSecond) {
+        produce_status = absl::DeadlineExceededError(
+            "the runner consumed no priming event in 60 s");
+        stop = true;
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    // Paced: by each 1 ms tick, as many events as the rate allows.
+    const int64_t t0 = SteadyNs();
+    uint64_t sent = 0;
+    while (sent < total && produce_status.ok()) {
+      const int64_t elapsed = SteadyNs() - t0;
+      const uint64_t due = std::min<uint64_t>(
+          total, static_cast<uint64_t>(static_cast<double>(elapsed) * 1e-9 *
+                                       o.latency_rate));
+      for (; sent < due; ++sent) {
+        const Feed::Event e = feed.Next();
+        produce_status.Update(
+            (*producer)->Produce(topic, e.partition, *e.key, *e.value, {}, 0));
+      }
+      (*producer)->Poll();
+      std::this_thread::sleep_until(
+          std::chrono::steady_clock::time_point(std::chrono::nanoseconds(
+              t0 + (elapsed / 1'000'000 + 1) * 1'000'000)));
+    }
+    produce_status.Update((*producer)->Flush(absl::Seconds(60)));
+    produce_seconds = Seconds(SteadyNs() - t0);
+  });
+  absl::StatusOr<RunnerResult> ebb = RunRunner(
+      bootstrap, "kb-latency", true, o.consumer_properties, o.max_batch, &stop);
+  stop = true;
+  publisher.join();
+  if (!produce_status.ok()) {
+    std::fprintf(stderr, "kafka_bench: producer: %s\n",
+                 produce_status.ToString().c_str());
+    return 1;
+  }
+  if (!ebb.ok()) {
+    std::fprintf(stderr, "kafka_bench: runner: %s\n",
+                 ebb.status().ToString().c_str());
+    return 1;
+  }
+  std::printf("published %s events (+%s priming) in %.2f s (%.0f events/s)\n",
+              Thousands(total).c_str(), Thousands(priming).c_str(),
+              produce_seconds, static_cast<double>(total) / produce_seconds);
+  std::vector<uint32_t> lat = std::move(ebb->latencies);
+  std::sort(lat.begin(), lat.end());
+  auto us = [](uint32_t ns) { return static_cast<double>(ns) / 1e3; };
+  std::printf(
+      "latencies() (consume return -> outputs handed to the producer): "
+      "%s samples; p50 %.1f us, p99 %.1f us, p99.9 %.1f us, max %.1f us\n",
+      Thousands(lat.size()).c_str(), us(Percentile(lat, 0.5)),
+      us(Percentile(lat, 0.99)), us(Percentile(lat, 0.999)),
+      us(lat.empty() ? 0 : lat.back()));
+  // The priming events came first (the paced ones were published after them)
+  // and waited for the group join: not part of the paced figures.
+  std::vector<int64_t> lag = std::move(ebb->lag_ms);
+  lag.erase(lag.begin(),
+            lag.begin() + static_cast<std::ptrdiff_t>(
+                              std::min<size_t>(lag.size(), priming)));
+  std::sort(lag.begin(), lag.end());
+  std::printf(
+      "(extra) produce() call -> batch returned to the runner, from message "
+      "timestamps (ms resolution), paced events only: p50 %lld ms, p99 %lld "
+      "ms, p99.9 %lld ms, max %lld ms\n",
+      static_cast<long long>(Percentile(lag, 0.5)),
+      static_cast<long long>(Percentile(lag, 0.99)),
+      static_cast<long long>(Percentile(lag, 0.999)),
+      static_cast<long long>(lag.empty() ? 0 : lag.back()));
+  const kafka::StreamStats& s = ebb->stats;
+  std::printf(
+      "runner: %s consumed in %s batches (mean %.0f per batch), applied %s, "
+      "rejected %s, alerts %s, commits %s, stale %s, kafka errors %s; longest "
+      "batch turnaround %.1f ms (%s msgs); Run() %.2f s (join %.2f s)\n",
+      Thousands(s.consumed).c_str(), Thousands(ebb->batches).c_str(),
+      ebb->batches > 0
+          ? static_cast<double>(s.consumed) / static_cast<double>(ebb->batches)
+          : 0.0,
+      Thousands(s.pipeline.applied).c_str(),
+      Thousands(s.pipeline.total_rejected()).c_str(),
+      Thousands(s.alerts_produced).c_str(), Thousands(s.commits).c_str(),
+      Thousands(s.stale).c_str(), Thousands(s.kafka_errors).c_str(),
+      ebb->max_turnaround_ms, Thousands(ebb->max_turnaround_batch).c_str(),
+      ebb->run, ebb->join);
+  std::printf("in Run(): rd_kafka_flush %s; rd_kafka_commit %s\n",
+              ebb->flush.Describe().c_str(), ebb->commit.Describe().c_str());
+  if (s.consumed != total + priming || lat.size() != total + priming) {
+    std::printf("PROBLEM: %s published, %s consumed, %s latency samples\n",
+                Thousands(total + priming).c_str(),
+                Thousands(s.consumed).c_str(), Thousands(lat.size()).c_str());
+  }
+  std::printf("part 2 wall time: %.1f s\n\n", Seconds(SteadyNs() - part_start));
+  return 0;
+}
+
+// -----------------------------------------------------------------------------
+// 3. Memory
+
+class NullOutput : public Output {
+ public:
+  void OnAlert(const ebb::v1::Alert&) override { ++alerts; }
+  void OnDeadLetter(const DeadLetterView&) override { ++dead_letters; }
+  uint64_t alerts = 0;
+  uint64_t dead_letters = 0;
+};
+
+int RunMemory(bool minute, bool quick) {
+  const int64_t rss_start = ProcStatusKb("VmRSS");
+  const int64_t part_start = SteadyNs();
+  const int symbols = minute ? 1'000 : 10'000;
+  const TimeNs step = minute ? kNanosPerMinute : kHour;
+  const int days = minute && quick ? 7 : 30;
+  const int64_t steps = days * (minute ? 1'440 : 24);
+  const uint64_t events =
+      static_cast<uint64_t>(steps) * static_cast<uint64_t>(symbols);
+  std::printf(
+      "== 3. Memory (%s): %s symbols, \"%s\" buckets, 30-day window, one event "
+      "per symbol per %s for %d days = %s events (Pipeline::OnPrice, no-op "
+      "Output)%s\n",
+      minute ? "minute" : "hourly",
+      Thousands(static_cast<uint64_t>(symbols)).c_str(), minute ? "1m" : "1h",
+      minute ? "minute" : "hour", days, Thousands(events).c_str(),
+      quick ? " [--quick: 7 days instead of 30; the windows are NOT full]"
+            : "");
+  ebb::v1::EbbConfig proto = DefaultConfig();
+  proto.mutable_window()->set_resolution(minute ? "1m" : "1h");
+  absl::StatusOr<EngineConfig> config = CompileConfig(proto);
+  if (!config.ok()) {
+    std::fprintf(stderr, "kafka_bench: %s\n",
+                 config.status().ToString().c_str());
+    return 1;
+  }
+  const TimeNs start = 1'735'689'600 * kNanosPerSecond;  // 2025-01-01
+  FakeClock clock(start + steps * step);
+  NullOutput output;
+  absl::StatusOr<std::unique_ptr<Pipeline>> made =
+      Pipeline::Create(*std::move(config), &clock, &output);
+  if (!made.ok()) {
+    std::fprintf(stderr, "kafka_bench: %s\n", made.status().ToString().c_str());
+    return 1;
+  }
+  Pipeline& pipeline = **made;
+  Origin origin;
+  origin.source = pipeline.RegisterSource("memory");
+  std::vector<std::string> names;
+  std::vector<double> prices;
+  std::mt19937_64 rng(42);
+  std::normal_distribution<double> normal;
+  std::uniform_real_distribution<double> log_price(std::log(5.0),
+                                                   std::log(500.0));
+  for (int i = 0; i < symbols; ++i) {
+    char name[16];
+    std::snprintf(name, sizeof(name), "SYM%05d", i);
+    names.push_back(name);
+    prices.push_back(std::exp(log_price(rng)));
+  }
+  // Per-event log-volatility: 0.6 % per hour, scaled to the step.
+  const double sigma =
+      0.006 * std::sqrt(static_cast<double>(step) / static_cast<double>(kHour));
+  const int64_t rss_before = ProcStatusKb("VmRSS");
+  const int64_t feed_start = SteadyNs();
+  for (int64_t k = 0; k < steps; ++k) {
+    const TimeNs t = start + k * step;
+    for (int i = 0; i < symbols; ++i) {
+      const size_t s = static_cast<size_t>(i);
+      prices[s] *= std::exp(sigma * normal(rng));
+      pipeline.OnPrice(names[s], t, prices[s], origin, {});
+    }
+  }
+  const double feed_seconds = Seconds(SteadyNs() - feed_start);
+  const int64_t rss_after = ProcStatusKb("VmRSS");
+  const int64_t hwm = ProcStatusKb("VmHWM");
+  const size_t window_bytes = pipeline.WindowMemoryBytes();
+  const size_t entries = pipeline.WindowEntries();
+  const PipelineStats& st = pipeline.stats();
+  const double mib = 1024.0 * 1024.0;
+  const double delta_bytes = static_cast<double>(rss_after - rss_before) * 1024;
+  std::printf(
+      "fed in %.1f s (%.2f M events/s); applied %s, rejected %s, "
+      "alerts %s, symbols %s\n",
+      feed_seconds, static_cast<double>(events) / feed_seconds / 1e6,
+      Thousands(st.applied).c_str(), Thousands(st.total_rejected()).c_str(),
+      Thousands(output.alerts).c_str(), Thousands(st.symbols).c_str());
+  std::printf(
+      "VmRSS: at start %.1f MiB, before feeding %.1f MiB, after %.1f MiB, "
+      "delta %.1f MiB (VmHWM %.1f MiB)\n",
+      static_cast<double>(rss_start) / 1024,
+      static_cast<double>(rss_before) / 1024,
+      static_cast<double>(rss_after) / 1024, delta_bytes / mib,
+      static_cast<double>(hwm) / 1024);
+  std::printf(
+      "WindowMemoryBytes() %.1f MiB, %s window entries (%.1f bytes/entry); "
+      "RSS delta / WindowMemoryBytes() = %.3f\n",
+      static_cast<double>(window_bytes) / mib, Thousands(entries).c_str(),
+      entries > 0
+          ? static_cast<double>(window_bytes) / static_cast<double>(entries)
+          : 0.0,
+      window_bytes > 0 ? delta_bytes / static_cast<double>(window_bytes) : 0.0);
+  std::printf(
+      "per symbol: RSS delta %.1f KiB, WindowMemoryBytes() %.1f KiB, %.0f "
+      "entries\n",
+      delta_bytes / 1024 / symbols,
+      static_cast<double>(window_bytes) / 1024 / symbols,
+      static_cast<double>(entries) / symbols);
+  std::printf("part 3 (%s) wall time: %.1f s\n", minute ? "minute" : "hourly",
+              Seconds(SteadyNs() - part_start));
+  return 0;
+}
+
+// -----------------------------------------------------------------------------
+
+constexpr char kUsage[] =
+    R"(usage: ebb_kafka_bench [throughput] [latency] [--runs=3] [--partitions=8]
+                       [--per-partition=80000] [--symbols=2000]
+                       [--compression=lz4|none|snappy|zstd|gzip]
+                       [--latency-rate=100000] [--latency-events=500000]
+                       [--max-batch=10000] [--consumer-property=KEY=VALUE ...]
+                       [--trace]
+       ebb_kafka_bench memory-hourly
+       ebb_kafka_bench memory-minute [--quick]
+With no mode: throughput, then latency. Run each memory mode in a process of its own.
+)";
+
+bool ParseIntFlag(absl::string_view arg, absl::string_view name, int* out) {
+  const std::string prefix = absl::StrCat("--", name, "=");
+  if (!absl::StartsWith(arg, prefix)) return false;
+  int value = 0;
+  if (!absl::SimpleAtoi(arg.substr(prefix.size()), &value) || value < 1) {
+    std::fprintf(stderr, "kafka_bench: %s: expected a positive number\n",
+                 std::string(arg).c_str());
+    std::exit(2);
+  }
+  *out = value;
+  return true;
+}
+
+int Main(int argc, char** argv) {
+  Options o;
+  bool throughput = false, latency = false, memory_hourly = false,
+       memory_minute = false, quick = false;
+  for (int i = 1; i < argc; ++i) {
+    const absl::string_view arg = argv[i];
+    if (arg == "throughput") {
+      throughput = true;
+    } else if (arg == "latency") {
+      latency = true;
+    } else if (arg == "memory-hourly") {
+      memory_hourly = true;
+    } else if (arg == "memory-minute") {
+      memory_minute = true;
+    } else if (arg == "--trace") {
+      g_trace.print = true;
+    } else if (arg == "--quick") {
+      quick = true;
+    } else if (absl::StartsWith(arg, "--consumer-property=")) {
+      const absl::string_view kv = arg.substr(strlen("--consumer-property="));
+      const size_t eq = kv.find('=');
+      if (eq == absl::string_view::npos || eq == 0) {
+        std::fprintf(stderr, "kafka_bench: %s: expected KEY=VALUE\n", argv[i]);
+        return 2;
+      }
+      o.consumer_properties.emplace_back(std::string(kv.substr(0, eq)),
+                                         std::string(kv.substr(eq + 1)));
+    } else if (absl::StartsWith(arg, "--compression=")) {
+      o.compression = std::string(arg.substr(strlen("--compression=")));
+    } else if (ParseIntFlag(arg, "runs", &o.runs) ||
+               ParseIntFlag(arg, "partitions", &o.partitions) ||
+               ParseIntFlag(arg, "per-partition", &o.per_partition) ||
+               ParseIntFlag(arg, "symbols", &o.symbols) ||
+               ParseIntFlag(arg, "max-batch", &o.max_batch) ||
+               ParseIntFlag(arg, "latency-rate", &o.latency_rate) ||
+               ParseIntFlag(arg, "latency-events", &o.latency_events)) {
+    } else if (arg == "-h" || arg == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else {
+      std::fprintf(stderr, "kafka_bench: unknown argument: %s\n\n", argv[i]);
+      std::fputs(kUsage, stderr);
+      return 2;
+    }
+  }
+  const int memory_modes = (memory_hourly ? 1 : 0) + (memory_minute ? 1 : 0);
+  if (memory_modes > 1 || (memory_modes == 1 && (throughput || latency)) ||
+      (quick && !memory_minute)) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  if (memory_hourly) return RunMemory(false, false);
+  if (memory_minute) return RunMemory(true, quick);
+  if (!throughput && !latency) throughput = latency = true;
+  std::printf("ebb kafka bench: librdkafka %s, %u CPUs\n\n",
+              rd_kafka_version_str(), std::thread::hardware_concurrency());
+  if (throughput && RunThroughput(o) != 0) return 1;
+  if (latency && RunLatency(o) != 0) return 1;
+  return 0;
+}
+
+}  // namespace
+}  // namespace bench
+}  // namespace ebb
+
+int main(int argc, char** argv) { return ebb::bench::Main(argc, argv); }
