@@ -55,11 +55,12 @@ void PrintSummary(const kafka::StreamStats& s, double seconds) {
   const PipelineStats& p = s.pipeline;
   std::fprintf(stderr,
                "ebb run: %s messages in %.2f s (%s warm-start history, %s "
-               "stale, %s left to the next owner), %s batches, %s commits\n",
+               "stale, %s left to the next owner), %s batches, %s commits, "
+               "%.2f s CPU in the consuming thread\n",
                Thousands(s.consumed).c_str(), seconds,
                Thousands(s.history).c_str(), Thousands(s.stale).c_str(),
                Thousands(s.held).c_str(), Thousands(s.batches).c_str(),
-               Thousands(s.commits).c_str());
+               Thousands(s.commits).c_str(), s.busy_seconds);
   std::fprintf(stderr, "  applied   %s price events, %s symbols; %s news\n",
                Thousands(p.applied).c_str(), Thousands(p.symbols).c_str(),
                Thousands(p.news).c_str());

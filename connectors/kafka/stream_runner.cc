@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 
 #include "absl/strings/str_cat.h"
 #include "ebb/v1/events.pb.h"
@@ -26,6 +27,13 @@ constexpr absl::Duration kFinalFlushTimeout = absl::Seconds(60);
 constexpr char kTypeHeader[] = "ebb-type";
 constexpr char kSchemaHeader[] = "ebb-schema-version";
 constexpr char kSchemaVersion[] = "1";
+
+double ThreadCpuSeconds() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) +
+         static_cast<double>(ts.tv_nsec) * 1e-9;
+}
 
 int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -179,6 +187,13 @@ StreamStats StreamRunner::stats() const {
 // The loop
 
 absl::Status StreamRunner::Run(const std::atomic<bool>* stop) {
+  const double cpu_start = ThreadCpuSeconds();
+  absl::Status status = Loop(stop);
+  stats_.busy_seconds += ThreadCpuSeconds() - cpu_start;
+  return status;
+}
+
+absl::Status StreamRunner::Loop(const std::atomic<bool>* stop) {
   std::vector<std::string> topics = {options_.prices_topic};
   if (!options_.news_topic.empty()) topics.push_back(options_.news_topic);
   if (absl::Status s = consumer_->Subscribe(topics); !s.ok()) return s;

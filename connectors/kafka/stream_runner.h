@@ -71,6 +71,7 @@ struct StreamStats {
   uint64_t batches = 0;
   uint64_t assignments = 0;
   uint64_t kafka_errors = 0;  // transient consumer errors (retried)
+  double busy_seconds = 0;    // CPU time of the consuming thread in Run()
   PipelineStats pipeline;     // summed over every partition, past and present
 };
 
@@ -106,6 +107,7 @@ class StreamRunner : public RebalanceListener, public Output {
   struct Task;
   StreamRunner(StreamOptions options, EngineConfig engine, const Clock* clock);
 
+  absl::Status Loop(const std::atomic<bool>* stop);
   size_t NextBatch();  // into batch_
   void ProcessBatch(size_t count);
   void Process(Task& task, const rd_kafka_message_t& message);
