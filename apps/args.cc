@@ -82,8 +82,9 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> PropertyFlags(
   for (const std::string& p : args.GetAll("property")) {
     const size_t eq = p.find('=');
     if (eq == std::string::npos || eq == 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--property ", p.substr(0, p.find('=')), ": expected KEY=VALUE"));
+      // Not echoed: it may be a secret typed with the wrong separator.
+      return absl::InvalidArgumentError(
+          "--property: every value must be KEY=VALUE");
     }
     out.emplace_back(p.substr(0, eq), p.substr(eq + 1));
   }

@@ -32,7 +32,7 @@ bool IsSecretProperty(absl::string_view name) {
   const std::string lower = absl::AsciiStrToLower(name);
   for (absl::string_view marker :
        {"password", "secret", "sasl.jaas.config", "ssl.key.pem", "ssl.keystore",
-        "token", "ssl_key", "private"}) {
+        "token", "ssl_key", "private", "oauthbearer.config", "credential"}) {
     if (absl::StrContains(lower, marker)) return true;
   }
   return false;
@@ -135,6 +135,7 @@ absl::Status Producer::Produce(const std::string& topic, int32_t partition,
                                absl::string_view key, absl::string_view value,
                                absl::Span<const Header> headers,
                                int64_t timestamp_ms) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
   while (true) {
     rd_kafka_headers_t* hdrs = nullptr;
     if (!headers.empty()) {
@@ -160,6 +161,11 @@ absl::Status Producer::Produce(const std::string& topic, int32_t partition,
     // Back-pressure: serve delivery reports until there is room.
     rd_kafka_poll(handle_.get(), 10);
     if (!first_failure_.ok()) return first_failure_;
+    if (absl::Now() > deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "produce to ", topic, ": the local queue stayed full for 60 s (",
+          outstanding(), " messages unacknowledged)"));
+    }
   }
 }
 

@@ -90,7 +90,7 @@ class Producer {
 
   // Queues one message (the bytes are copied). `partition` -1 lets the
   // partitioner choose by key. Waits for queue space when the local queue is
-  // full.
+  // full, at most 60 s (then DeadlineExceeded).
   absl::Status Produce(const std::string& topic, int32_t partition,
                        absl::string_view key, absl::string_view value,
                        absl::Span<const Header> headers,

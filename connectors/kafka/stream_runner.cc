@@ -143,7 +143,11 @@ absl::StatusOr<std::unique_ptr<StreamRunner>> StreamRunner::Create(
       {"bootstrap.servers", o.brokers},
       {"group.id", o.group},
       {"client.id", "ebb"},
-      {"auto.offset.reset", o.start_earliest ? "earliest" : "latest"},
+      // Assignments set explicit start offsets (PlanWarmStart, including a
+      // new group's "latest"); a reset happens only when an offset is gone
+      // (retention), and then the oldest retained message is the right
+      // place: "latest" would skip what was never read.
+      {"auto.offset.reset", "earliest"},
       {"fetch.wait.max.ms", "10"}};
   consumer.insert(consumer.end(), o.properties.begin(), o.properties.end());
   consumer.insert(consumer.end(), o.consumer_properties.begin(),
@@ -162,13 +166,14 @@ StreamRunner::StreamRunner(StreamOptions options, EngineConfig engine,
 }
 
 StreamRunner::~StreamRunner() {
-  // Close the consumer before the tasks and producer it calls back into.
-  if (consumer_ != nullptr) (void)consumer_->Close();
-  consumer_.reset();
+  // Messages must go before their handle; the consumer before the tasks and
+  // producer it calls back into.
   for (rd_kafka_message_t*& m : batch_) {
     if (m != nullptr) rd_kafka_message_destroy(m);
     m = nullptr;
   }
+  if (consumer_ != nullptr) (void)consumer_->Close();
+  consumer_.reset();
 }
 
 void StreamRunner::SetFatal(absl::Status status) {
@@ -420,9 +425,14 @@ void StreamRunner::OnDeadLetter(const DeadLetterView& dead_letter) {
 absl::Status StreamRunner::CommitProcessed(const std::vector<Task*>& only,
                                            absl::Duration timeout) {
   std::vector<Task*> due;
+  // During a warm start the resume offset itself is committed (history has
+  // no outputs): a new group's starting point is pinned at once, and a crash
+  // or rebalance before the first live message cannot move it.
+  auto target = [](const Task* task) {
+    return std::max(task->next_offset, task->warm_until);
+  };
   auto consider = [&](Task* task) {
-    if (task->next_offset >= 0 && task->next_offset != task->committed &&
-        task->next_offset > task->warm_until) {
+    if (target(task) >= 0 && target(task) != task->committed) {
       due.push_back(task);
     }
   };
@@ -445,7 +455,7 @@ absl::Status StreamRunner::CommitProcessed(const std::vector<Task*>& only,
   for (Task* task : due) {
     rd_kafka_topic_partition_list_add(list.get(), task->topic->c_str(),
                                       task->partition)
-        ->offset = task->next_offset;
+        ->offset = target(task);
   }
   absl::Status committed = consumer_->Commit(list.get(), /*async=*/false);
   if (absl::IsAborted(committed) && consumer_->eager()) {
@@ -465,7 +475,7 @@ absl::Status StreamRunner::CommitProcessed(const std::vector<Task*>& only,
     return absl::OkStatus();
   }
   ++stats_.commits;
-  for (Task* task : due) task->committed = task->next_offset;
+  for (Task* task : due) task->committed = target(task);
   return absl::OkStatus();
 }
 
@@ -481,6 +491,13 @@ void StreamRunner::OnRevoke(const rd_kafka_topic_partition_list_t* partitions) {
     const int kind = options_.prices_topic == p.topic ? kPrices : kNews;
     auto it = tasks_.find(std::make_pair(kind, p.partition));
     if (it != tasks_.end()) revoked.push_back(it->second.get());
+  }
+  if (!options_.warm_start && fatal_.ok()) {
+    // Without a warm start nobody would apply the events still waiting in
+    // reorder buffers (allowed_lateness > 0): apply them now, before their
+    // offsets are committed.
+    current_is_history_ = false;
+    for (Task* task : revoked) task->pipeline->Flush();
   }
   if (fatal_.ok()) {
     // If this cannot flush in time, the partitions' new owner reprocesses
@@ -540,11 +557,12 @@ void StreamRunner::OnAssign(rd_kafka_topic_partition_list_t* partitions) {
     task->pipeline = *std::move(pipeline);
     task->origin.source = task->pipeline->RegisterSource(*task->topic);
     task->origin.partition = element->partition;
-    const int64_t committed_offset = have_committed.ok()
-                                         ? committed->elems[i].offset
-                                         : RD_KAFKA_OFFSET_INVALID;
+    const bool known = have_committed.ok() &&
+                       committed->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR;
+    const int64_t committed_offset =
+        known ? committed->elems[i].offset : RD_KAFKA_OFFSET_INVALID;
     task->committed = committed_offset >= 0 ? committed_offset : -1;
-    if (!have_committed.ok()) {
+    if (!known) {
       // Resume from the group's offsets, whatever they are; no warm start.
       element->offset = RD_KAFKA_OFFSET_INVALID;
       task->next_offset = -1;

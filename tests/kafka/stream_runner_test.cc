@@ -223,6 +223,44 @@ TEST_F(StreamRunnerTest, WarmStartRebuildsWindowsWithoutReplayingAlerts) {
   EXPECT_NE(Contents(ReplayAlerts(live)), Contents(expected));
 }
 
+// A new group starting at "latest" commits its starting point at once: an
+// instance stopped (or killed, or rebalanced away) before any live message
+// must not let its successor start later and treat the gap as history.
+TEST_F(StreamRunnerTest, NewGroupPinsItsStartBeforeAnyLiveMessage) {
+  const std::vector<FeedEvent> feed = MakeFeed(12, 1000);
+  const size_t split = feed.size() * 45 / 100;
+  Publish(broker_->bootstrap(), "ebb.prices", feed, 0, split);
+  StreamOptions options = Options("pin");
+  options.start_earliest = false;
+  options.exit_when_idle = absl::ZeroDuration();
+  {
+    auto first = MakeRunner(options);
+    std::atomic<bool> stop{false};
+    absl::Status status;
+    std::thread run([&] { status = first->Run(&stop); });
+    WaitUntilCommitted("pin", split);  // the warm-up's end, committed
+    stop = true;
+    run.join();
+    ASSERT_TRUE(status.ok()) << status;
+    EXPECT_EQ(first->stats().alerts_produced, 0u);
+  }
+  Publish(broker_->bootstrap(), "ebb.prices", feed, split);
+  auto second = MakeRunner(options);
+  std::atomic<bool> stop{false};
+  absl::Status status;
+  std::thread run([&] { status = second->Run(&stop); });
+  WaitUntilCommitted("pin", feed.size());
+  stop = true;
+  run.join();
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_EQ(second->stats().history, split);
+  const std::vector<ebb::v1::Alert> expected = ReplayAlerts(feed, split);
+  ASSERT_GT(expected.size(), 10u);
+  EXPECT_EQ(
+      Contents(ParseAlerts(ReadTopic(broker_->bootstrap(), "ebb.alerts"))),
+      Contents(expected));
+}
+
 TEST_F(StreamRunnerTest, WarmStartCanEmitTheHistoryAlertsWithTheirIds) {
   const std::vector<FeedEvent> feed = MakeFeed(8, 800);
   Publish(broker_->bootstrap(), "ebb.prices", feed);
@@ -394,6 +432,7 @@ TEST(KafkaPropertiesTest, SecretsComeFromTheEnvironmentAndAreNeverPrinted) {
   EXPECT_EQ(described.find("s3cret"), std::string::npos);
   EXPECT_NE(described.find("sasl.username=desk"), std::string::npos);
   EXPECT_TRUE(IsSecretProperty("sasl.oauthbearer.client.secret"));
+  EXPECT_TRUE(IsSecretProperty("sasl.oauthbearer.config"));
   EXPECT_FALSE(IsSecretProperty("bootstrap.servers"));
 
   // librdkafka's own error text quotes the value; a secret's never shows.
