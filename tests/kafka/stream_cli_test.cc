@@ -120,6 +120,38 @@ TEST_F(StreamCliTest, ProduceRunTailEqualsReplay) {
   }
 }
 
+// Bad configuration is a clear error naming the field, before connecting;
+// a malformed --property is not echoed (it may hold a secret).
+TEST(StreamCliConfigTest, BadKafkaConfigIsAClearError) {
+  const std::string config = TempPath("bad.textproto");
+  ebb_test::WriteFile(config, "kafka { start: \"yesterday\" }\n");
+  auto bad_start = ebb_test::RunEbb("run --config " + config);
+  EXPECT_EQ(bad_start.exit_code, 1);
+  EXPECT_NE(bad_start.err.find("kafka.start"), std::string::npos)
+      << bad_start.err;
+  ebb_test::WriteFile(config, "kafka { commit_interval: \"soon\" }\n");
+  auto bad_interval = ebb_test::RunEbb("run --config " + config);
+  EXPECT_EQ(bad_interval.exit_code, 1);
+  EXPECT_NE(bad_interval.err.find("kafka.commit_interval"), std::string::npos)
+      << bad_interval.err;
+  ebb_test::WriteFile(config, "kafka { no_such_field: 1 }\n");
+  auto unknown = ebb_test::RunEbb("run --config " + config);
+  EXPECT_EQ(unknown.exit_code, 1);
+  EXPECT_NE(unknown.err.find("no_such_field"), std::string::npos)
+      << unknown.err;
+  auto property = ebb_test::RunEbb(
+      "run --brokers 127.0.0.1:1 --property sasl.password:hunter2");
+  EXPECT_EQ(property.exit_code, 1);
+  EXPECT_EQ(property.err.find("hunter2"), std::string::npos) << property.err;
+  auto secret = ebb_test::RunEbb(
+      "run --brokers 127.0.0.1:1 --property sasl.password=hunter2 "
+      "--property enable.idempotence=maybe");
+  EXPECT_EQ(secret.exit_code, 1);
+  EXPECT_NE(secret.err.find("enable.idempotence"), std::string::npos)
+      << secret.err;
+  EXPECT_EQ(secret.err.find("hunter2"), std::string::npos) << secret.err;
+}
+
 // Committed offsets of `group` per partition of ebb.prices.
 std::map<int32_t, int64_t> CommittedOffsets(const std::string& brokers,
                                             const std::string& group) {
