@@ -1,6 +1,8 @@
 // ebb run: the main job. A Kafka consumer-group member that turns price events
 // into drawdown alerts, until stopped. See docs/kafka.md.
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -132,6 +134,28 @@ int RunStream(int argc, char** argv) {
   }
 
   options->verbose = !args->Has("quiet");
+  // On a terminal, the warm start (a backfill from the topic) shows progress.
+  const bool tty = isatty(STDERR_FILENO) == 1 && options->verbose;
+  absl::Time last_drawn = absl::InfinitePast();
+  bool drawn = false;
+  if (tty) {
+    options->on_warm_progress = [&](uint64_t done, uint64_t total) {
+      const absl::Time now = absl::Now();
+      if (done < total && now - last_drawn < absl::Milliseconds(200)) return;
+      last_drawn = now;
+      if (done >= total) {
+        if (drawn) std::fputs("\r\033[K", stderr);
+        drawn = false;
+        return;
+      }
+      std::fprintf(
+          stderr,
+          "\r\033[Kebb run: warm start %5.1f%%  %s of %s history messages",
+          100.0 * static_cast<double>(done) / static_cast<double>(total),
+          Thousands(done).c_str(), Thousands(total).c_str());
+      drawn = true;
+    };
+  }
   InstallStopHandlers();
   std::unique_ptr<kafka::EmbeddedBroker> broker;
   if (args->Has("embedded-broker")) {

@@ -219,6 +219,9 @@ absl::Status StreamRunner::Loop(const std::atomic<bool>* stop) {
       ++stats_.batches;
       last_activity_ = now;
       ProcessBatch(count);
+      if (options_.on_warm_progress && warm_total_ > 0) {
+        options_.on_warm_progress(stats_.history, warm_total_);
+      }
     }
     producer_->Poll();
     if (now - last_commit >= options_.commit_interval) {
@@ -627,7 +630,10 @@ void StreamRunner::PlanWarmStart(Task& task,
       from = times->elems[0].offset;
     }
   }
-  if (options_.warm_start && resume > low) task.warm_until = resume;
+  if (options_.warm_start && resume > low) {
+    task.warm_until = resume;
+    warm_total_ += static_cast<uint64_t>(resume - from);
+  }
   element->offset = from;
   task.next_offset = from;
 }

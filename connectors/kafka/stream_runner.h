@@ -15,6 +15,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -53,6 +54,9 @@ struct StreamOptions {
   bool record_latency = false;
   // Print assignments, revocations and postponed commits on stderr.
   bool verbose = true;
+  // Called after each batch while partitions warm up, with the warm-start
+  // history processed so far and the total planned (both cumulative).
+  std::function<void(uint64_t done, uint64_t total)> on_warm_progress;
 };
 
 // The options of a KafkaConfig, with defaults for what it leaves empty.
@@ -146,7 +150,9 @@ class StreamRunner : public RebalanceListener, public Output {
   bool current_is_history_ = false;
 
   std::atomic<int> assigned_partitions_{0};
-  absl::Time last_activity_;  // the last message or assignment
+  absl::Time last_activity_;
+  uint64_t warm_total_ = 0;  // history messages planned by warm starts  // the
+                             // last message or assignment
   StreamStats stats_;
   PipelineStats retired_;  // stats of partitions no longer assigned
   absl::Status fatal_;
