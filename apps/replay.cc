@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "apps/args.h"
 #include "apps/commands.h"
+#include "apps/common.h"
 #include "apps/progress.h"
 #include "connectors/file_sink.h"
 #include "connectors/file_source.h"
@@ -67,16 +68,9 @@ void PrintSummary(const Pipeline& pipeline, size_t inputs, double seconds) {
   std::fprintf(stderr, "  applied   %s price events, %s symbol%s; %s news\n",
                Thousands(s.applied).c_str(), Thousands(s.symbols).c_str(),
                s.symbols == 1 ? "" : "s", Thousands(s.news).c_str());
-  std::string rejected = Thousands(s.total_rejected());
-  std::string reasons;
-  for (int r = 1; r < static_cast<int>(s.rejected.size()); ++r) {
-    if (s.rejected[r] == 0) continue;
-    absl::StrAppend(&reasons, reasons.empty() ? " (" : ", ",
-                    RejectReasonName(static_cast<ebb::v1::RejectReason>(r)),
-                    " ", Thousands(s.rejected[r]));
-  }
-  if (!reasons.empty()) reasons += ")";
-  std::fprintf(stderr, "  rejected  %s%s\n", rejected.c_str(), reasons.c_str());
+  std::fprintf(stderr, "  rejected  %s%s\n",
+               Thousands(s.total_rejected()).c_str(),
+               RejectedByReason(s).c_str());
   std::fprintf(stderr,
                "  alerts    %s (opened %s, escalated %s, resolved %s)\n",
                Thousands(s.total_alerts()).c_str(),
@@ -90,17 +84,7 @@ void PrintSummary(const Pipeline& pipeline, size_t inputs, double seconds) {
 }
 
 absl::StatusOr<ebb::v1::EbbConfig> BuildConfig(const Args& args) {
-  ebb::v1::EbbConfig config;
-  if (args.Has("config")) {
-    ASSIGN_OR_RETURN(config, LoadConfigFile(args.Get("config")));
-  } else {
-    config = DefaultConfig();
-  }
-  if (args.Has("window"))
-    config.mutable_window()->set_length(args.Get("window"));
-  if (args.Has("resolution"))
-    config.mutable_window()->set_resolution(args.Get("resolution"));
-  if (args.Has("lateness")) config.set_allowed_lateness(args.Get("lateness"));
+  ASSIGN_OR_RETURN(ebb::v1::EbbConfig config, ConfigFromFlags(args));
   for (const std::string& p : args.GetAll("prices"))
     *config.add_prices() = ParseInputArg(p);
   for (const std::string& n : args.GetAll("news"))

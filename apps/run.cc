@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "apps/args.h"
 #include "apps/commands.h"
+#include "apps/common.h"
 #include "apps/signals.h"
 #include "connectors/kafka/embedded_broker.h"
 #include "connectors/kafka/stream_runner.h"
@@ -66,14 +67,7 @@ void PrintSummary(const kafka::StreamStats& s, double seconds) {
   std::fprintf(stderr, "  applied   %s price events, %s symbols; %s news\n",
                Thousands(p.applied).c_str(), Thousands(p.symbols).c_str(),
                Thousands(p.news).c_str());
-  std::string reasons;
-  for (int r = 1; r < static_cast<int>(p.rejected.size()); ++r) {
-    if (p.rejected[r] == 0) continue;
-    absl::StrAppend(&reasons, reasons.empty() ? " (" : ", ",
-                    RejectReasonName(static_cast<ebb::v1::RejectReason>(r)),
-                    " ", Thousands(p.rejected[r]));
-  }
-  if (!reasons.empty()) reasons += ")";
+  const std::string reasons = RejectedByReason(p);
   std::fprintf(stderr, "  rejected  %s%s; %s dead letters published\n",
                Thousands(p.total_rejected()).c_str(), reasons.c_str(),
                Thousands(s.dead_letters_produced).c_str());
@@ -88,17 +82,7 @@ void PrintSummary(const kafka::StreamStats& s, double seconds) {
 }
 
 absl::StatusOr<ebb::v1::EbbConfig> BuildConfig(const Args& args) {
-  ebb::v1::EbbConfig config;
-  if (args.Has("config")) {
-    ASSIGN_OR_RETURN(config, LoadConfigFile(args.Get("config")));
-  } else {
-    config = DefaultConfig();
-  }
-  if (args.Has("window"))
-    config.mutable_window()->set_length(args.Get("window"));
-  if (args.Has("resolution"))
-    config.mutable_window()->set_resolution(args.Get("resolution"));
-  if (args.Has("lateness")) config.set_allowed_lateness(args.Get("lateness"));
+  ASSIGN_OR_RETURN(ebb::v1::EbbConfig config, ConfigFromFlags(args));
   ebb::v1::KafkaConfig* kafka = config.mutable_kafka();
   if (args.Has("brokers")) kafka->set_brokers(args.Get("brokers"));
   if (args.Has("group")) kafka->set_group(args.Get("group"));

@@ -318,13 +318,27 @@ TEST_F(StreamRunnerTest, BrokerFaultsLoseNothing) {
   ASSERT_TRUE(status.ok()) << status;
 
   const StreamStats stats = runner->stats();
-  EXPECT_EQ(stats.consumed, n);
+  // The broker down can also cost the group its coordinator: then the group
+  // rebalances, the partitions come back warm-started, and what was
+  // processed after the last commit is processed again.
+  EXPECT_GE(stats.consumed - stats.history, n);
   const std::vector<ebb::v1::Alert> alerts =
       ParseAlerts(ReadTopic(broker_->bootstrap(), "ebb.alerts"));
   const std::vector<ebb::v1::Alert> expected = ReplayAlerts(feed);
   ASSERT_GT(expected.size(), 20u);
-  // Nothing lost, nothing doubled (the idempotent producer's retries).
-  EXPECT_EQ(Contents(alerts), Contents(expected));
+  // Nothing lost, nothing different; a repeat (at-least-once) is the very
+  // same alert. Without a rebalance there is none: the idempotent producer's
+  // retries do not duplicate.
+  const std::multiset<std::string> got = Contents(alerts);
+  const std::multiset<std::string> want = Contents(expected);
+  EXPECT_EQ(std::set<std::string>(got.begin(), got.end()),
+            std::set<std::string>(want.begin(), want.end()));
+  if (stats.assignments == 1) {
+    EXPECT_EQ(got, want);
+  }
+  std::fprintf(stderr, "faults: %zu alerts for %zu, %llu assignments\n",
+               alerts.size(), expected.size(),
+               static_cast<unsigned long long>(stats.assignments));
 }
 
 // Scaling out: a second instance joins the group mid-stream, partitions move
