@@ -15,15 +15,13 @@ int TimeoutMs(absl::Duration timeout) {
 }
 
 // Transient errors (a broker down, a timed-out request) are retried by
-// librdkafka itself; they are reported, at most once a second per kind.
+// librdkafka itself, and its own log line (which folds repeats) already says
+// so; only a fatal error is reported again here. Callers learn of it through
+// Flush() and the consumer's error messages.
 void OnError(rd_kafka_t* rk, int err, const char* reason, void*) {
-  static absl::Time last_report = absl::InfinitePast();
-  const absl::Time now = absl::Now();
-  const bool fatal = err == RD_KAFKA_RESP_ERR__FATAL;
-  if (!fatal && now - last_report < absl::Seconds(1)) return;
-  last_report = now;
-  std::fprintf(stderr, "ebb: kafka %s: %s%s\n", rd_kafka_name(rk), reason,
-               fatal ? " (fatal)" : "");
+  if (err != RD_KAFKA_RESP_ERR__FATAL) return;
+  std::fprintf(stderr, "ebb: kafka %s: fatal error: %s\n", rd_kafka_name(rk),
+               reason);
 }
 
 }  // namespace
