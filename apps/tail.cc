@@ -13,7 +13,9 @@
 #include "apps/signals.h"
 #include "connectors/kafka/kafka_client.h"
 #include "ebb/v1/alert.pb.h"
+#include "ebb/v1/dead_letter.pb.h"
 #include "google/protobuf/util/json_util.h"
+#include "pipeline/validate.h"
 
 namespace ebb {
 namespace {
@@ -22,7 +24,8 @@ constexpr char kUsage[] =
     R"(usage: ebb tail --brokers B [--topic ebb.alerts] [--from-beginning] [--max N]
                 [--idle-exit SECONDS] [--property KEY=VALUE ...]
 
-Subscribes to an alert topic and prints each alert as a JSON line on stdout, as it arrives,
+Subscribes to an alert topic and prints each alert as a JSON line on stdout, as it arrives
+(or, for the dead-letter topic, each ebb.v1.DeadLetter: reason, detail, source, original bytes),
 until SIGINT/SIGTERM, N alerts (--max), or SECONDS without one (--idle-exit). Without
 --from-beginning only new alerts are printed. Messages that are not ebb.v1.Alert are
 reported on stderr and skipped.
@@ -34,6 +37,49 @@ const std::vector<FlagSpec> kFlags = {
     {"idle-exit", true, false},       {"property", true, true},
     {"help", false, false},
 };
+
+std::string Header(const rd_kafka_message_t& message, const char* name) {
+  rd_kafka_headers_t* headers = nullptr;
+  const void* value = nullptr;
+  size_t size = 0;
+  if (rd_kafka_message_headers(&message, &headers) !=
+          RD_KAFKA_RESP_ERR_NO_ERROR ||
+      rd_kafka_header_get_last(headers, name, &value, &size) !=
+          RD_KAFKA_RESP_ERR_NO_ERROR ||
+      value == nullptr) {
+    return "";
+  }
+  return std::string(static_cast<const char*>(value), size);
+}
+
+// A record of the dead-letter topic, as the DeadLetter it stands for.
+bool DeadLetterOf(const rd_kafka_message_t& message, ebb::v1::DeadLetter* out) {
+  const std::string reason = Header(message, "ebb-reason");
+  if (reason.empty()) return false;
+  out->Clear();
+  for (int r = 1; r <= ebb::v1::RejectReason_MAX; ++r) {
+    if (reason == RejectReasonName(static_cast<ebb::v1::RejectReason>(r))) {
+      out->set_reason(static_cast<ebb::v1::RejectReason>(r));
+    }
+  }
+  out->set_detail(Header(message, "ebb-detail"));
+  out->set_source(Header(message, "ebb-source-topic"));
+  int32_t partition = 0;
+  int64_t offset = 0;
+  if (absl::SimpleAtoi(Header(message, "ebb-source-partition"), &partition)) {
+    out->set_partition(partition);
+  }
+  if (absl::SimpleAtoi(Header(message, "ebb-source-offset"), &offset)) {
+    out->set_offset(offset);
+  }
+  if (message.payload != nullptr) {
+    out->set_original(static_cast<const char*>(message.payload), message.len);
+  }
+  if (message.key != nullptr) {
+    out->set_symbol(static_cast<const char*>(message.key), message.key_len);
+  }
+  return true;
+}
 
 int Fail(const absl::Status& status) {
   std::fprintf(stderr, "ebb tail: %s\n", std::string(status.message()).c_str());
@@ -79,6 +125,7 @@ int RunTail(int argc, char** argv) {
   google::protobuf::util::JsonPrintOptions json;
   json.preserve_proto_field_names = false;  // lowerCamelCase, the JSON mapping
   ebb::v1::Alert alert;
+  ebb::v1::DeadLetter dead_letter;
   std::string line;
   uint64_t printed = 0;
   double idle = 0;
@@ -107,14 +154,19 @@ int RunTail(int argc, char** argv) {
       continue;
     }
     idle = 0;
-    if (!alert.ParseFromArray(message->payload,
-                              static_cast<int>(message->len))) {
+    line.clear();
+    if (DeadLetterOf(*message, &dead_letter)) {
+      // A record of ebb.dlq: its reason and source are in the headers.
+      (void)google::protobuf::util::MessageToJsonString(dead_letter, &line,
+                                                        json);
+    } else if (alert.ParseFromArray(message->payload,
+                                    static_cast<int>(message->len))) {
+      (void)google::protobuf::util::MessageToJsonString(alert, &line, json);
+    } else {
       std::fprintf(stderr, "ebb tail: offset %lld is not an ebb.v1.Alert\n",
                    static_cast<long long>(message->offset));
       continue;
     }
-    line.clear();
-    (void)google::protobuf::util::MessageToJsonString(alert, &line, json);
     std::printf("%s\n", line.c_str());
     std::fflush(stdout);
     ++printed;

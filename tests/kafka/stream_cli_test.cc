@@ -17,6 +17,7 @@
 #include "absl/strings/str_format.h"
 #include "apps/cli_test_util.h"
 #include "connectors/kafka/embedded_broker.h"
+#include "ebb/v1/dead_letter.pb.h"
 #include "gtest/gtest.h"
 #include "kafka/kafka_test_util.h"
 
@@ -102,11 +103,19 @@ TEST_F(StreamCliTest, ProduceRunTailEqualsReplay) {
   EXPECT_NE(produce.err.find("18,000 messages to ebb.prices"),
             std::string::npos)
       << produce.err;
+  // And one message that is not a PriceEvent, for the dead-letter topic.
+  auto producer = ebb_test::MakeProducer(b);
+  ASSERT_TRUE(producer->Produce("ebb.prices", -1, "SYM1", "\x0a\x7f", {}).ok());
+  ASSERT_TRUE(producer->Flush(absl::Seconds(10)).ok());
+
   auto run =
       ebb_test::RunEbb("run --brokers " + b +
                        " --group cli --from-beginning --exit-when-idle 3s");
   ASSERT_EQ(run.exit_code, 0) << run.err;
-  EXPECT_NE(run.err.find("18,000 messages"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("18,001 messages"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("rejected  1 (truncated 1); 1 dead letters published"),
+            std::string::npos)
+      << run.err;
   auto tail = ebb_test::RunEbb("tail --brokers " + b +
                                " --from-beginning --idle-exit 1");
   ASSERT_EQ(tail.exit_code, 0) << tail.err;
@@ -118,6 +127,20 @@ TEST_F(StreamCliTest, ProduceRunTailEqualsReplay) {
   for (const auto& alert : streamed) {
     EXPECT_EQ(alert.provenance().source(), "ebb.prices");
   }
+
+  // The dead letter, read back as JSON.
+  auto dlq =
+      ebb_test::RunEbb("tail --brokers " + b +
+                       " --topic ebb.dlq --from-beginning --idle-exit 1");
+  ASSERT_EQ(dlq.exit_code, 0) << dlq.err;
+  auto letters = ebb_test::ReadJsonLines<ebb::v1::DeadLetter>(dlq.out, true);
+  ASSERT_EQ(letters.size(), 1u) << dlq.out;
+  EXPECT_EQ(letters[0].reason(), ebb::v1::TRUNCATED);
+  EXPECT_EQ(letters[0].original(), "\x0a\x7f");
+  EXPECT_EQ(letters[0].symbol(), "SYM1");
+  EXPECT_EQ(letters[0].source(), "ebb.prices");
+  EXPECT_TRUE(letters[0].has_partition());
+  EXPECT_FALSE(letters[0].detail().empty());
 }
 
 // Bad configuration is a clear error naming the field, before connecting;
