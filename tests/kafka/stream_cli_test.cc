@@ -175,6 +175,27 @@ TEST(StreamCliConfigTest, BadKafkaConfigIsAClearError) {
   EXPECT_EQ(secret.err.find("hunter2"), std::string::npos) << secret.err;
 }
 
+// Waits until ebb.alerts (one partition) holds at least `n` messages.
+bool WaitForAlerts(const std::string& brokers, int64_t n,
+                   absl::Duration timeout) {
+  auto consumer = Consumer::Create(
+      {{"bootstrap.servers", brokers}, {"group.id", "ebb-test-watch"}},
+      nullptr);
+  if (!consumer.ok()) return false;
+  const absl::Time deadline = absl::Now() + timeout;
+  while (absl::Now() < deadline) {
+    int64_t low = 0, high = 0;
+    if ((*consumer)
+            ->Watermarks("ebb.alerts", 0, &low, &high, absl::Seconds(5))
+            .ok() &&
+        high >= n) {
+      return true;
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  return false;
+}
+
 // Committed offsets of `group` per partition of ebb.prices.
 std::map<int32_t, int64_t> CommittedOffsets(const std::string& brokers,
                                             const std::string& group) {
@@ -216,7 +237,9 @@ void StopMidStreamAndRestart(EmbeddedBroker& broker, int signal_number) {
       absl::SleepFor(absl::Milliseconds(100));
     }
   });
-  absl::SleepFor(absl::Milliseconds(1700));
+  // Stop it once the crash has begun to produce alerts: mid-stream, with
+  // alerts both before and after the stop.
+  ASSERT_TRUE(WaitForAlerts(b, 3, absl::Seconds(60)));
   kill(first, signal_number);
   const int exit_code = Wait(first);
   const std::map<int32_t, int64_t> committed = CommittedOffsets(b, group);
