@@ -143,6 +143,30 @@ TEST_F(StreamCliTest, ProduceRunTailEqualsReplay) {
   EXPECT_FALSE(letters[0].detail().empty());
 }
 
+// `ebb run --embedded-broker`: the broker lives in the ebb process; its
+// address is on stderr and other clients can use it.
+TEST(StreamCliEmbeddedTest, RunWithItsOwnBroker) {
+  const std::string csv = WriteCsv(ebb_test::MakeFeed(6, 900), "embedded.csv");
+  const std::string err = TempPath("embedded.err");
+  const pid_t run = Spawn({"run", "--embedded-broker", "--from-beginning",
+                           "--exit-when-idle", "3s"},
+                          TempPath("embedded.out"), err);
+  ASSERT_TRUE(WaitForText(err, "assigned", absl::Seconds(30)))
+      << ebb_test::ReadFile(err);
+  const std::string log = ebb_test::ReadFile(err);
+  const std::string marker = "embedded broker at ";
+  const size_t at = log.find(marker);
+  ASSERT_NE(at, std::string::npos) << log;
+  const std::string brokers =
+      log.substr(at + marker.size(), log.find('\n', at) - at - marker.size());
+  auto produce = ebb_test::RunEbb("produce --no-progress --brokers " + brokers +
+                                  " " + csv);
+  EXPECT_EQ(produce.exit_code, 0) << produce.err;
+  EXPECT_EQ(Wait(run), 0) << ebb_test::ReadFile(err);
+  EXPECT_NE(ebb_test::ReadFile(err).find("5,400 messages"), std::string::npos)
+      << ebb_test::ReadFile(err);
+}
+
 // Bad configuration is a clear error naming the field, before connecting;
 // a malformed --property is not echoed (it may hold a secret).
 TEST(StreamCliConfigTest, BadKafkaConfigIsAClearError) {
