@@ -239,8 +239,7 @@ void Consumer::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t* partitions,
                            void* opaque) {
   auto* self = static_cast<Consumer*>(opaque);
-  const bool cooperative =
-      absl::string_view(rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE";
+  const bool cooperative = !self->eager();
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     if (self->listener_ != nullptr) self->listener_->OnAssign(partitions);
     if (cooperative) {

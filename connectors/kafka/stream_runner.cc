@@ -269,18 +269,25 @@ size_t StreamRunner::NextBatch() {
   return count;
 }
 
-StreamRunner::Task* StreamRunner::FindTask(const rd_kafka_message_t& message) {
-  const char* name = rd_kafka_topic_name(message.rkt);
-  int kind;
-  if (options_.prices_topic == name) {
-    kind = kPrices;
-  } else if (options_.news_topic == name) {
-    kind = kNews;
-  } else {
-    return nullptr;
-  }
-  auto it = tasks_.find(std::make_pair(kind, message.partition));
+int StreamRunner::KindOf(const char* topic) const {
+  if (options_.prices_topic == topic) return kPrices;
+  if (options_.news_topic == topic) return kNews;
+  return -1;
+}
+
+StreamRunner::Task* StreamRunner::TaskFor(const char* topic,
+                                          int32_t partition) {
+  auto it = tasks_.find(std::make_pair(KindOf(topic), partition));
   return it == tasks_.end() ? nullptr : it->second.get();
+}
+
+void StreamRunner::StartWithoutWarmUp(Task& task,
+                                      rd_kafka_topic_partition_t* element,
+                                      int64_t committed) {
+  element->offset = committed >= 0            ? committed
+                    : options_.start_earliest ? RD_KAFKA_OFFSET_BEGINNING
+                                              : RD_KAFKA_OFFSET_END;
+  task.next_offset = committed >= 0 ? committed : -1;
 }
 
 void StreamRunner::ProcessBatch(size_t count) {
@@ -307,10 +314,11 @@ void StreamRunner::ProcessBatch(size_t count) {
       rd_kafka_message_destroy(message);
       continue;
     }
-    Task* task = (last != nullptr && last->partition == message->partition &&
-                  *last->topic == rd_kafka_topic_name(message->rkt))
-                     ? last
-                     : FindTask(*message);
+    Task* task =
+        (last != nullptr && last->partition == message->partition &&
+         *last->topic == rd_kafka_topic_name(message->rkt))
+            ? last
+            : TaskFor(rd_kafka_topic_name(message->rkt), message->partition);
     if (task == nullptr ||
         (task->created_during_call == consume_calls_ &&
          i < task->created_at_index) ||
@@ -490,10 +498,9 @@ void StreamRunner::Retire(Task& task) { retired_.Add(task.pipeline->stats()); }
 void StreamRunner::OnRevoke(const rd_kafka_topic_partition_list_t* partitions) {
   std::vector<Task*> revoked;
   for (int i = 0; i < partitions->cnt; ++i) {
-    const rd_kafka_topic_partition_t& p = partitions->elems[i];
-    const int kind = options_.prices_topic == p.topic ? kPrices : kNews;
-    auto it = tasks_.find(std::make_pair(kind, p.partition));
-    if (it != tasks_.end()) revoked.push_back(it->second.get());
+    Task* task =
+        TaskFor(partitions->elems[i].topic, partitions->elems[i].partition);
+    if (task != nullptr) revoked.push_back(task);
   }
   if (!options_.warm_start && fatal_.ok()) {
     // Without a warm start nobody would apply the events still waiting in
@@ -543,7 +550,7 @@ void StreamRunner::OnAssign(rd_kafka_topic_partition_list_t* partitions) {
   int warm = 0;
   for (int i = 0; i < partitions->cnt; ++i) {
     rd_kafka_topic_partition_t* element = &partitions->elems[i];
-    const int kind = options_.prices_topic == element->topic ? kPrices : kNews;
+    const int kind = KindOf(element->topic);
     auto task = std::make_unique<Task>();
     task->kind = kind;
     task->partition = element->partition;
@@ -573,10 +580,7 @@ void StreamRunner::OnAssign(rd_kafka_topic_partition_list_t* partitions) {
       PlanWarmStart(*task, element, committed_offset);
       if (task->warm_until > element->offset) ++warm;
     } else {
-      element->offset = committed_offset >= 0     ? committed_offset
-                        : options_.start_earliest ? RD_KAFKA_OFFSET_BEGINNING
-                                                  : RD_KAFKA_OFFSET_END;
-      task->next_offset = committed_offset >= 0 ? committed_offset : -1;
+      StartWithoutWarmUp(*task, element, committed_offset);
     }
     tasks_[std::make_pair(kind, element->partition)] = std::move(task);
   }
@@ -600,10 +604,7 @@ void StreamRunner::PlanWarmStart(Task& task,
                  "ebb run: %s: %s; starting without warm start (windows of "
                  "this partition begin empty)\n",
                  task.topic->c_str(), std::string(marks.message()).c_str());
-    element->offset = committed >= 0            ? committed
-                      : options_.start_earliest ? RD_KAFKA_OFFSET_BEGINNING
-                                                : RD_KAFKA_OFFSET_END;
-    task.next_offset = committed >= 0 ? committed : -1;
+    StartWithoutWarmUp(task, element, committed);
     return;
   }
   // Where live processing resumes.

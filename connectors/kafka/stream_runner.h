@@ -115,7 +115,9 @@ class StreamRunner : public RebalanceListener, public Output {
   size_t NextBatch();  // into batch_
   void ProcessBatch(size_t count);
   void Process(Task& task, const rd_kafka_message_t& message);
-  Task* FindTask(const rd_kafka_message_t& message);
+  // kPrices, kNews, or -1 for a topic ebb does not consume.
+  int KindOf(const char* topic) const;
+  Task* TaskFor(const char* topic, int32_t partition);
   // Flushes the producer, then commits the processed offsets of `tasks`
   // (all when empty). When the flush takes longer than `timeout` (a broker
   // outage), nothing is committed and the result is OK: the next commit
@@ -128,6 +130,9 @@ class StreamRunner : public RebalanceListener, public Output {
   // is warm-start history.
   void PlanWarmStart(Task& task, rd_kafka_topic_partition_t* element,
                      int64_t committed);
+  // Resumes at the committed offset, or (none) where a new group starts.
+  void StartWithoutWarmUp(Task& task, rd_kafka_topic_partition_t* element,
+                          int64_t committed);
 
   StreamOptions options_;
   EngineConfig engine_;

@@ -180,6 +180,24 @@ inline std::vector<Record> ReadTopic(const std::string& brokers,
   return out;
 }
 
+// The offsets `group` has committed on the 4 partitions of ebb.prices
+// (RD_KAFKA_OFFSET_INVALID where none). False when the broker did not say.
+inline bool CommittedOffsets(const std::string& brokers,
+                             const std::string& group,
+                             std::map<int32_t, int64_t>* out,
+                             absl::Duration timeout) {
+  auto consumer = ebb::kafka::Consumer::Create(
+      {{"bootstrap.servers", brokers}, {"group.id", group}}, nullptr);
+  if (!consumer.ok()) return false;
+  ebb::kafka::PartitionListPtr list(rd_kafka_topic_partition_list_new(4));
+  for (int p = 0; p < 4; ++p) {
+    rd_kafka_topic_partition_list_add(list.get(), "ebb.prices", p);
+  }
+  if (!(*consumer)->Committed(list.get(), timeout).ok()) return false;
+  for (int p = 0; p < 4; ++p) (*out)[p] = list->elems[p].offset;
+  return true;
+}
+
 // An alert without its provenance (the part that differs between replay and
 // Kafka), serialized deterministically: equal strings mean equal alerts.
 inline std::string Content(ebb::v1::Alert alert) {

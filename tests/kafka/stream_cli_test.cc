@@ -220,21 +220,6 @@ bool WaitForAlerts(const std::string& brokers, int64_t n,
   return false;
 }
 
-// Committed offsets of `group` per partition of ebb.prices.
-std::map<int32_t, int64_t> CommittedOffsets(const std::string& brokers,
-                                            const std::string& group) {
-  std::map<int32_t, int64_t> out;
-  auto consumer = Consumer::Create(
-      {{"bootstrap.servers", brokers}, {"group.id", group}}, nullptr);
-  EXPECT_TRUE(consumer.ok());
-  PartitionListPtr list(rd_kafka_topic_partition_list_new(4));
-  for (int p = 0; p < 4; ++p)
-    rd_kafka_topic_partition_list_add(list.get(), "ebb.prices", p);
-  EXPECT_TRUE((*consumer)->Committed(list.get(), absl::Seconds(10)).ok());
-  for (int p = 0; p < 4; ++p) out[p] = list->elems[p].offset;
-  return out;
-}
-
 void StopMidStreamAndRestart(EmbeddedBroker& broker, int signal_number) {
   const std::vector<FeedEvent> feed = ebb_test::MakeFeed(24, 1000);
   const std::string b = broker.bootstrap();
@@ -266,7 +251,9 @@ void StopMidStreamAndRestart(EmbeddedBroker& broker, int signal_number) {
   ASSERT_TRUE(WaitForAlerts(b, 3, absl::Seconds(60)));
   kill(first, signal_number);
   const int exit_code = Wait(first);
-  const std::map<int32_t, int64_t> committed = CommittedOffsets(b, group);
+  std::map<int32_t, int64_t> committed;
+  EXPECT_TRUE(
+      ebb_test::CommittedOffsets(b, group, &committed, absl::Seconds(10)));
   publisher.join();
   if (signal_number == SIGTERM) {
     EXPECT_EQ(exit_code, 0) << ebb_test::ReadFile(err1);
