@@ -148,7 +148,14 @@ absl::StatusOr<std::unique_ptr<StreamRunner>> StreamRunner::Create(
       // (retention), and then the oldest retained message is the right
       // place: "latest" would skip what was never read.
       {"auto.offset.reset", "earliest"},
-      {"fetch.wait.max.ms", "10"}};
+      {"fetch.wait.max.ms", "10"},
+      // librdkafka 2.0.2 stops fetching a partition for a whole second once
+      // this many messages are queued (librdkafka#2879; 2.1 added
+      // fetch.queue.backoff.ms). At the default of 100,000 a catch-up ran
+      // in bursts: 100,000 messages, then ~0.9 s idle (0.16 M events/s in
+      // ebb_kafka_bench). A million keeps more than a second of work queued;
+      // queued.max.messages.kbytes (64 MB of payload) still bounds memory.
+      {"queued.min.messages", "1000000"}};
   consumer.insert(consumer.end(), o.properties.begin(), o.properties.end());
   consumer.insert(consumer.end(), o.consumer_properties.begin(),
                   o.consumer_properties.end());
