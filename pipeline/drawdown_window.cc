@@ -35,32 +35,42 @@ Summary WindowCore<kExact>::Lift(uint32_t pos) const {
 // b.min / a.max)), where a precedes b. Ties go to the later witness: the latest
 // peak, the latest trough.
 template <bool kExact>
-inline Summary WindowCore<kExact>::Combine(const Summary& a,
-                                           const Summary& b) const {
-  if (a.mdd < 0) return b;
-  if (b.mdd < 0) return a;
-  const double a_max = MaxPrice(a.max_at);
-  const double b_min = MinPrice(b.min_at);
-  Summary out;
-  out.max_at = MaxPrice(b.max_at) >= a_max ? b.max_at : a.max_at;
-  out.min_at = b_min <= MinPrice(a.min_at) ? b.min_at : a.min_at;
-  out.mdd = a.mdd;
-  out.pk_at = a.pk_at;
-  out.tr_at = a.tr_at;
+inline HotSummary WindowCore<kExact>::Combine(const HotSummary& a,
+                                              const HotSummary& b) {
+  if (a.s.mdd < 0) return b;
+  if (b.s.mdd < 0) return a;
+  HotSummary out;
+  if (b.max >= a.max) {
+    out.s.max_at = b.s.max_at;
+    out.max = b.max;
+  } else {
+    out.s.max_at = a.s.max_at;
+    out.max = a.max;
+  }
+  if (b.min <= a.min) {
+    out.s.min_at = b.s.min_at;
+    out.min = b.min;
+  } else {
+    out.s.min_at = a.s.min_at;
+    out.min = a.min;
+  }
+  out.s.mdd = a.s.mdd;
+  out.s.pk_at = a.s.pk_at;
+  out.s.tr_at = a.s.tr_at;
   // When b.min > a.max the cross term is negative: below every mdd, and b wins
   // ties anyway, so the division can be skipped without changing any result.
-  if (b_min <= a_max) {
-    const double cross = 1.0 - b_min / a_max;
-    if (cross >= out.mdd) {
-      out.mdd = cross;
-      out.pk_at = a.max_at;
-      out.tr_at = b.min_at;
+  if (b.min <= a.max) {
+    const double cross = 1.0 - b.min / a.max;
+    if (cross >= out.s.mdd) {
+      out.s.mdd = cross;
+      out.s.pk_at = a.s.max_at;
+      out.s.tr_at = b.s.min_at;
     }
   }
-  if (b.mdd >= out.mdd) {
-    out.mdd = b.mdd;
-    out.pk_at = b.pk_at;
-    out.tr_at = b.tr_at;
+  if (b.s.mdd >= out.s.mdd) {
+    out.s.mdd = b.s.mdd;
+    out.s.pk_at = b.s.pk_at;
+    out.s.tr_at = b.s.tr_at;
   }
   return out;
 }
@@ -73,9 +83,9 @@ inline Summary WindowCore<kExact>::Combine(const Summary& a,
 template <bool kExact>
 void WindowCore<kExact>::DabaInsert(uint32_t pos) {
   query_cached_ = false;
-  Summary lifted = Lift(pos);
+  const Summary lifted = Lift(pos);
   ring_[pos].agg = lifted;
-  back_ = Combine(back_, lifted);
+  back_ = Combine(back_, {lifted, MaxPrice(pos), MinPrice(pos)});
   ++end_;
   DabaStep();
 }
@@ -88,9 +98,9 @@ void WindowCore<kExact>::DabaEvict() {
 }
 
 template <bool kExact>
-Summary WindowCore<kExact>::DabaQuery() const {
-  if (front_ == end_) return kIdentity;
-  const Summary alpha = front_ != b_ ? ring_[front_].agg : kIdentity;
+HotSummary WindowCore<kExact>::DabaQuery() const {
+  if (front_ == end_) return kHotIdentity;
+  const HotSummary alpha = front_ != b_ ? Hot(ring_[front_].agg) : kHotIdentity;
   return Combine(alpha, back_);
 }
 
@@ -102,26 +112,27 @@ void WindowCore<kExact>::DabaStep() {
     a_ = end_;
     b_ = end_;
     mid_ = back_;
-    back_ = kIdentity;
+    back_ = kHotIdentity;
   }
   if (front_ != b_) {
     if (a_ != r_) {
-      const Summary prev_delta = a_ == b_ ? kIdentity : ring_[a_].agg;
+      const HotSummary prev_delta =
+          a_ == b_ ? kHotIdentity : Hot(ring_[a_].agg);
       --a_;
-      ring_[a_].agg = Combine(ring_[a_].agg, prev_delta);
+      ring_[a_].agg = Combine(Hot(ring_[a_].agg), prev_delta).s;
     }
     if (l_ != r_) {
-      ring_[l_].agg = Combine(ring_[l_].agg, mid_);
+      ring_[l_].agg = Combine(Hot(ring_[l_].agg), mid_).s;
       ++l_;
     } else {
       ++l_;
       ++r_;
       ++a_;
-      mid_ = a_ == b_ ? kIdentity : ring_[a_].agg;
+      mid_ = a_ == b_ ? kHotIdentity : Hot(ring_[a_].agg);
     }
   } else {
-    back_ = kIdentity;
-    mid_ = kIdentity;
+    back_ = kHotIdentity;
+    mid_ = kHotIdentity;
   }
 }
 
@@ -157,7 +168,7 @@ void WindowCore<kExact>::Add(TimeNs time, double price, WindowMetrics* out) {
     Evict(horizon);
     ring_.push_back().entry = {time, price};
     DabaInsert(ring_.tail() - 1);
-    Report(price, DabaQuery(), out);
+    Report(price, DabaQuery().s, out);
   } else {
     // Events come in time order: one comparison tells whether the open bucket
     // still holds this one (the 64-bit division only runs for a new bucket).
@@ -192,7 +203,11 @@ void WindowCore<kExact>::Add(TimeNs time, double price, WindowMetrics* out) {
       query_cache_ = DabaQuery();
       query_cached_ = true;
     }
-    Report(price, Combine(query_cache_, Lift(ring_.tail() - 1)), out);
+    const uint32_t open = ring_.tail() - 1;
+    Report(
+        price,
+        Combine(query_cache_, {Lift(open), MaxPrice(open), MinPrice(open)}).s,
+        out);
   }
 }
 

@@ -68,6 +68,14 @@ struct Summary {
   double mdd;  // < 0: the identity (empty range)
   uint32_t max_at, min_at, pk_at, tr_at;
 };
+// A summary kept outside the ring (the DABA's back and mid aggregates, the
+// query cache) with its witnesses' prices beside it, so that combining with it
+// reads no ring slot: with thousands of windows interleaved, every slot read is
+// a likely cache miss. Unset prices for the identity.
+struct HotSummary {
+  Summary s;
+  double max, min;  // the prices at s.max_at and s.min_at
+};
 struct Slot {  // exact mode: 40 bytes
   Entry entry;
   Summary agg;
@@ -95,6 +103,7 @@ class WindowCore {
  private:
   using SlotT = std::conditional_t<kExact, Slot, BucketSlot>;
   static constexpr Summary kIdentity = {-1.0, 0, 0, 0, 0};
+  static constexpr HotSummary kHotIdentity = {kIdentity, 0.0, 0.0};
 
   double MaxPrice(uint32_t pos) const {
     if constexpr (kExact) {
@@ -113,13 +122,18 @@ class WindowCore {
   PricePoint MaxPoint(uint32_t pos) const;
   PricePoint MinPoint(uint32_t pos) const;
   Summary Lift(uint32_t pos) const;
-  ABSL_ATTRIBUTE_ALWAYS_INLINE Summary Combine(const Summary& a,
-                                               const Summary& b) const;
+  // A ring summary with its witnesses' prices read from the ring.
+  HotSummary Hot(const Summary& s) const {
+    if (s.mdd < 0) return kHotIdentity;
+    return {s, MaxPrice(s.max_at), MinPrice(s.min_at)};
+  }
+  ABSL_ATTRIBUTE_ALWAYS_INLINE static HotSummary Combine(const HotSummary& a,
+                                                         const HotSummary& b);
 
   // DABA Lite over ring positions [front_, end_).
   void DabaInsert(uint32_t pos);
   void DabaEvict();
-  Summary DabaQuery() const;
+  HotSummary DabaQuery() const;
   void DabaStep();
 
   void Evict(TimeNs horizon);
@@ -132,10 +146,10 @@ class WindowCore {
   TimeNs open_end_ = 0;
 
   uint32_t front_ = 0, l_ = 0, r_ = 0, a_ = 0, b_ = 0, end_ = 0;
-  Summary mid_ = kIdentity, back_ = kIdentity;
+  HotSummary mid_ = kHotIdentity, back_ = kHotIdentity;
   // Bucketed: DabaQuery() of the closed buckets, valid until an insert or
   // evict.
-  Summary query_cache_ = kIdentity;
+  HotSummary query_cache_ = kHotIdentity;
   bool query_cached_ = false;
 
   bool evicted_any_ = false;
