@@ -335,10 +335,14 @@ void StreamRunner::ProcessBatch(size_t count) {
       ++stats_.held;  // uncommitted: the partition's next owner processes it
     } else {
       last = task;
+      const int64_t start = options_.record_latency ? NowNs() : 0;
       Process(*task, *message);
       if (options_.record_latency) {
+        const int64_t end = NowNs();
         latencies_.push_back(static_cast<uint32_t>(
-            std::min<int64_t>(NowNs() - batch_start, UINT32_MAX)));
+            std::min<int64_t>(end - batch_start, UINT32_MAX)));
+        service_times_.push_back(
+            static_cast<uint32_t>(std::min<int64_t>(end - start, UINT32_MAX)));
       }
     }
     rd_kafka_message_destroy(message);

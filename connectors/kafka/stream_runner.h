@@ -96,8 +96,12 @@ class StreamRunner : public RebalanceListener, public Output {
   int assigned_partitions() const {
     return assigned_partitions_.load(std::memory_order_acquire);
   }
-  // Latency samples in ns, when options.record_latency.
+  // Latency samples in ns, when options.record_latency, one per processed
+  // message: latencies() from the return of its batch's consume call (so it
+  // includes waiting behind the messages before it in that batch), and
+  // service_times() from the start of its own processing.
   const std::vector<uint32_t>& latencies() const { return latencies_; }
+  const std::vector<uint32_t>& service_times() const { return service_times_; }
 
   // Output (the pipelines call these).
   void OnAlert(const ebb::v1::Alert& alert) override;
@@ -163,6 +167,7 @@ class StreamRunner : public RebalanceListener, public Output {
   absl::Status fatal_;
   std::string scratch_;
   std::vector<uint32_t> latencies_;
+  std::vector<uint32_t> service_times_;
 };
 
 }  // namespace ebb::kafka

@@ -59,7 +59,10 @@
 //    (500,000 events over 8 partitions), after 8 priming events that show the
 //    runner is assigned and consuming. latencies() is, per processed message,
 //    the time from its batch's return from the consume call to its outputs
-//    handed to the producer: time inside ebb's process, not end to end. Also
+//    handed to the producer: time inside ebb's process, not end to end, and
+//    including the wait behind the messages before it in its batch;
+//    service_times() is the same from the start of the message's own
+//    processing (no wait behind others). Also
 //    printed, from the message timestamps (ms resolution): the produce() call
 //    to the batch's return to the runner. That includes the mock broker, the
 //    wait inside rd_kafka_consume_batch_queue (which returns only when
@@ -561,6 +564,7 @@ struct RunnerResult {
   uint64_t max_turnaround_batch = 0;
   CallTimes flush, commit;  // during Run()
   std::vector<uint32_t> latencies;
+  std::vector<uint32_t> service_times;
   std::vector<int64_t> lag_ms;
 };
 
@@ -615,6 +619,7 @@ absl::StatusOr<RunnerResult> RunRunner(const std::string& bootstrap,
   result.flush = g_trace.flush;
   result.commit = g_trace.commit;
   result.latencies = (*runner)->latencies();
+  result.service_times = (*runner)->service_times();
   result.lag_ms = std::move(g_trace.lag_ms);
   runner->reset();
   return result;
@@ -874,6 +879,14 @@ int RunLatency(const Options& o) {
       Thousands(lat.size()).c_str(), us(Percentile(lat, 0.5)),
       us(Percentile(lat, 0.99)), us(Percentile(lat, 0.999)),
       us(lat.empty() ? 0 : lat.back()));
+  std::vector<uint32_t> service = std::move(ebb->service_times);
+  std::sort(service.begin(), service.end());
+  std::printf(
+      "service_times() (start of the message's own processing -> its outputs "
+      "handed to the producer): p50 %.2f us, p99 %.2f us, p99.9 %.2f us, max "
+      "%.1f us\n",
+      us(Percentile(service, 0.5)), us(Percentile(service, 0.99)),
+      us(Percentile(service, 0.999)), us(service.empty() ? 0 : service.back()));
   // The priming events came first (the paced ones were published after them)
   // and waited for the group join: not part of the paced figures.
   std::vector<int64_t> lag = std::move(ebb->lag_ms);
