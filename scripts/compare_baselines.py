@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """ebb replay against pandas and sqlite3 baselines, on the same generated input, in one run.
 
-    scripts/compare_baselines.py [--symbols 20] [--days 60] [--repeat 3] [--apply-rows 43200]
+    scripts/compare_baselines.py [--symbols 20] [--days 60] [--repeat 3] [--apply-rows 0]
                                  [--sqlite-exact-rows 10000] [--verify-symbols 2] [--full-metrics]
                                  [--skip-sqlite] [--cpu 1 | --no-pin] [--keep]
 
@@ -21,7 +21,8 @@ Measured, all pinned to one core (this process and its children, via sched_setaf
   (b)  pandas: drawdown = 1 - price / s.groupby(symbol).rolling('30D').max() on a DatetimeIndex,
        vectorised, whole input. Loading (read_csv + to_datetime) is timed separately.
   (c)  pandas: max drawdown with rolling('30D').apply(f, raw=True), f(a) = 1 - min(a / cummax(a)),
-       which is O(window) per row: run on a SUBSET, the first --apply-rows rows of one symbol.
+       which is O(window) per row: run on a SUBSET, every row of one symbol (its windows
+       have the same sizes as the whole input's), or its first --apply-rows rows.
   (d)  sqlite3 (in-memory): drawdown = 1 - price / MAX(price) OVER (PARTITION BY symbol ORDER BY t
        RANGE BETWEEN W-1 PRECEDING AND CURRENT ROW), whole input; insert timed separately; the
        query timed consumed inside sqlite (count and max of the drawdowns) and fetched into Python.
@@ -174,8 +175,9 @@ def main():
     ap.add_argument("--days", type=int, default=60)
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--repeat", type=int, default=3, help="runs of the fast measurements (median)")
-    ap.add_argument("--apply-rows", type=int, default=43200,
-                    help="rows of one symbol for the rolling().apply max drawdown (c)")
+    ap.add_argument("--apply-rows", type=int, default=0,
+                    help="rows of one symbol for the rolling().apply max drawdown (c); "
+                         "0 (the default): all of them")
     ap.add_argument("--sqlite-exact-rows", type=int, default=10000,
                     help="rows of one symbol for the slow, correct sqlite form (d')")
     ap.add_argument("--verify-symbols", type=int, default=2,
@@ -187,9 +189,10 @@ def main():
     ap.add_argument("--no-pin", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the scratch directory")
     opt = ap.parse_args()
-    if min(opt.symbols, opt.days, opt.repeat, opt.apply_rows, opt.verify_symbols,
-           opt.sqlite_exact_rows) < 1:
+    if min(opt.symbols, opt.days, opt.repeat, opt.verify_symbols, opt.sqlite_exact_rows) < 1:
         ap.error("numbers must be >= 1")
+    if opt.apply_rows < 0:
+        ap.error("--apply-rows must be >= 0")
 
     ebb = find_ebb()
     pinned = "no"
@@ -294,7 +297,9 @@ def run(opt, ebb, work, pinned):
 
     # ------------------------------------------------ (c) pandas rolling().apply max drawdown
     sym0 = symbols[0]
-    c_rows = np.flatnonzero(sym_col == sym0)[:opt.apply_rows]
+    c_rows = np.flatnonzero(sym_col == sym0)
+    if opt.apply_rows > 0:
+        c_rows = c_rows[:opt.apply_rows]
     c_n = len(c_rows)
     s0 = frame["price"].iloc[c_rows]
 
