@@ -2,6 +2,9 @@
 
 #include <cerrno>
 #include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/match.h"
@@ -51,9 +54,15 @@ void MessageWriter::Write(const google::protobuf::Message& message) {
   if (binary_) {
     AppendDelimited(message, &buffer_);
   } else {
-    google::protobuf::util::JsonPrintOptions options;
-    options.always_print_primitive_fields = true;
-    google::protobuf::util::MessageToJsonString(message, &buffer_, options);
+    // Alerts take the fast path unless they hold something it does not
+    // print; the result is the same line either way.
+    if (message.GetDescriptor() != ebb::v1::Alert::descriptor() ||
+        !AppendAlertJson(static_cast<const ebb::v1::Alert&>(message),
+                         &buffer_)) {
+      google::protobuf::util::JsonPrintOptions options;
+      options.always_print_primitive_fields = true;
+      google::protobuf::util::MessageToJsonString(message, &buffer_, options);
+    }
     buffer_.push_back('\n');
   }
   if (std::fwrite(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size())
@@ -126,6 +135,73 @@ void AppendDouble(double v, std::string* out) {
   out->append(buf, static_cast<size_t>(end - buf));
 }
 
+// A duration as the JSON mapping prints it: seconds with 0, 3, 6 or 9
+// fractional digits. REQUIRES: seconds >= 0, nanos in [0, 1e9).
+void AppendDurationJson(int64_t seconds, int32_t nanos, std::string* out) {
+  out->push_back('"');
+  absl::StrAppend(out, seconds);
+  if (nanos != 0) {
+    const std::string digits = absl::StrFormat("%09d", nanos);
+    out->push_back('.');
+    out->append(nanos % 1000000 == 0 ? digits.substr(0, 3)
+                : nanos % 1000 == 0  ? digits.substr(0, 6)
+                                     : digits);
+  }
+  out->append("s\"");
+}
+
+// A double exactly as libprotobuf's JSON printer writes it (SimpleDtoa: "%.15g"
+// when that reads back as the same value, else "%.17g"). False for NaN and
+// infinities, which it writes as strings.
+bool AppendProtobufDouble(double v, std::string* out) {
+  if (!std::isfinite(v)) return false;
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.15g", v);
+  if (std::strtod(buf, nullptr) != v) {
+    std::snprintf(buf, sizeof(buf), "%.17g", v);
+  }
+  out->append(buf);
+  return true;
+}
+
+// A string that needs no JSON escaping, quoted: printable ASCII without the
+// characters libprotobuf escapes or might (", \\, <, >, &, ', =). False for
+// anything else.
+bool AppendPlainString(const std::string& s, std::string* out) {
+  for (const char c : s) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f || c == '"' || c == '\\' || c == '<' ||
+        c == '>' || c == '&' || c == '\'' || c == '=') {
+      return false;
+    }
+  }
+  out->push_back('"');
+  out->append(s);
+  out->push_back('"');
+  return true;
+}
+
+bool AppendTimestampJson(const google::protobuf::Timestamp& ts,
+                         std::string* out) {
+  const absl::StatusOr<TimeNs> t = FromTimestamp(ts);
+  if (!t.ok()) return false;
+  out->push_back('"');
+  AppendRfc3339(*t, out);
+  out->push_back('"');
+  return true;
+}
+
+bool AppendPricePointJson(const ebb::v1::PricePoint& p, std::string* out) {
+  out->append("{\"price\":");
+  if (!AppendProtobufDouble(p.price(), out)) return false;
+  if (p.has_time()) {
+    out->append(",\"time\":");
+    if (!AppendTimestampJson(p.time(), out)) return false;
+  }
+  out->push_back('}');
+  return true;
+}
+
 void AppendPointJson(const char* name, const PricePoint& p, std::string* out) {
   out->append(name);
   out->append("\":{\"price\":");
@@ -158,22 +234,95 @@ void AppendMetricsJson(const MetricsView& view, std::string* out) {
   }
   out->append(",\"fullWindow\":");
   out->append(m.full_window ? "true" : "false");
-  // Durations print as seconds with 0, 3, 6 or 9 fractional digits; windows are
-  // whole seconds or more in practice, but keep the rule for any length.
+  // Windows are whole seconds or more in practice, but keep the rule for any
+  // length.
   google::protobuf::Duration window;
   ToDuration(view.window_length, &window);
-  out->append(",\"window\":\"");
-  absl::StrAppend(out, window.seconds());
-  if (window.nanos() != 0) {
-    const std::string nanos = absl::StrFormat("%09d", window.nanos());
-    out->append(".");
-    out->append(window.nanos() % 1000000 == 0 ? nanos.substr(0, 3)
-                : window.nanos() % 1000 == 0  ? nanos.substr(0, 6)
-                                              : nanos);
-  }
-  out->append("s\",\"windowEntries\":\"");
+  out->append(",\"window\":");
+  AppendDurationJson(window.seconds(), window.nanos(), out);
+  out->append(",\"windowEntries\":\"");
   absl::StrAppend(out, m.entries);
   out->append("\"}\n");
+}
+
+bool AppendAlertJson(const ebb::v1::Alert& alert, std::string* out) {
+  const size_t mark = out->size();
+  auto fail = [out, mark] {
+    out->resize(mark);
+    return false;
+  };
+  if (alert.related_news_size() > 0 ||
+      !ebb::v1::Transition_IsValid(alert.transition()) ||
+      !ebb::v1::Severity_IsValid(alert.severity())) {
+    return fail();
+  }
+  // Field order is libprotobuf's: by number, except that the well-known types
+  // (Timestamp, Duration) directly in a message come after its other fields,
+  // and proto3 `optional` fields after those.
+  out->append("{\"id\":");
+  if (!AppendPlainString(alert.id(), out)) return fail();
+  out->append(",\"symbol\":");
+  if (!AppendPlainString(alert.symbol(), out)) return fail();
+  out->append(",\"rule\":");
+  if (!AppendPlainString(alert.rule(), out)) return fail();
+  out->append(",\"transition\":\"");
+  out->append(ebb::v1::Transition_Name(alert.transition()));
+  out->append("\",\"level\":");
+  if (!AppendProtobufDouble(alert.level(), out)) return fail();
+  out->append(",\"severity\":\"");
+  out->append(ebb::v1::Severity_Name(alert.severity()));
+  out->append("\",\"metric\":");
+  if (!AppendPlainString(alert.metric(), out)) return fail();
+  out->append(",\"value\":");
+  if (!AppendProtobufDouble(alert.value(), out)) return fail();
+  out->append(",\"price\":");
+  if (!AppendProtobufDouble(alert.price(), out)) return fail();
+  if (alert.has_peak()) {
+    out->append(",\"peak\":");
+    if (!AppendPricePointJson(alert.peak(), out)) return fail();
+  }
+  if (alert.has_trough()) {
+    out->append(",\"trough\":");
+    if (!AppendPricePointJson(alert.trough(), out)) return fail();
+  }
+  out->append(",\"fullWindow\":");
+  out->append(alert.full_window() ? "true" : "false");
+  out->append(",\"relatedNews\":[]");
+  if (alert.has_provenance()) {
+    const ebb::v1::Provenance& p = alert.provenance();
+    out->append(",\"provenance\":{\"source\":");
+    if (!AppendPlainString(p.source(), out)) return fail();
+    absl::StrAppend(out, ",\"offset\":\"", p.offset(), "\",\"configHash\":");
+    if (!AppendPlainString(p.config_hash(), out)) return fail();
+    out->append(",\"eventId\":");
+    if (!AppendPlainString(p.event_id(), out)) return fail();
+    if (p.has_partition()) {
+      absl::StrAppend(out, ",\"partition\":", p.partition());
+    }
+    out->push_back('}');
+  }
+  if (alert.has_event_time()) {
+    out->append(",\"eventTime\":");
+    if (!AppendTimestampJson(alert.event_time(), out)) return fail();
+  }
+  if (alert.has_episode_start()) {
+    out->append(",\"episodeStart\":");
+    if (!AppendTimestampJson(alert.episode_start(), out)) return fail();
+  }
+  if (alert.has_window()) {
+    const google::protobuf::Duration& w = alert.window();
+    if (w.seconds() < 0 || w.nanos() < 0 || w.nanos() >= 1000000000) {
+      return fail();
+    }
+    out->append(",\"window\":");
+    AppendDurationJson(w.seconds(), w.nanos(), out);
+  }
+  if (alert.has_change()) {
+    out->append(",\"change\":");
+    if (!AppendProtobufDouble(alert.change(), out)) return fail();
+  }
+  out->push_back('}');
+  return true;
 }
 
 void FileOutput::OnMetrics(const MetricsView& view) {
