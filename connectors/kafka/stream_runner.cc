@@ -149,13 +149,16 @@ absl::StatusOr<std::unique_ptr<StreamRunner>> StreamRunner::Create(
       // place: "latest" would skip what was never read.
       {"auto.offset.reset", "earliest"},
       {"fetch.wait.max.ms", "10"},
-      // librdkafka 2.0.2 stops fetching a partition for a whole second once
-      // this many messages are queued (librdkafka#2879; 2.1 added
-      // fetch.queue.backoff.ms). At the default of 100,000 a catch-up ran
-      // in bursts: 100,000 messages, then ~0.9 s idle (0.16 M events/s in
-      // ebb_kafka_bench). A million keeps more than a second of work queued;
-      // queued.max.messages.kbytes (64 MB of payload) still bounds memory.
-      {"queued.min.messages", "1000000"}};
+      // librdkafka 2.0.2 stops fetching for a whole second once the queue
+      // holds queued.min.messages messages or queued.max.messages.kbytes of
+      // payload, whichever comes first (librdkafka#2879; 2.2.0 added
+      // fetch.queue.backoff.ms). At the defaults (100,000 and 64 MB) a
+      // catch-up ran in bursts: 100,000 messages, then ~0.9 s idle (0.16 M
+      // events/s in ebb_kafka_bench). These keep more than a second of work
+      // queued, for small and for larger messages, at the cost of up to
+      // 256 MB of prefetched payload.
+      {"queued.min.messages", "1000000"},
+      {"queued.max.messages.kbytes", "262144"}};
   consumer.insert(consumer.end(), o.properties.begin(), o.properties.end());
   consumer.insert(consumer.end(), o.consumer_properties.begin(),
                   o.consumer_properties.end());
@@ -299,6 +302,12 @@ void StreamRunner::StartWithoutWarmUp(Task& task,
 
 void StreamRunner::ProcessBatch(size_t count) {
   const int64_t batch_start = options_.record_latency ? NowNs() : 0;
+  if (options_.record_latency) {
+    // Growing the sample vectors inside the loop would be charged to the
+    // samples.
+    latencies_.reserve(latencies_.size() + count);
+    service_times_.reserve(service_times_.size() + count);
+  }
   Task* last = nullptr;
   for (size_t i = 0; i < count; ++i) {
     rd_kafka_message_t* message = batch_[i];
