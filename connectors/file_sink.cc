@@ -56,9 +56,9 @@ void MessageWriter::Write(const google::protobuf::Message& message) {
   } else {
     // Alerts take the fast path unless they hold something it does not
     // print; the result is the same line either way.
-    if (message.GetDescriptor() != ebb::v1::Alert::descriptor() ||
-        !AppendAlertJson(static_cast<const ebb::v1::Alert&>(message),
-                         &buffer_)) {
+    const auto* alert =
+        google::protobuf::DynamicCastToGenerated<ebb::v1::Alert>(&message);
+    if (alert == nullptr || !AppendAlertJson(*alert, &buffer_)) {
       google::protobuf::util::JsonPrintOptions options;
       options.always_print_primitive_fields = true;
       google::protobuf::util::MessageToJsonString(message, &buffer_, options);
@@ -311,7 +311,9 @@ bool AppendAlertJson(const ebb::v1::Alert& alert, std::string* out) {
   }
   if (alert.has_window()) {
     const google::protobuf::Duration& w = alert.window();
-    if (w.seconds() < 0 || w.nanos() < 0 || w.nanos() >= 1000000000) {
+    // libprotobuf refuses durations beyond 10,000 years.
+    if (w.seconds() < 0 || w.seconds() > 315576000000 || w.nanos() < 0 ||
+        w.nanos() >= 1000000000) {
       return fail();
     }
     out->append(",\"window\":");

@@ -95,7 +95,8 @@ void ToProto(const MetricsView& view, ebb::v1::DrawdownMetrics* out);
 // alert, which dominated replays with many alerts). Returns false, appending
 // nothing, for what it leaves to libprotobuf: strings that need escaping,
 // related news, NaN or infinite numbers, unknown enum values, times outside
-// 1677-2262.
+// 1677-2262, negative or over-long durations. Its numbers are formatted with
+// the C library in the "C" locale, which ebb never changes.
 bool AppendAlertJson(const ebb::v1::Alert& alert, std::string* out);
 
 // Appends the view as one line of JSON, exactly the protobuf JSON mapping of

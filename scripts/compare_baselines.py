@@ -434,7 +434,7 @@ def run(opt, ebb, work, pinned):
              d["exact_n"], d["exact"])
     print()
     wc = window_rows(c_n)
-    print(f"(c)  subset: the first {c_n:,} rows of {sym0} (1-minute rows from the start of the "
+    print(f"(c)  subset: rows 1..{c_n:,} of {sym0} (1-minute rows from the start of the "
           f"feed): windows of 1..{int(wc.max()):,} rows, mean {wc.mean():,.0f}. Its cost per row")
     print("     grows with the window (the whole input's mean is "
           f"{window_rows(opt.days * 1440).mean():,.0f}); ebb's does not (O(1) amortised per event).")

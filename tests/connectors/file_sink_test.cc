@@ -105,7 +105,7 @@ ebb::v1::Alert RandomAlert(std::mt19937_64& rng) {
   auto number = [&]() -> double {
     switch (pick(6)) {
       case 0:
-        return 0.0;
+        return pick(2) == 0 ? 0.0 : -0.0;
       case 1:
         return static_cast<double>(pick(100000)) / 100.0;
       case 2:
@@ -121,10 +121,10 @@ ebb::v1::Alert RandomAlert(std::mt19937_64& rng) {
   auto time = [&](google::protobuf::Timestamp* ts) {
     const int64_t nanos_choices[] = {0, pick(1000) * 1'000'000LL,
                                      pick(1000000) * 1'000LL, pick(1000000000)};
-    ToTimestamp(
-        static_cast<TimeNs>(rng() % 4'000'000'000ULL) * kNanosPerSecond +
-            nanos_choices[pick(4)],
-        ts);
+    // 1685-2255: most of what TimeNs holds.
+    const int64_t seconds =
+        static_cast<int64_t>(rng() % 18'000'000'000ULL) - 9'000'000'000LL;
+    ToTimestamp(seconds * kNanosPerSecond + nanos_choices[pick(4)], ts);
   };
   auto word = [&](int max_length) {
     std::string out;
@@ -202,6 +202,9 @@ TEST(AppendAlertJsonTest, LeavesWhatItDoesNotPrintToLibprotobuf) {
       },
       [](ebb::v1::Alert* a) {
         a->mutable_event_time()->set_seconds(-20'000'000'000LL);  // year 1336
+      },
+      [](ebb::v1::Alert* a) {  // over 10,000 years: libprotobuf refuses it
+        a->mutable_window()->set_seconds(315'576'000'001LL);
       },
   };
   for (size_t i = 0; i < cases.size(); ++i) {
