@@ -761,8 +761,14 @@ int RunThroughput(const Options& o) {
         Thousands(s.alerts_produced).c_str(), Thousands(s.commits).c_str(),
         Thousands(s.stale).c_str(), Thousands(s.kafka_errors).c_str(),
         ebb->max_turnaround_ms, Thousands(ebb->max_turnaround_batch).c_str());
-    std::printf("       in Run(): rd_kafka_flush %s; rd_kafka_commit %s\n",
-                ebb->flush.Describe().c_str(), ebb->commit.Describe().c_str());
+    std::printf(
+        "       in Run(): rd_kafka_flush %s; rd_kafka_commit %s; consuming "
+        "thread CPU %.3f s (%.2f us per message, join and idle exit "
+        "included)\n",
+        ebb->flush.Describe().c_str(), ebb->commit.Describe().c_str(),
+        s.busy_seconds,
+        s.consumed > 0 ? s.busy_seconds * 1e6 / static_cast<double>(s.consumed)
+                       : 0.0);
     if (s.consumed != n || s.pipeline.applied != n) {
       std::printf("       PROBLEM: the runner processed %s of %s messages\n",
                   Thousands(s.consumed).c_str(), Thousands(n).c_str());
