@@ -301,13 +301,18 @@ void StreamRunner::StartWithoutWarmUp(Task& task,
 }
 
 void StreamRunner::ProcessBatch(size_t count) {
-  const int64_t batch_start = options_.record_latency ? NowNs() : 0;
   if (options_.record_latency) {
-    // Growing the sample vectors inside the loop would be charged to the
-    // samples.
-    latencies_.reserve(latencies_.size() + count);
-    service_times_.reserve(service_times_.size() + count);
+    // Room for the batch's samples before the clock starts, growing
+    // geometrically: reserving exactly size() + count would copy every sample
+    // so far on every batch.
+    for (std::vector<uint32_t>* samples : {&latencies_, &service_times_}) {
+      if (samples->capacity() - samples->size() < count) {
+        samples->reserve(
+            std::max(2 * samples->capacity(), samples->size() + count));
+      }
+    }
   }
+  const int64_t batch_start = options_.record_latency ? NowNs() : 0;
   Task* last = nullptr;
   for (size_t i = 0; i < count; ++i) {
     rd_kafka_message_t* message = batch_[i];

@@ -159,9 +159,8 @@ class StreamRunner : public RebalanceListener, public Output {
   bool current_is_history_ = false;
 
   std::atomic<int> assigned_partitions_{0};
-  absl::Time last_activity_;
-  uint64_t warm_total_ = 0;  // history messages planned by warm starts  // the
-                             // last message or assignment
+  absl::Time last_activity_;  // the last message or assignment
+  uint64_t warm_total_ = 0;   // history messages planned by warm starts
   StreamStats stats_;
   PipelineStats retired_;  // stats of partitions no longer assigned
   absl::Status fatal_;
