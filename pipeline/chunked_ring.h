@@ -1,6 +1,10 @@
 #pragma once
 
-// ChunkedRing<T>: a FIFO of T addressed by a 32-bit position that wraps around.
+// ChunkedRing<T, Cold>: a FIFO of T addressed by a 32-bit position that wraps
+// around, optionally with a second, "cold" slot of type Cold per position.
+//
+// The cold slots live in the same block as the hot ones but in their own array,
+// so code that walks the hot slots never pulls cold bytes into the cache.
 //
 // Storage is fixed-size blocks found through a small power-of-two table of
 // block pointers, so growing never copies elements (only the table: one pointer
@@ -17,7 +21,19 @@
 
 namespace ebb {
 
-template <typename T>
+namespace ring_internal {
+template <typename T, typename Cold, uint32_t kSize>
+struct Block {
+  T hot[kSize];
+  Cold cold[kSize];
+};
+template <typename T, uint32_t kSize>
+struct Block<T, void, kSize> {
+  T hot[kSize];
+};
+}  // namespace ring_internal
+
+template <typename T, typename Cold = void>
 class ChunkedRing {
  public:
   static constexpr uint32_t kBlockShift = 7;
@@ -32,7 +48,7 @@ class ChunkedRing {
     return *this;
   }
   ~ChunkedRing() {
-    for (T* block : table_) delete[] block;
+    for (Block* block : table_) delete block;
   }
 
   uint32_t head() const { return head_; }  // position of the oldest element
@@ -41,11 +57,18 @@ class ChunkedRing {
   bool empty() const { return head_ == tail_; }
 
   // REQUIRES: pos in [head(), tail()) (modulo 2^32).
-  T& operator[](uint32_t pos) {
-    return table_[(pos >> kBlockShift) & table_mask_][pos & kMask];
-  }
+  T& operator[](uint32_t pos) { return BlockOf(pos)->hot[pos & kMask]; }
   const T& operator[](uint32_t pos) const {
-    return table_[(pos >> kBlockShift) & table_mask_][pos & kMask];
+    return BlockOf(pos)->hot[pos & kMask];
+  }
+  // The cold slot at `pos`. REQUIRES: Cold is not void; as operator[].
+  template <typename C = Cold>
+  C& cold(uint32_t pos) {
+    return BlockOf(pos)->cold[pos & kMask];
+  }
+  template <typename C = Cold>
+  const C& cold(uint32_t pos) const {
+    return BlockOf(pos)->cold[pos & kMask];
   }
 
   T& front() { return (*this)[head_]; }
@@ -69,33 +92,37 @@ class ChunkedRing {
 
   // Bytes held: live and spare blocks, and the table.
   size_t MemoryBytes() const {
-    return (live_blocks_ + (spare_ != nullptr ? 1 : 0)) * kBlockSize *
-               sizeof(T) +
-           table_.capacity() * sizeof(T*);
+    return (live_blocks_ + (spare_ != nullptr ? 1 : 0)) * sizeof(Block) +
+           table_.capacity() * sizeof(Block*);
   }
 
  private:
   static constexpr uint32_t kMask = kBlockSize - 1;
+  using Block = ring_internal::Block<T, Cold, kBlockSize>;
+
+  Block* BlockOf(uint32_t pos) const {
+    return table_[(pos >> kBlockShift) & table_mask_];
+  }
 
   void AcquireBlock(uint32_t block) {
     if (live_blocks_ == table_.size()) GrowTable();
-    T* storage;
+    Block* storage;
     if (spare_ != nullptr) {
       storage = spare_.release();
     } else {
-      storage = new T[kBlockSize];  // slots are written before they are read
+      storage = new Block;  // slots are written before they are read
     }
     table_[block & table_mask_] = storage;
     ++live_blocks_;
   }
 
   void ReleaseBlock(uint32_t block) {
-    T*& slot = table_[block & table_mask_];
+    Block*& slot = table_[block & table_mask_];
     // One spare is enough for a window that slides at a steady size.
     if (spare_ == nullptr) {
       spare_.reset(slot);
     } else {
-      delete[] slot;
+      delete slot;
     }
     slot = nullptr;
     --live_blocks_;
@@ -127,9 +154,9 @@ class ChunkedRing {
 
   // Inline for windows of up to 8 blocks: no separate heap line on the
   // per-event path.
-  using Table = absl::InlinedVector<T*, 8>;
+  using Table = absl::InlinedVector<Block*, 8>;
   Table table_;
-  std::unique_ptr<T[]> spare_;
+  std::unique_ptr<Block> spare_;
   uint32_t table_mask_ = 0;
   uint32_t head_ = 0;
   uint32_t tail_ = 0;

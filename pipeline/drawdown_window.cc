@@ -9,7 +9,7 @@ PricePoint WindowCore<kExact>::MaxPoint(uint32_t pos) const {
   if constexpr (kExact) {
     return {ring_[pos].entry.last, ring_[pos].entry.start};
   } else {
-    return ring_[pos].x.max;
+    return pos == newest() ? open_.max : ring_.cold(pos).max;
   }
 }
 
@@ -18,16 +18,7 @@ PricePoint WindowCore<kExact>::MinPoint(uint32_t pos) const {
   if constexpr (kExact) {
     return {ring_[pos].entry.last, ring_[pos].entry.start};
   } else {
-    return ring_[pos].x.min;
-  }
-}
-
-template <bool kExact>
-Summary WindowCore<kExact>::Lift(uint32_t pos) const {
-  if constexpr (kExact) {
-    return {0.0, pos, pos, pos, pos};
-  } else {
-    return {ring_[pos].x.mdd, pos, pos, pos, pos};
+    return pos == newest() ? open_.min : ring_.cold(pos).min;
   }
 }
 
@@ -81,11 +72,10 @@ inline HotSummary WindowCore<kExact>::Combine(const HotSummary& a,
 // operation costs O(1) combines.
 
 template <bool kExact>
-void WindowCore<kExact>::DabaInsert(uint32_t pos) {
+void WindowCore<kExact>::DabaInsert(uint32_t pos, const HotSummary& lifted) {
   query_cached_ = false;
-  const Summary lifted = Lift(pos);
-  ring_[pos].agg = lifted;
-  back_ = Combine(back_, {lifted, MaxPrice(pos), MinPrice(pos)});
+  SetAgg(pos, lifted);
+  back_ = Combine(back_, lifted);
   ++end_;
   DabaStep();
 }
@@ -100,7 +90,7 @@ void WindowCore<kExact>::DabaEvict() {
 template <bool kExact>
 HotSummary WindowCore<kExact>::DabaQuery() const {
   if (front_ == end_) return kHotIdentity;
-  const HotSummary alpha = front_ != b_ ? Hot(ring_[front_].agg) : kHotIdentity;
+  const HotSummary alpha = front_ != b_ ? AggAt(front_) : kHotIdentity;
   return Combine(alpha, back_);
 }
 
@@ -116,19 +106,18 @@ void WindowCore<kExact>::DabaStep() {
   }
   if (front_ != b_) {
     if (a_ != r_) {
-      const HotSummary prev_delta =
-          a_ == b_ ? kHotIdentity : Hot(ring_[a_].agg);
+      const HotSummary prev_delta = a_ == b_ ? kHotIdentity : AggAt(a_);
       --a_;
-      ring_[a_].agg = Combine(Hot(ring_[a_].agg), prev_delta).s;
+      SetAgg(a_, Combine(AggAt(a_), prev_delta));
     }
     if (l_ != r_) {
-      ring_[l_].agg = Combine(Hot(ring_[l_].agg), mid_).s;
+      SetAgg(l_, Combine(AggAt(l_), mid_));
       ++l_;
     } else {
       ++l_;
       ++r_;
       ++a_;
-      mid_ = a_ == b_ ? kHotIdentity : Hot(ring_[a_].agg);
+      mid_ = a_ == b_ ? kHotIdentity : AggAt(a_);
     }
   } else {
     back_ = kHotIdentity;
@@ -167,13 +156,14 @@ void WindowCore<kExact>::Add(TimeNs time, double price, WindowMetrics* out) {
   if constexpr (kExact) {
     Evict(horizon);
     ring_.push_back().entry = {time, price};
-    DabaInsert(ring_.tail() - 1);
+    const uint32_t pos = ring_.tail() - 1;
+    DabaInsert(pos, {{0.0, pos, pos, pos, pos}, price, price});
     Report(price, DabaQuery().s, out);
   } else {
     // Events come in time order: one comparison tells whether the open bucket
     // still holds this one (the 64-bit division only runs for a new bucket).
+    OpenBucket& x = open_;
     if (has_open_ && time < open_end_) {
-      BucketExtras& x = ring_.back().x;
       // Above the max, the decline would be negative: no division needed.
       if (price <= x.max.price) {
         const double cross = 1.0 - price / x.max.price;
@@ -185,15 +175,20 @@ void WindowCore<kExact>::Add(TimeNs time, double price, WindowMetrics* out) {
       }
       if (price >= x.max.price) x.max = {price, time};
       if (price <= x.min.price) x.min = {price, time};
-      ring_.back().entry.last = price;
+      x.last = price;
     } else {
-      if (has_open_) DabaInsert(ring_.tail() - 1);
+      if (has_open_) {  // close it: write its slots and enter it in the DABA
+        const uint32_t pos = ring_.tail() - 1;
+        ring_[pos].entry = {x.start, x.last};
+        ring_.cold(pos) = {x.max, x.min, x.pk, x.tr};
+        DabaInsert(pos,
+                   {{x.mdd, pos, pos, pos, pos}, x.max.price, x.min.price});
+      }
       const TimeNs start = FloorTo(time, options_.resolution);
       open_end_ = start + options_.resolution;
-      BucketSlot& bucket = ring_.push_back();
-      bucket.entry = {start, price};
+      ring_.push_back();  // the open bucket's position; written when it closes
       const PricePoint p{price, time};
-      bucket.x = {p, p, p, p, 0.0};
+      x = {start, price, p, p, p, p, 0.0};
       has_open_ = true;
     }
     Evict(horizon);
@@ -204,26 +199,53 @@ void WindowCore<kExact>::Add(TimeNs time, double price, WindowMetrics* out) {
       query_cached_ = true;
     }
     const uint32_t open = ring_.tail() - 1;
-    Report(
-        price,
-        Combine(query_cache_, {Lift(open), MaxPrice(open), MinPrice(open)}).s,
-        out);
+    Report(price,
+           Combine(query_cache_,
+                   {{x.mdd, open, open, open, open}, x.max.price, x.min.price})
+               .s,
+           out);
   }
 }
 
 template <bool kExact>
 void WindowCore<kExact>::Report(double price, const Summary& s,
-                                WindowMetrics* out) const {
-  out->peak = MaxPoint(s.max_at);
+                                WindowMetrics* out) {
+  ReportCache& cache = report_cache_;
+  // Bucketed: the open bucket's points still change; read them every time.
+  const uint32_t open = kExact ? newest() + 1 : newest();
+  if (cache.has_peak && s.max_at == cache.max_at) {
+    out->peak = cache.peak;
+  } else {
+    out->peak = MaxPoint(s.max_at);
+    cache.has_peak = s.max_at != open;
+    cache.max_at = s.max_at;
+    cache.peak = out->peak;
+  }
   out->drawdown = 1.0 - price / out->peak.price;
   out->max_drawdown = s.mdd;
-  out->mdd_peak = MaxPoint(s.pk_at);
-  out->mdd_trough = MinPoint(s.tr_at);
-  if constexpr (!kExact) {
-    if (s.pk_at == s.tr_at) {  // the pair inside one bucket
-      out->mdd_peak = ring_[s.pk_at].x.pk;
-      out->mdd_trough = ring_[s.tr_at].x.tr;
+  if (cache.has_pair && s.pk_at == cache.pk_at && s.tr_at == cache.tr_at) {
+    out->mdd_peak = cache.mdd_peak;
+    out->mdd_trough = cache.mdd_trough;
+  } else {
+    if constexpr (kExact) {
+      out->mdd_peak = MaxPoint(s.pk_at);
+      out->mdd_trough = MinPoint(s.tr_at);
+    } else if (s.pk_at != s.tr_at) {
+      out->mdd_peak = MaxPoint(s.pk_at);
+      out->mdd_trough = MinPoint(s.tr_at);
+    } else if (s.pk_at == open) {  // the pair inside one bucket
+      out->mdd_peak = open_.pk;
+      out->mdd_trough = open_.tr;
+    } else {
+      const BucketPoints& points = ring_.cold(s.pk_at);
+      out->mdd_peak = points.pk;
+      out->mdd_trough = points.tr;
     }
+    cache.has_pair = s.pk_at != open && s.tr_at != open;
+    cache.pk_at = s.pk_at;
+    cache.tr_at = s.tr_at;
+    cache.mdd_peak = out->mdd_peak;
+    cache.mdd_trough = out->mdd_trough;
   }
   // A max_drawdown of 0 is realised by a single event: report one point, never
   // a pair of equal prices at different times (WindowMetrics: "equal when it is

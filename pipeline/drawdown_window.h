@@ -9,7 +9,9 @@
 // worst-case constant time", VLDB J. 2021): O(1) combines per insert, evict and
 // query in the worst case, so no event ever pays for a stack flip. A summary
 // names its witnesses by ring position (4 x 32 bits) instead of copying prices
-// and times, so an exact-mode entry costs 16 + 24 = 40 bytes.
+// and times, so an exact-mode entry costs 16 + 24 = 40 bytes. A bucketed-mode
+// summary also carries its max and min prices, and a bucket's own points sit
+// in a separate cold slot, so the DABA's steps read one line per position.
 
 #include <cstdint>
 #include <optional>
@@ -51,16 +53,25 @@ struct WindowOptions {
 namespace window_internal {
 
 // An entry. Exact mode: an event (start = its time, last = its price).
-// Bucketed mode: a bucket (start, last price), with its extras beside it.
+// Bucketed mode: a bucket (start, last price), with its points in a cold slot.
 struct Entry {
   TimeNs start;
   double last;
 };
-// A bucket's own extremes and internal max-drawdown pair.
-struct BucketExtras {
+// A bucket's own extremes and internal max-drawdown pair (the cold slot: read
+// only to report a witness).
+struct BucketPoints {
   PricePoint max, min, pk, tr;
-  double mdd;
 };
+// The bucket still receiving events: kept in the window, not the ring, until
+// it closes.
+struct OpenBucket {
+  TimeNs start = 0;
+  double last = 0;
+  PricePoint max, min, pk, tr;
+  double mdd = 0;
+};
+struct NoOpenBucket {};
 // The (max, min, mdd) summary of a range of entries, by witness positions.
 // pk == tr means the pair inside that one entry; otherwise (max of entry pk,
 // min of entry tr).
@@ -80,10 +91,10 @@ struct Slot {  // exact mode: 40 bytes
   Entry entry;
   Summary agg;
 };
-struct BucketSlot {  // bucketed mode: 112 bytes, one slot per access
+// Bucketed mode: one cache line per hot slot, plus a 64-byte BucketPoints.
+struct alignas(64) BucketSlot {
   Entry entry;
-  Summary agg;
-  BucketExtras x;
+  HotSummary agg;
 };
 
 // The window of one mode; the mode is a template parameter so the per-event
@@ -101,49 +112,56 @@ class WindowCore {
   bool CheckInvariants() const;
 
  private:
-  using SlotT = std::conditional_t<kExact, Slot, BucketSlot>;
+  using RingT = std::conditional_t<kExact, ChunkedRing<Slot>,
+                                   ChunkedRing<BucketSlot, BucketPoints>>;
   static constexpr Summary kIdentity = {-1.0, 0, 0, 0, 0};
   static constexpr HotSummary kHotIdentity = {kIdentity, 0.0, 0.0};
 
-  double MaxPrice(uint32_t pos) const {
-    if constexpr (kExact) {
-      return ring_[pos].entry.last;
-    } else {
-      return ring_[pos].x.max.price;
-    }
-  }
-  double MinPrice(uint32_t pos) const {
-    if constexpr (kExact) {
-      return ring_[pos].entry.last;
-    } else {
-      return ring_[pos].x.min.price;
-    }
-  }
+  // An entry's own max or min point (bucketed: the open bucket's, for the
+  // newest position).
   PricePoint MaxPoint(uint32_t pos) const;
   PricePoint MinPoint(uint32_t pos) const;
-  Summary Lift(uint32_t pos) const;
-  // A ring summary with its witnesses' prices read from the ring.
-  HotSummary Hot(const Summary& s) const {
-    if (s.mdd < 0) return kHotIdentity;
-    return {s, MaxPrice(s.max_at), MinPrice(s.min_at)};
+  // The summary stored at `pos`, with its witnesses' prices (exact mode reads
+  // them from the ring; bucketed mode stores them).
+  HotSummary AggAt(uint32_t pos) const {
+    if constexpr (kExact) {
+      const Summary& s = ring_[pos].agg;
+      if (s.mdd < 0) return kHotIdentity;
+      return {s, ring_[s.max_at].entry.last, ring_[s.min_at].entry.last};
+    } else {
+      return ring_[pos].agg;
+    }
+  }
+  void SetAgg(uint32_t pos, const HotSummary& h) {
+    if constexpr (kExact) {
+      ring_[pos].agg = h.s;
+    } else {
+      ring_[pos].agg = h;
+    }
   }
   ABSL_ATTRIBUTE_ALWAYS_INLINE static HotSummary Combine(const HotSummary& a,
                                                          const HotSummary& b);
 
-  // DABA Lite over ring positions [front_, end_).
-  void DabaInsert(uint32_t pos);
+  // DABA Lite over ring positions [front_, end_). `lifted` is the summary of
+  // the entry at `pos` alone.
+  void DabaInsert(uint32_t pos, const HotSummary& lifted);
   void DabaEvict();
   HotSummary DabaQuery() const;
   void DabaStep();
 
   void Evict(TimeNs horizon);
-  void Report(double price, const Summary& s, WindowMetrics* out) const;
+  void Report(double price, const Summary& s, WindowMetrics* out);
+  // The newest position: the open bucket's (bucketed) or the newest event's.
+  uint32_t newest() const { return ring_.tail() - 1; }
 
   WindowOptions options_;
-  ChunkedRing<SlotT> ring_;
+  RingT ring_;
   // Bucketed: the newest entry is open (not yet in the DABA) until open_end_.
+  // Its ring slots are written when it closes; until then it lives in open_.
   bool has_open_ = false;
   TimeNs open_end_ = 0;
+  [[no_unique_address]] std::conditional_t<kExact, NoOpenBucket, OpenBucket>
+      open_;
 
   uint32_t front_ = 0, l_ = 0, r_ = 0, a_ = 0, b_ = 0, end_ = 0;
   HotSummary mid_ = kHotIdentity, back_ = kHotIdentity;
@@ -154,6 +172,19 @@ class WindowCore {
 
   bool evicted_any_ = false;
   double asof_price_ = 0;
+
+  // The points Report() looked up last, by position. The witnesses rarely
+  // change from one event to the next, and their ring slots are likely cache
+  // misses, while this is beside the rest of the window's state. A position
+  // names one entry for as long as that entry is in the window, and every
+  // cached position was in the window at the previous Add, so a hit is that
+  // same entry. The open bucket (still changing) is never cached.
+  struct ReportCache {
+    uint32_t max_at = 0, pk_at = 0, tr_at = 0;
+    bool has_peak = false, has_pair = false;
+    PricePoint peak, mdd_peak, mdd_trough;
+  };
+  ReportCache report_cache_;
 };
 
 extern template class WindowCore<true>;

@@ -35,7 +35,7 @@
 // Why two kinds of shape: before timing, every instrument gets 16 events, so
 // every symbol exists and every window has its first ring blocks. But a 30-day
 // window of 1-minute events holds 43,200 entries, 4.8 MB per instrument in
-// bucketed mode (112 bytes per bucket), so full windows for 5,000 instruments
+// bucketed mode (128 bytes per bucket), so full windows for 5,000 instruments
 // would need 24 GB (240 GB for 50,000) and 216 million warm-up events: the
 // default/N and exact/N windows grow during the run (each instrument's rings
 // take a new block every 128 events). The *_full/500 shapes are the true
