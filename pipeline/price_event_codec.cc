@@ -13,6 +13,21 @@ inline bool ReadVarint(const char*& p, const char* end, uint64_t* value) {
     return true;
   }
   uint64_t result = 0;
+  if (end - p >= 10) {  // room for the longest varint: no bounds checks
+    const auto* q = reinterpret_cast<const uint8_t*>(p);
+    for (int i = 0; i < 9; ++i) {
+      result |= static_cast<uint64_t>(q[i] & 0x7f) << (7 * i);
+      if (q[i] < 0x80) {
+        p += i + 1;
+        *value = result;
+        return true;
+      }
+    }
+    if (q[9] > 1) return false;  // more than 64 bits: let libprotobuf decide
+    *value = result | static_cast<uint64_t>(q[9]) << 63;
+    p += 10;
+    return true;
+  }
   for (int shift = 0; shift < 70; shift += 7) {
     if (p == end) return false;
     const uint8_t byte = static_cast<uint8_t>(*p++);
@@ -38,14 +53,29 @@ inline bool ReadFixed64(const char*& p, const char* end, double* value) {
 
 // A length-delimited field whose bytes are all ASCII (so UTF-8 validity is not
 // in question).
+inline bool IsAscii(const char* p, size_t n) {
+  constexpr uint64_t kHighBits = 0x8080808080808080u;
+  uint64_t word;
+  if (n >= 8) {  // 8 bytes at a time, the last word overlapping
+    uint64_t any = 0;
+    for (size_t i = 0; i + 8 <= n; i += 8) {
+      std::memcpy(&word, p + i, 8);
+      any |= word;
+    }
+    std::memcpy(&word, p + n - 8, 8);
+    return ((any | word) & kHighBits) == 0;
+  }
+  uint8_t any = 0;
+  for (size_t i = 0; i < n; ++i) any |= static_cast<uint8_t>(p[i]);
+  return any < 0x80;
+}
+
 inline bool ReadAsciiString(const char*& p, const char* end,
                             absl::string_view* out) {
   uint64_t length;
   if (!ReadVarint(p, end, &length) || length > static_cast<uint64_t>(end - p))
     return false;
-  for (uint64_t i = 0; i < length; ++i) {
-    if (static_cast<uint8_t>(p[i]) >= 0x80) return false;
-  }
+  if (!IsAscii(p, length)) return false;
   *out = absl::string_view(p, length);
   p += length;
   return true;
