@@ -92,7 +92,8 @@ class ChunkedRing {
 
   // Bytes held: live and spare blocks, and the table.
   size_t MemoryBytes() const {
-    return (live_blocks_ + (spare_ != nullptr ? 1 : 0)) * sizeof(Block) +
+    return (size_t{live_blocks_} + (spare_ != nullptr ? 1 : 0)) *
+               sizeof(Block) +
            table_.capacity() * sizeof(Block*);
   }
 
@@ -155,12 +156,12 @@ class ChunkedRing {
   // Inline for windows of up to 8 blocks: no separate heap line on the
   // per-event path.
   using Table = absl::InlinedVector<Block*, 8>;
-  Table table_;
-  std::unique_ptr<Block> spare_;
   uint32_t table_mask_ = 0;
   uint32_t head_ = 0;
   uint32_t tail_ = 0;
-  size_t live_blocks_ = 0;
+  uint32_t live_blocks_ = 0;  // at most kMaxSize / kBlockSize
+  Table table_;
+  std::unique_ptr<Block> spare_;
 };
 
 }  // namespace ebb

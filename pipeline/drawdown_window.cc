@@ -1,5 +1,7 @@
 #include "pipeline/drawdown_window.h"
 
+#include <cstring>
+
 namespace ebb {
 
 namespace window_internal {
@@ -106,9 +108,10 @@ void WindowCore<kExact>::DabaStep() {
   }
   if (front_ != b_) {
     if (a_ != r_) {
-      const HotSummary prev_delta = a_ == b_ ? kHotIdentity : AggAt(a_);
+      const HotSummary prev_delta = a_ == b_ ? kHotIdentity : a_agg_;
       --a_;
-      SetAgg(a_, Combine(AggAt(a_), prev_delta));
+      a_agg_ = Combine(AggAt(a_), prev_delta);
+      SetAgg(a_, a_agg_);
     }
     if (l_ != r_) {
       SetAgg(l_, Combine(AggAt(l_), mid_));
@@ -118,6 +121,7 @@ void WindowCore<kExact>::DabaStep() {
       ++r_;
       ++a_;
       mid_ = a_ == b_ ? kHotIdentity : AggAt(a_);
+      a_agg_ = mid_;
     }
   } else {
     back_ = kHotIdentity;
@@ -133,6 +137,13 @@ bool WindowCore<kExact>::CheckInvariants() const {
   if (de != entries() - (has_open_ ? 1u : 0u)) return false;
   if (de == 0) return true;
   const uint32_t unprocessed = db - dl, front_size = db, back_size = de - db;
+  if (da != db) {  // a_agg_ must be the summary stored at a_
+    const HotSummary stored = AggAt(a_);
+    if (std::memcmp(&stored.s, &a_agg_.s, sizeof(Summary)) != 0 ||
+        stored.max != a_agg_.max || stored.min != a_agg_.min) {
+      return false;
+    }
+  }
   return unprocessed + 1 == front_size - back_size && back_size <= front_size &&
          dr - dl == da - dr;
 }

@@ -154,24 +154,25 @@ class WindowCore {
   // The newest position: the open bucket's (bucketed) or the newest event's.
   uint32_t newest() const { return ring_.tail() - 1; }
 
+  // Members in per-event order, flags together: with thousands of windows
+  // interleaved, every cache line of this object is a likely miss.
   WindowOptions options_;
-  RingT ring_;
   // Bucketed: the newest entry is open (not yet in the DABA) until open_end_.
   // Its ring slots are written when it closes; until then it lives in open_.
   bool has_open_ = false;
-  TimeNs open_end_ = 0;
-  [[no_unique_address]] std::conditional_t<kExact, NoOpenBucket, OpenBucket>
-      open_;
-
-  uint32_t front_ = 0, l_ = 0, r_ = 0, a_ = 0, b_ = 0, end_ = 0;
-  HotSummary mid_ = kHotIdentity, back_ = kHotIdentity;
-  // Bucketed: DabaQuery() of the closed buckets, valid until an insert or
-  // evict.
-  HotSummary query_cache_ = kHotIdentity;
+  // Bucketed: query_cache_ holds DabaQuery() of the closed buckets (valid until
+  // an insert or evict).
   bool query_cached_ = false;
-
   bool evicted_any_ = false;
+  uint32_t front_ = 0, l_ = 0, r_ = 0, a_ = 0, b_ = 0, end_ = 0;
+  TimeNs open_end_ = 0;
   double asof_price_ = 0;
+  HotSummary mid_ = kHotIdentity, back_ = kHotIdentity;
+  // The summary stored at a_ whenever a_ != b_: the step that moves a_ has just
+  // computed or read it, and the next step needs it again (one ring read
+  // fewer per event; in exact mode, up to three).
+  HotSummary a_agg_ = kHotIdentity;
+  HotSummary query_cache_ = kHotIdentity;
 
   // The points Report() looked up last, by position. The witnesses rarely
   // change from one event to the next, and their ring slots are likely cache
@@ -185,6 +186,9 @@ class WindowCore {
     PricePoint peak, mdd_peak, mdd_trough;
   };
   ReportCache report_cache_;
+  [[no_unique_address]] std::conditional_t<kExact, NoOpenBucket, OpenBucket>
+      open_;
+  RingT ring_;
 };
 
 extern template class WindowCore<true>;

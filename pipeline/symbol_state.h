@@ -40,7 +40,7 @@ class SymbolState {
   using Episodes = absl::InlinedVector<AlertEpisode, 4>;
 
   SymbolState(const WindowOptions& window, RuleIndices rules)
-      : window_(window), rules_(std::move(rules)), episodes_(rules_.size()) {}
+      : rules_(std::move(rules)), episodes_(rules_.size()), window_(window) {}
 
   DrawdownWindow& window() { return window_; }
   const DrawdownWindow& window() const { return window_; }
@@ -83,13 +83,15 @@ class SymbolState {
     return a.time != b.time ? a.time > b.time : a.arrival > b.arrival;
   }
 
-  DrawdownWindow window_;
+  // The small per-event fields first, beside the map's key: with thousands of
+  // symbols every cache line of a state is a likely miss.
+  bool has_applied_ = false;
+  bool seen_any_ = false;
+  TimeNs last_applied_ = 0;
+  TimeNs newest_seen_ = 0;
   RuleIndices rules_;
   Episodes episodes_;
-  bool has_applied_ = false;
-  TimeNs last_applied_ = 0;
-  bool seen_any_ = false;
-  TimeNs newest_seen_ = 0;
+  DrawdownWindow window_;
   std::vector<PendingPrice> pending_;
 };
 
