@@ -71,6 +71,21 @@ class ChunkedRing {
     return BlockOf(pos)->cold[pos & kMask];
   }
 
+  // Starts loading the hot (or cold) slot at `pos` into the cache, if `pos`
+  // is held; a hint only.
+  void PrefetchHot(uint32_t pos) const {
+    if (pos - head_ < size()) __builtin_prefetch(&(*this)[pos]);
+  }
+  template <typename C = Cold>
+  void PrefetchCold(uint32_t pos) const {
+    if (pos - head_ < size()) __builtin_prefetch(&cold<C>(pos));
+  }
+
+  // The same for the slot the next push_back() returns, if its block is held.
+  void PrefetchNextPush() const {
+    if ((tail_ & kMask) != 0) __builtin_prefetch(&(*this)[tail_]);
+  }
+
   T& front() { return (*this)[head_]; }
   T& back() { return (*this)[tail_ - 1]; }
 

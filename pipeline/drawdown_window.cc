@@ -130,6 +130,22 @@ void WindowCore<kExact>::DabaStep() {
 }
 
 template <bool kExact>
+void WindowCore<kExact>::PrefetchNextAdd() const {
+  // Evict's check and DabaQuery read the front; DabaStep reads a_ - 1 and l_
+  // (exact mode: and their witnesses, which are not known yet).
+  ring_.PrefetchHot(front_);
+  ring_.PrefetchHot(a_ - 1);
+  ring_.PrefetchHot(l_);
+  if constexpr (kExact) {
+    ring_.PrefetchNextPush();
+  } else {
+    // The open bucket's slots are written when it closes, most likely now.
+    ring_.PrefetchHot(newest());
+    ring_.PrefetchCold(newest());
+  }
+}
+
+template <bool kExact>
 bool WindowCore<kExact>::CheckInvariants() const {
   const uint32_t dl = l_ - front_, dr = r_ - front_, da = a_ - front_,
                  db = b_ - front_, de = end_ - front_;

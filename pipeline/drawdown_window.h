@@ -107,6 +107,7 @@ class WindowCore {
   WindowCore& operator=(WindowCore&&) noexcept = default;
 
   void Add(TimeNs time, double price, WindowMetrics* out);
+  void PrefetchNextAdd() const;
   uint32_t entries() const { return ring_.size(); }
   size_t MemoryBytes() const { return ring_.MemoryBytes(); }
   bool CheckInvariants() const;
@@ -212,6 +213,13 @@ class DrawdownWindow {
     } else {
       std::get<1>(core_).Add(time, price, out);
     }
+  }
+
+  // A hint: starts loading the ring slots the next Add() will most likely
+  // read or write (the front entry, the DABA's cursors, the newest entry).
+  // No effect on results.
+  void PrefetchNextAdd() const {
+    std::visit([](const auto& core) { core.PrefetchNextAdd(); }, core_);
   }
 
   // True when the window cannot take another entry (ChunkedRing::kMaxSize).

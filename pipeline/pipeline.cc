@@ -69,6 +69,16 @@ SymbolState& Pipeline::StateFor(absl::string_view symbol) {
   return it->second;
 }
 
+void Pipeline::PrefetchState(absl::string_view symbol) const {
+  auto it = symbols_.find(symbol);
+  if (it != symbols_.end()) it->second.Prefetch();
+}
+
+void Pipeline::PrefetchWindow(absl::string_view symbol) const {
+  auto it = symbols_.find(symbol);
+  if (it != symbols_.end()) it->second.window().PrefetchNextAdd();
+}
+
 void Pipeline::Reject(ebb::v1::RejectReason reason, absl::string_view detail,
                       absl::string_view original, absl::string_view symbol,
                       const Origin& origin) {

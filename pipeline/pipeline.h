@@ -103,6 +103,19 @@ class Pipeline {
   void OnEncodedPrice(absl::string_view bytes, const Origin& origin,
                       const absl::string_view* key = nullptr);
 
+  // Hints for a caller that holds a batch of records; no effect on results.
+  // With thousands of symbols interleaved, a symbol's state and the ring slots
+  // its next event touches are cache misses. Loaded ahead, they overlap with
+  // the work on the records before. Before handing record i over, call
+  // PrefetchState with the symbol of record i + kPrefetchStateAhead and
+  // PrefetchWindow with the symbol of record i + kPrefetchWindowAhead (by then
+  // its state is cached, so the window's positions can be read without a
+  // stall). Kafka keys are the symbols, so no decoding is needed.
+  static constexpr size_t kPrefetchStateAhead = 16;
+  static constexpr size_t kPrefetchWindowAhead = 8;
+  void PrefetchState(absl::string_view symbol) const;
+  void PrefetchWindow(absl::string_view symbol) const;
+
   // A news record (kept for the news join; counted).
   void OnNews(const ebb::v1::NewsEvent& news, const Origin& origin);
 

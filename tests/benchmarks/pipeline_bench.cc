@@ -15,7 +15,12 @@
 // event is applied and none is rejected.
 //
 // Cases, for each shape <s>/<N> below:
-//   BM_Pipeline/<s>/<N>  Pipeline::OnEncodedPrice: the figure for the targets
+//   BM_Pipeline/<s>/<N>  Pipeline::OnEncodedPrice, record by record
+//   BM_PipelineHinted/<s>/<N>  the same as StreamRunner calls it: each record
+//                        with its Kafka key (the symbol, checked against the
+//                        event's), and Pipeline::PrefetchState/PrefetchWindow
+//                        hints from the keys 16 and 8 records ahead in the
+//                        batch
 //   BM_OnPrice/<s>/<N>   the same pipeline fed pre-decoded events through
 //                        Pipeline::OnPrice: the path without the protobuf
 //                        decode
@@ -269,6 +274,7 @@ class Batch {
   }
 
   bool exhausted() const { return next_ == decoded_.size(); }
+  size_t size() const { return decoded_.size(); }
   TimeNs latest() const { return latest_; }
   // The index of the next event, then advances. REQUIRES: !exhausted().
   size_t Take() { return next_++; }
@@ -413,6 +419,21 @@ class PipelineFixture : public Fixture {
     ++origin_.offset;
     pipeline_->OnEncodedPrice(batch_.record(batch_.Take()), origin_);
   }
+  // As StreamRunner does it: the record with its key (the symbol, checked
+  // against the event's), and the pipeline's prefetch hints for the records
+  // ahead in the batch, from their keys.
+  void ApplyHinted() {
+    ++origin_.offset;
+    const size_t i = batch_.Take();
+    if (i + Pipeline::kPrefetchStateAhead < batch_.size()) {
+      pipeline_->PrefetchState(Key(i + Pipeline::kPrefetchStateAhead));
+    }
+    if (i + Pipeline::kPrefetchWindowAhead < batch_.size()) {
+      pipeline_->PrefetchWindow(Key(i + Pipeline::kPrefetchWindowAhead));
+    }
+    const absl::string_view key = Key(i);
+    pipeline_->OnEncodedPrice(batch_.record(i), origin_, &key);
+  }
   void ApplyDecoded() {
     ++origin_.offset;
     const size_t i = batch_.Take();
@@ -422,6 +443,10 @@ class PipelineFixture : public Fixture {
   }
 
  private:
+  absl::string_view Key(size_t i) const {
+    return stream_.symbol(batch_.decoded(i).symbol);
+  }
+
   EventStream stream_;
   FakeClock clock_;
   CountingOutput output_;
@@ -514,9 +539,12 @@ uint64_t TimedLoop(benchmark::State& state, F& fixture, Step step) {
   return allocations;
 }
 
-// BM_Pipeline (encoded = true) and BM_OnPrice (encoded = false).
+enum class Path { kEncoded, kHinted, kDecoded };
+
+// BM_Pipeline (kEncoded), BM_PipelineHinted (kHinted) and BM_OnPrice
+// (kDecoded).
 void BM_PipelineCase(benchmark::State& state, Shape shape, int instruments,
-                     bool encoded) {
+                     Path path) {
   PipelineFixture& f = GetFixture<PipelineFixture>(
       absl::StrCat("pipeline/", ShapeName(shape), "/", instruments),
       [&] { return std::make_unique<PipelineFixture>(shape, instruments); });
@@ -524,11 +552,17 @@ void BM_PipelineCase(benchmark::State& state, Shape shape, int instruments,
     state.SkipWithError(f.error().c_str());
     return;
   }
-  auto step = [&f, encoded] {
-    if (encoded) {
-      f.ApplyEncoded();
-    } else {
-      f.ApplyDecoded();
+  auto step = [&f, path] {
+    switch (path) {
+      case Path::kEncoded:
+        f.ApplyEncoded();
+        break;
+      case Path::kHinted:
+        f.ApplyHinted();
+        break;
+      case Path::kDecoded:
+        f.ApplyDecoded();
+        break;
     }
   };
   Pipeline& pipeline = f.pipeline();
@@ -647,10 +681,13 @@ void RegisterAll() {
         absl::StrCat("/", ShapeName(s.shape), "/", s.instruments);
     benchmark::RegisterBenchmark(("BM_Pipeline" + suffix).c_str(),
                                  BM_PipelineCase, s.shape, s.instruments,
-                                 /*encoded=*/true);
+                                 Path::kEncoded);
+    benchmark::RegisterBenchmark(("BM_PipelineHinted" + suffix).c_str(),
+                                 BM_PipelineCase, s.shape, s.instruments,
+                                 Path::kHinted);
     benchmark::RegisterBenchmark(("BM_OnPrice" + suffix).c_str(),
                                  BM_PipelineCase, s.shape, s.instruments,
-                                 /*encoded=*/false);
+                                 Path::kDecoded);
   }
   for (const ShapeSize& s : kShapes) {
     const std::string suffix =

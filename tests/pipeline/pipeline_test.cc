@@ -229,6 +229,59 @@ TEST(PipelineTest, MultiSymbolInterleavingMatchesEachSymbolAlone) {
   }
 }
 
+// The prefetch hints are hints: a pipeline given them for the events ahead
+// (and for symbols it has never seen) computes exactly what one without them
+// does. Windows empty (gaps), wrap around ring blocks and grow, so the hints
+// also meet empty rings and unheld positions (run under ASan+UBSan too).
+TEST(PipelineTest, PrefetchHintsChangeNothing) {
+  std::mt19937_64 rng(7);
+  for (TimeNs resolution : {TimeNs{0}, kSecond}) {
+    std::vector<std::string> symbols;
+    std::vector<std::vector<Ev>> per_symbol;
+    const TimeNs length = 60 * kSecond;
+    for (int k = 0; k < 40; ++k) {
+      symbols.push_back(absl::StrCat("S", k));
+      per_symbol.push_back(SymbolEvents(
+          rng, symbols.back(), 100 + static_cast<int>(rng() % 900), length));
+    }
+    std::vector<Ev> merged;
+    std::vector<size_t> next(symbols.size(), 0);
+    for (;;) {
+      std::vector<size_t> open;
+      for (size_t k = 0; k < symbols.size(); ++k) {
+        if (next[k] < per_symbol[k].size()) open.push_back(k);
+      }
+      if (open.empty()) break;
+      const size_t k = open[rng() % open.size()];
+      merged.push_back(per_symbol[k][next[k]++]);
+    }
+    Harness plain(Compile(length, resolution, 0));
+    Harness hinted(Compile(length, resolution, 0));
+    for (size_t i = 0; i < merged.size(); ++i) {
+      Pipeline& p = *hinted.pipeline;
+      if (i + Pipeline::kPrefetchStateAhead < merged.size()) {
+        p.PrefetchState(merged[i + Pipeline::kPrefetchStateAhead].symbol);
+      }
+      if (i + Pipeline::kPrefetchWindowAhead < merged.size()) {
+        p.PrefetchWindow(merged[i + Pipeline::kPrefetchWindowAhead].symbol);
+      }
+      p.PrefetchState("never-seen");
+      p.PrefetchWindow(symbols[rng() % symbols.size()]);
+      const Ev& e = merged[i];
+      plain.pipeline->OnPrice(e.symbol, e.time, e.price, {}, "x");
+      p.OnPrice(e.symbol, e.time, e.price, {}, "x");
+    }
+    EXPECT_EQ(hinted.pipeline->stats().applied, merged.size());
+    EXPECT_EQ(hinted.pipeline->stats().symbols, symbols.size());
+    EXPECT_EQ(plain.out.alerts.size(), hinted.out.alerts.size());
+    for (const std::string& s : symbols) {
+      ExpectSameStream(hinted.out.Of(s), plain.out.Of(s),
+                       absl::StrCat(s, " R=", resolution));
+      if (HasFatalFailure()) return;
+    }
+  }
+}
+
 TEST(PipelineTest, LateEventIsRejectedWithZeroLateness) {
   Harness h(Compile(60 * kSecond, 0, 0));
   const uint32_t source = h.pipeline->RegisterSource("prices/BTC.csv");
