@@ -350,6 +350,7 @@ void StreamRunner::ProcessBatch(size_t count) {
     } else {
       last = task;
       const int64_t start = options_.record_latency ? NowNs() : 0;
+      if (task->kind == kPrices) HintAhead(*task, *message, i, count);
       Process(*task, *message);
       if (options_.record_latency) {
         const int64_t end = NowNs();
@@ -360,6 +361,31 @@ void StreamRunner::ProcessBatch(size_t count) {
       }
     }
     rd_kafka_message_destroy(message);
+  }
+}
+
+void StreamRunner::HintAhead(const Task& task,
+                             const rd_kafka_message_t& current, size_t i,
+                             size_t count) const {
+  // Keys are symbols (a message whose key is not its symbol is rejected, and
+  // a wrong hint costs nothing but the hint).
+  auto key_ahead = [&](size_t ahead, absl::string_view* key) {
+    if (i + ahead >= count) return false;
+    const rd_kafka_message_t* m = batch_[i + ahead];
+    if (m == nullptr || m->err != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        m->rkt != current.rkt || m->partition != current.partition ||
+        m->key == nullptr) {
+      return false;
+    }
+    *key = absl::string_view(static_cast<const char*>(m->key), m->key_len);
+    return true;
+  };
+  absl::string_view key;
+  if (key_ahead(Pipeline::kPrefetchStateAhead, &key)) {
+    task.pipeline->PrefetchState(key);
+  }
+  if (key_ahead(Pipeline::kPrefetchWindowAhead, &key)) {
+    task.pipeline->PrefetchWindow(key);
   }
 }
 

@@ -119,6 +119,10 @@ class StreamRunner : public RebalanceListener, public Output {
   size_t NextBatch();  // into batch_
   void ProcessBatch(size_t count);
   void Process(Task& task, const rd_kafka_message_t& message);
+  // Pipeline prefetch hints from the keys of the messages ahead of batch_[i]
+  // (`current`) that belong to the same partition.
+  void HintAhead(const Task& task, const rd_kafka_message_t& current, size_t i,
+                 size_t count) const;
   // kPrices, kNews, or -1 for a topic ebb does not consume.
   int KindOf(const char* topic) const;
   Task* TaskFor(const char* topic, int32_t partition);
