@@ -131,11 +131,16 @@ void WindowCore<kExact>::DabaStep() {
 
 template <bool kExact>
 void WindowCore<kExact>::PrefetchNextAdd() const {
-  // Evict's check and DabaQuery read the front; DabaStep reads a_ - 1 and l_
-  // (exact mode: and their witnesses, which are not known yet).
+  // Evict's checks and DabaQuery read the front and the entry after it;
+  // DabaStep reads a_ - 1 and l_, and a window that evicts one entry and
+  // inserts one steps twice (exact mode: and their witnesses, which are not
+  // known yet).
   ring_.PrefetchHot(front_);
+  ring_.PrefetchHot(front_ + 1);
   ring_.PrefetchHot(a_ - 1);
+  ring_.PrefetchHot(a_ - 2);
   ring_.PrefetchHot(l_);
+  ring_.PrefetchHot(l_ + 1);
   if constexpr (kExact) {
     ring_.PrefetchNextPush();
   } else {
