@@ -81,6 +81,13 @@ class ChunkedRing {
     if (pos - head_ < size()) __builtin_prefetch(&cold<C>(pos));
   }
 
+  // Starts loading the block-table entry that locates `pos` (for windows of
+  // more than 8 blocks the table is a separate array: one more line per
+  // distant position).
+  void PrefetchTableEntry(uint32_t pos) const {
+    __builtin_prefetch(&table_[(pos >> kBlockShift) & table_mask_]);
+  }
+
   // The same for the slot the next push_back() returns, if its block is held.
   void PrefetchNextPush() const {
     if ((tail_ & kMask) != 0) __builtin_prefetch(&(*this)[tail_]);

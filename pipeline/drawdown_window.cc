@@ -151,6 +151,15 @@ void WindowCore<kExact>::PrefetchNextAdd() const {
 }
 
 template <bool kExact>
+void WindowCore<kExact>::PrefetchTable() const {
+  if (ring_.empty()) return;
+  ring_.PrefetchTableEntry(front_);
+  ring_.PrefetchTableEntry(a_ - 2);
+  ring_.PrefetchTableEntry(l_);
+  ring_.PrefetchTableEntry(newest());
+}
+
+template <bool kExact>
 bool WindowCore<kExact>::CheckInvariants() const {
   const uint32_t dl = l_ - front_, dr = r_ - front_, da = a_ - front_,
                  db = b_ - front_, de = end_ - front_;

@@ -108,6 +108,7 @@ class WindowCore {
 
   void Add(TimeNs time, double price, WindowMetrics* out);
   void PrefetchNextAdd() const;
+  void PrefetchTable() const;
   uint32_t entries() const { return ring_.size(); }
   size_t MemoryBytes() const { return ring_.MemoryBytes(); }
   bool CheckInvariants() const;
@@ -220,6 +221,10 @@ class DrawdownWindow {
   // No effect on results.
   void PrefetchNextAdd() const {
     std::visit([](const auto& core) { core.PrefetchNextAdd(); }, core_);
+  }
+  // The step before: the block-table entries PrefetchNextAdd will read.
+  void PrefetchTable() const {
+    std::visit([](const auto& core) { core.PrefetchTable(); }, core_);
   }
 
   // True when the window cannot take another entry (ChunkedRing::kMaxSize).

@@ -61,7 +61,9 @@ SymbolState& Pipeline::StateFor(absl::string_view symbol) {
       }
     }
     ++stats_.symbols;
-    // Inserting may move every state; the cached pointer is refreshed below.
+    // Inserting may move every state; the cached pointer is refreshed below,
+    // and PrefetchWindow's pending states are dropped.
+    ++generation_;
     it = symbols_.try_emplace(symbol, config_.window, std::move(rules)).first;
   }
   last_symbol_ = &it->first;
@@ -74,9 +76,19 @@ void Pipeline::PrefetchState(absl::string_view symbol) const {
   if (it != symbols_.end()) it->second.Prefetch();
 }
 
-void Pipeline::PrefetchWindow(absl::string_view symbol) const {
+void Pipeline::PrefetchWindow(absl::string_view symbol) {
+  PendingPrefetch& pending = pending_prefetch_[next_prefetch_];
+  next_prefetch_ = (next_prefetch_ + 1) % kPrefetchSlotsLag;
+  if (pending.state != nullptr && pending.generation == generation_) {
+    pending.state->window().PrefetchNextAdd();
+  }
   auto it = symbols_.find(symbol);
-  if (it != symbols_.end()) it->second.window().PrefetchNextAdd();
+  if (it == symbols_.end()) {
+    pending.state = nullptr;
+    return;
+  }
+  it->second.window().PrefetchTable();
+  pending = {&it->second, generation_};
 }
 
 void Pipeline::Reject(ebb::v1::RejectReason reason, absl::string_view detail,

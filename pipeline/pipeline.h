@@ -111,10 +111,14 @@ class Pipeline {
   // PrefetchWindow with the symbol of record i + kPrefetchWindowAhead (by then
   // its state is cached, so the window's positions can be read without a
   // stall). Kafka keys are the symbols, so no decoding is needed.
+  // PrefetchWindow works in two steps: it loads the window's block-table
+  // entries, and kPrefetchSlotsLag calls later (the entries now cached) the
+  // ring slots they locate.
   static constexpr size_t kPrefetchStateAhead = 16;
   static constexpr size_t kPrefetchWindowAhead = 8;
   void PrefetchState(absl::string_view symbol) const;
-  void PrefetchWindow(absl::string_view symbol) const;
+  void PrefetchWindow(absl::string_view symbol);
+  static constexpr size_t kPrefetchSlotsLag = 4;
 
   // A news record (kept for the news join; counted).
   void OnNews(const ebb::v1::NewsEvent& news, const Origin& origin);
@@ -157,6 +161,16 @@ class Pipeline {
   // lookup.
   const std::string* last_symbol_ = nullptr;  // the map's key
   SymbolState* last_state_ = nullptr;
+  // PrefetchWindow's second step: the states of its last kPrefetchSlotsLag
+  // calls, valid while generation_ (bumped by every symbol insert, which may
+  // move the states) is unchanged.
+  struct PendingPrefetch {
+    const SymbolState* state = nullptr;
+    uint64_t generation = 0;
+  };
+  std::array<PendingPrefetch, kPrefetchSlotsLag> pending_prefetch_{};
+  size_t next_prefetch_ = 0;
+  uint64_t generation_ = 0;
   PipelineStats stats_;
   uint64_t arrivals_ = 0;
   // Scratch, reused so the per-event path does not allocate.

@@ -37,8 +37,10 @@
 //   default_full/500, exact_full/500
 //                   500 instruments whose 30-day windows are FULL and sliding
 //
-// Why two kinds of shape: before timing, every instrument gets 16 events, so
-// every symbol exists and every window has its first ring blocks. But a 30-day
+// Why two kinds of shape: before timing, every instrument gets 16 events (and
+// instrument i first i % 128 more, so that the windows take their new ring
+// blocks in different rounds), so every symbol exists and every window has its
+// first ring blocks. But a 30-day
 // window of 1-minute events holds 43,200 entries, 4.8 MB per instrument in
 // bucketed mode (128 bytes per bucket), so full windows for 5,000 instruments
 // would need 24 GB (240 GB for 50,000) and 216 million warm-up events: the
@@ -81,6 +83,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "ebb/v1/events.pb.h"
+#include "pipeline/chunked_ring.h"
 #include "pipeline/clock.h"
 #include "pipeline/config.h"
 #include "pipeline/drawdown_window.h"
@@ -224,7 +227,11 @@ class EventStream {
       std::shuffle(order_.begin(), order_.end(), rng_);
       next_in_round_ = 0;
     }
-    const uint32_t s = order_[next_in_round_++];
+    return NextOf(order_[next_in_round_++]);
+  }
+
+  // The next event of instrument `s` (outside the rounds).
+  DecodedEvent NextOf(uint32_t s) {
     prices_[s] *= std::exp(kSigma * normal_(rng_));
     const DecodedEvent event{s, times_[s], prices_[s]};
     times_[s] += kStep;
@@ -292,6 +299,21 @@ class Batch {
 };
 
 // -----------------------------------------------------------------------------
+// Gives instrument i (i % kBlockSize) events of its own before the rounds
+// start. Every round gives every window one entry, so without this all
+// windows would reach a ring-block boundary in the same round, and that round
+// would take all their new blocks' page faults at once: a burst that lands in
+// one case's timed loop and not another's. Feeds would not be so synchronised.
+template <typename Apply>
+void Stagger(EventStream* stream, Apply apply) {
+  for (int i = 0; i < stream->instruments(); ++i) {
+    const uint32_t s = static_cast<uint32_t>(i);
+    for (uint32_t k = 0; k < s % ChunkedRing<int>::kBlockSize; ++k) {
+      apply(stream->NextOf(s));
+    }
+  }
+}
+
 // Fixtures: one at a time (the 50,000-instrument default one holds ~6 GB),
 // reused by consecutive cases and by gbench's runs and repetitions.
 
@@ -388,14 +410,19 @@ class PipelineFixture : public Fixture {
     pipeline_ = *std::move(pipeline);
     origin_.source = pipeline_->RegisterSource("bench");
     origin_.partition = 0;
-    // Warm-up through OnPrice (nothing to serialize).
-    const uint64_t warm_up = WarmUpRounds(shape) * uint64_t(instruments);
-    for (uint64_t k = 0; k < warm_up; ++k) {
-      const DecodedEvent e = stream_.Next();
+    // Warm-up through OnPrice (nothing to serialize). Instrument i first gets
+    // i % 128 events of its own (Stagger), so that the windows do not all
+    // take a new ring block in the same round.
+    uint64_t warm_up = 0;
+    auto apply = [&](const DecodedEvent& e) {
       if (e.time > clock_.NowNs()) clock_.Set(e.time);
       pipeline_->OnPrice(stream_.symbol(e.symbol), e.time, e.price, origin_,
                          {});
-    }
+      ++warm_up;
+    };
+    Stagger(&stream_, apply);
+    const uint64_t rounds = WarmUpRounds(shape) * uint64_t(instruments);
+    for (uint64_t k = 0; k < rounds; ++k) apply(stream_.Next());
     if (pipeline_->stats().total_rejected() != 0 ||
         pipeline_->stats().applied != warm_up) {
       error_ = "warm-up events were rejected";
@@ -466,11 +493,12 @@ class WindowsFixture : public Fixture {
     }
     windows_.reserve(instruments);
     for (int i = 0; i < instruments; ++i) windows_.emplace_back(config->window);
-    const uint64_t warm_up = WarmUpRounds(shape) * uint64_t(instruments);
-    for (uint64_t k = 0; k < warm_up; ++k) {
-      const DecodedEvent e = stream_.Next();
+    auto apply = [&](const DecodedEvent& e) {
       windows_[e.symbol].Add(e.time, e.price, &metrics_);
-    }
+    };
+    Stagger(&stream_, apply);
+    const uint64_t rounds = WarmUpRounds(shape) * uint64_t(instruments);
+    for (uint64_t k = 0; k < rounds; ++k) apply(stream_.Next());
     Refill();
   }
 

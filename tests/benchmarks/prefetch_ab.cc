@@ -5,13 +5,14 @@
 //
 // N instruments ("SYM00000"...), one event per minute each, a seeded random
 // walk; every round visits them all in a fresh random order. After a warm-up of
-// R rounds (through OnPrice), chunks of 50,000 serialized PriceEvents alternate
-// between plain Pipeline::OnEncodedPrice with the key (as StreamRunner calls
-// it, without hints) and the same preceded by PrefetchState/PrefetchWindow
-// from the keys kPrefetchStateAhead and kPrefetchWindowAhead records ahead.
-// Only the calls are timed (the chunk is serialized before its clock starts).
-// Prints ns per event for each side and the pipeline's counts; exits 1 if an
-// event was rejected or not applied.
+// i % 128 events for instrument i and R rounds (through OnPrice), chunks of
+// 50,000 serialized PriceEvents alternate between plain
+// Pipeline::OnEncodedPrice with the key (as StreamRunner calls it, without
+// hints) and the same preceded by PrefetchState/PrefetchWindow from the keys
+// kPrefetchStateAhead and kPrefetchWindowAhead records ahead. Only the calls
+// are timed (the chunk is serialized before its clock starts). Prints ns per
+// event for each side and the pipeline's counts; exits 1 if an event was
+// rejected or not applied.
 //
 // Run:
 //   taskset -c 1 build/release/tests/benchmarks/ebb_prefetch_ab
@@ -35,6 +36,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
 #include "ebb/v1/events.pb.h"
+#include "pipeline/chunked_ring.h"
 #include "pipeline/clock.h"
 #include "pipeline/config.h"
 #include "pipeline/pipeline.h"
@@ -134,13 +136,25 @@ int Main(int argc, char** argv) {
     return s;
   };
 
-  const uint64_t warm_up = static_cast<uint64_t>(args.warm_rounds) * n;
-  for (uint64_t e = 0; e < warm_up; ++e) {
-    const uint32_t s = next();
+  // Instrument i first gets i % 128 events of its own, so that the windows
+  // reach ring-block boundaries (and take a new block's page faults) in
+  // different rounds, as a real feed's would, not all in the same chunk.
+  uint64_t warm_up = 0;
+  auto apply = [&](uint32_t s) {
     if (times[s] > clock.NowNs()) clock.Set(times[s]);
     pipeline.OnPrice(symbols[s], times[s], prices[s], origin, {});
     times[s] += kNanosPerMinute;
+    ++warm_up;
+  };
+  for (int i = 0; i < n; ++i) {
+    const uint32_t s = static_cast<uint32_t>(i);
+    for (uint32_t j = 0; j < s % ChunkedRing<int>::kBlockSize; ++j) {
+      prices[s] *= steps[k++ & 4095];
+      apply(s);
+    }
   }
+  const uint64_t rounds = static_cast<uint64_t>(args.warm_rounds) * n;
+  for (uint64_t e = 0; e < rounds; ++e) apply(next());
 
   double ns[2] = {0, 0};
   uint64_t events[2] = {0, 0};
