@@ -8,14 +8,19 @@
 //                   [--compression=lz4|none|snappy|zstd|gzip]
 //                   [--latency-rate=100000] [--latency-events=500000]
 //                   [--max-batch=10000] [--consumer-property=KEY=VALUE ...]
-//                   [--trace]
+//                   [--trace] [--pin-consumer]
 //   ebb_kafka_bench memory-hourly
 //   ebb_kafka_bench memory-minute [--quick]
 // With no mode, throughput then latency. The memory modes are meant to run in
 // a process of their own (scripts/bench_kafka.sh does), so that the RSS
 // figures hold nothing but the pipeline. --max-batch and --consumer-property
 // apply to both consumers (e.g. queued.min.messages=1000000); --trace prints
-// every consume call and batch of the runs on stderr.
+// every consume call and batch of the runs on stderr. --pin-consumer gives
+// the thread that runs StreamRunner::Run() the last CPU to itself and keeps
+// every other thread (the mock broker's, librdkafka's, the publisher) on the
+// others, as a latency-sensitive deployment would pin its consuming thread:
+// threads inherit their creator's CPUs, so the main thread moves to the
+// other CPUs before anything is created, and to the last one only to run.
 //
 // 1. Throughput. An embedded broker (librdkafka's mock cluster, one broker
 //    thread) with ebb.prices of 8 partitions. N = 8 x 80,000 = 640,000 price
@@ -78,7 +83,10 @@
 
 #include <dlfcn.h>
 #include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <sched.h>
 #include <sys/types.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -434,6 +442,23 @@ class Feed {
   std::string value_;
 };
 
+// --pin-consumer (see the header).
+bool g_pin_consumer = false;
+
+// Moves the calling thread to the last CPU (consumer) or to all the others.
+bool PinCurrentThread(bool consumer) {
+  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  if (cpus < 2) return false;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (consumer) {
+    CPU_SET(static_cast<int>(cpus - 1), &set);
+  } else {
+    for (int c = 0; c < cpus - 1; ++c) CPU_SET(c, &set);
+  }
+  return pthread_setaffinity_np(pthread_self(), sizeof(set), &set) == 0;
+}
+
 struct Options {
   int runs = 3;
   int partitions = 8;
@@ -591,6 +616,7 @@ absl::StatusOr<RunnerResult> RunRunner(const std::string& bootstrap,
       kafka::StreamRunner::Create(options, *std::move(engine),
                                   SystemClock::Get());
   if (!runner.ok()) return runner.status();
+  if (g_pin_consumer) PinCurrentThread(/*consumer=*/true);
   const bool print = g_trace.print;
   g_trace.Reset();
   g_trace.print = print;
@@ -602,6 +628,7 @@ absl::StatusOr<RunnerResult> RunRunner(const std::string& bootstrap,
   const int64_t end = SteadyNs();
   g_trace.Close(end);  // in case Run() returned inside a batch
   g_trace.active = false;
+  if (g_pin_consumer) PinCurrentThread(/*consumer=*/false);
   if (!status.ok()) return status;
   RunnerResult result;
   result.stats = (*runner)->stats();
@@ -1056,7 +1083,7 @@ constexpr char kUsage[] =
                        [--compression=lz4|none|snappy|zstd|gzip]
                        [--latency-rate=100000] [--latency-events=500000]
                        [--max-batch=10000] [--consumer-property=KEY=VALUE ...]
-                       [--trace]
+                       [--trace] [--pin-consumer]
        ebb_kafka_bench memory-hourly
        ebb_kafka_bench memory-minute [--quick]
 With no mode: throughput, then latency. Run each memory mode in a process of its own.
@@ -1111,6 +1138,8 @@ int Main(int argc, char** argv) {
                ParseIntFlag(arg, "max-batch", &o.max_batch) ||
                ParseIntFlag(arg, "latency-rate", &o.latency_rate) ||
                ParseIntFlag(arg, "latency-events", &o.latency_events)) {
+    } else if (arg == "--pin-consumer") {
+      g_pin_consumer = true;
     } else if (arg == "-h" || arg == "--help") {
       std::fputs(kUsage, stdout);
       return 0;
@@ -1129,6 +1158,10 @@ int Main(int argc, char** argv) {
   if (memory_hourly) return RunMemory(false, false);
   if (memory_minute) return RunMemory(true, quick);
   if (!throughput && !latency) throughput = latency = true;
+  if (g_pin_consumer && !PinCurrentThread(/*consumer=*/false)) {
+    std::fprintf(stderr, "kafka_bench: --pin-consumer needs 2 CPUs or more\n");
+    return 2;
+  }
   std::printf("ebb kafka bench: librdkafka %s, %u CPUs\n\n",
               rd_kafka_version_str(), std::thread::hardware_concurrency());
   if (throughput && RunThroughput(o) != 0) return 1;
