@@ -160,16 +160,44 @@ int RunReplay(int argc, char** argv) {
   std::unique_ptr<RecordSource> merged = MergeSources(std::move(sources));
   Pipeline& engine = **pipeline;
   ProgressLine progress("ebb replay", !args->Has("no-progress"));
-  SourceRecord record;
+  // Records are read kLookahead ahead of the one being applied, so that the
+  // pipeline can be told which symbols come next (Pipeline::PrefetchState and
+  // PrefetchWindow; text inputs only: a binary record's symbol is known once
+  // it is decoded). Records own their bytes, so buffering them is safe.
+  constexpr size_t kLookahead = Pipeline::kPrefetchStateAhead;
+  std::vector<SourceRecord> ahead(kLookahead + 1);
+  size_t head = 0, buffered = 0;
+  bool exhausted = false;
+  auto hint_symbol = [&](size_t distance) -> const std::string* {
+    if (buffered <= distance) return nullptr;
+    const SourceRecord& r = ahead[(head + distance) % ahead.size()];
+    return r.kind == SourceRecord::Kind::kPrice ? &r.symbol : nullptr;
+  };
   uint64_t records = 0;
   const bool strict = config->strict();
   while (true) {
-    auto more = merged->Next(&record);
-    if (!more.ok()) {
-      progress.Finish();
-      return fail(more.status());
+    while (!exhausted && buffered < ahead.size()) {
+      auto more = merged->Next(&ahead[(head + buffered) % ahead.size()]);
+      if (!more.ok()) {
+        progress.Finish();
+        return fail(more.status());
+      }
+      if (*more) {
+        ++buffered;
+      } else {
+        exhausted = true;
+      }
     }
-    if (!*more) break;
+    if (buffered == 0) break;
+    if (const std::string* s = hint_symbol(Pipeline::kPrefetchStateAhead)) {
+      engine.PrefetchState(*s);
+    }
+    if (const std::string* s = hint_symbol(Pipeline::kPrefetchWindowAhead)) {
+      engine.PrefetchWindow(*s);
+    }
+    const SourceRecord& record = ahead[head];
+    head = (head + 1) % ahead.size();
+    --buffered;
     const Origin origin{source_ids[record.source_index], -1, record.offset};
     switch (record.kind) {
       case SourceRecord::Kind::kPrice:
