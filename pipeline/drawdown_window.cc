@@ -153,10 +153,11 @@ void WindowCore<kExact>::PrefetchNextAdd() const {
 template <bool kExact>
 void WindowCore<kExact>::PrefetchTable() const {
   if (ring_.empty()) return;
-  ring_.PrefetchTableEntry(front_);
-  ring_.PrefetchTableEntry(a_ - 2);
-  ring_.PrefetchTableEntry(l_);
-  ring_.PrefetchTableEntry(newest());
+  // The entries of every position PrefetchNextAdd reads (mostly one line).
+  for (uint32_t pos : {front_, front_ + 1, a_ - 1, a_ - 2, l_, l_ + 1, newest(),
+                       newest() + 1}) {
+    ring_.PrefetchTableEntry(pos);
+  }
 }
 
 template <bool kExact>

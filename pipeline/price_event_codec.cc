@@ -51,8 +51,7 @@ inline bool ReadFixed64(const char*& p, const char* end, double* value) {
   return true;
 }
 
-// A length-delimited field whose bytes are all ASCII (so UTF-8 validity is not
-// in question).
+// True when none of the n bytes at p has its high bit set.
 inline bool IsAscii(const char* p, size_t n) {
   constexpr uint64_t kHighBits = 0x8080808080808080u;
   uint64_t word;
@@ -70,6 +69,8 @@ inline bool IsAscii(const char* p, size_t n) {
   return any < 0x80;
 }
 
+// A length-delimited field whose bytes are all ASCII (so UTF-8 validity is not
+// in question).
 inline bool ReadAsciiString(const char*& p, const char* end,
                             absl::string_view* out) {
   uint64_t length;

@@ -44,9 +44,12 @@ class SymbolState {
 
   // A hint: starts loading this state's cache lines (up to its window's ring).
   void Prefetch() const {
-    const char* const begin = reinterpret_cast<const char*>(this);
-    const char* const end = reinterpret_cast<const char*>(&pending_);
-    for (const char* p = begin; p < end; p += 64) __builtin_prefetch(p);
+    constexpr uintptr_t kLine = 64;
+    const uintptr_t begin = reinterpret_cast<uintptr_t>(this) & ~(kLine - 1);
+    const uintptr_t end = reinterpret_cast<uintptr_t>(&pending_);
+    for (uintptr_t line = begin; line < end; line += kLine) {
+      __builtin_prefetch(reinterpret_cast<const void*>(line));
+    }
   }
 
   DrawdownWindow& window() { return window_; }

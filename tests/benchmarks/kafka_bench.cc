@@ -16,7 +16,8 @@
 // figures hold nothing but the pipeline. --max-batch and --consumer-property
 // apply to both consumers (e.g. queued.min.messages=1000000); --trace prints
 // every consume call and batch of the runs on stderr. --pin-consumer gives
-// the thread that runs StreamRunner::Run() the last CPU to itself and keeps
+// the thread that runs StreamRunner::Run() (and the bare consumer's loop, so
+// that the throughput ratio stays fair) the last CPU to itself and keeps
 // every other thread (the mock broker's, librdkafka's, the publisher) on the
 // others, as a latency-sensitive deployment would pin its consuming thread:
 // threads inherit their creator's CPUs, so the main thread moves to the
@@ -442,21 +443,35 @@ class Feed {
   std::string value_;
 };
 
-// --pin-consumer (see the header).
+// --pin-consumer (see the header): the process's CPUs at start-up, and
+// whether to split them.
 bool g_pin_consumer = false;
+cpu_set_t g_allowed_cpus;
 
-// Moves the calling thread to the last CPU (consumer) or to all the others.
-bool PinCurrentThread(bool consumer) {
-  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  if (cpus < 2) return false;
+// Moves the calling thread to the last allowed CPU (consumer) or to all the
+// other allowed ones. Exits the program when that fails: a run reported as
+// pinned must be pinned.
+void PinCurrentThread(bool consumer) {
+  int last = -1;
+  for (int c = 0; c < CPU_SETSIZE; ++c) {
+    if (CPU_ISSET(c, &g_allowed_cpus)) last = c;
+  }
   cpu_set_t set;
   CPU_ZERO(&set);
   if (consumer) {
-    CPU_SET(static_cast<int>(cpus - 1), &set);
+    CPU_SET(last, &set);
   } else {
-    for (int c = 0; c < cpus - 1; ++c) CPU_SET(c, &set);
+    for (int c = 0; c < last; ++c) {
+      if (CPU_ISSET(c, &g_allowed_cpus)) CPU_SET(c, &set);
+    }
   }
-  return pthread_setaffinity_np(pthread_self(), sizeof(set), &set) == 0;
+  if (CPU_COUNT(&set) == 0 ||
+      pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0) {
+    std::fprintf(stderr,
+                 "kafka_bench: --pin-consumer: cannot pin a thread (it needs "
+                 "2 allowed CPUs or more)\n");
+    std::exit(2);
+  }
 }
 
 struct Options {
@@ -539,6 +554,8 @@ absl::StatusOr<ConsumeResult> BareConsume(const std::string& bootstrap,
   }
   kafka::QueuePtr queue(rd_kafka_queue_get_consumer(rk.get()));
   std::vector<rd_kafka_message_t*> batch(max_batch);
+  // Pinned like the runner's consuming thread, so the ratio stays fair.
+  if (g_pin_consumer) PinCurrentThread(/*consumer=*/true);
   const bool print = g_trace.print;
   g_trace.Reset();
   g_trace.print = print;
@@ -555,6 +572,7 @@ absl::StatusOr<ConsumeResult> BareConsume(const std::string& bootstrap,
   }
   g_trace.Close(SteadyNs());
   g_trace.active = false;
+  if (g_pin_consumer) PinCurrentThread(/*consumer=*/false);
   ConsumeResult result;
   result.messages = g_trace.messages.load();
   result.rate = g_trace.Rate();
@@ -1158,9 +1176,12 @@ int Main(int argc, char** argv) {
   if (memory_hourly) return RunMemory(false, false);
   if (memory_minute) return RunMemory(true, quick);
   if (!throughput && !latency) throughput = latency = true;
-  if (g_pin_consumer && !PinCurrentThread(/*consumer=*/false)) {
-    std::fprintf(stderr, "kafka_bench: --pin-consumer needs 2 CPUs or more\n");
-    return 2;
+  if (g_pin_consumer) {
+    if (sched_getaffinity(0, sizeof(g_allowed_cpus), &g_allowed_cpus) != 0) {
+      std::fprintf(stderr, "kafka_bench: sched_getaffinity failed\n");
+      return 2;
+    }
+    PinCurrentThread(/*consumer=*/false);
   }
   std::printf("ebb kafka bench: librdkafka %s, %u CPUs\n\n",
               rd_kafka_version_str(), std::thread::hardware_concurrency());
