@@ -108,10 +108,16 @@ void WindowCore<kExact>::DabaStep() {
   }
   if (front_ != b_) {
     if (a_ != r_) {
-      const HotSummary prev_delta = a_ == b_ ? kHotIdentity : a_agg_;
-      --a_;
-      a_agg_ = Combine(AggAt(a_), prev_delta);
-      SetAgg(a_, a_agg_);
+      if constexpr (kExact) {
+        const HotSummary prev_delta = a_ == b_ ? kHotIdentity : AggAt(a_);
+        --a_;
+        SetAgg(a_, Combine(AggAt(a_), prev_delta));
+      } else {
+        const HotSummary prev_delta = a_ == b_ ? kHotIdentity : a_agg_;
+        --a_;
+        a_agg_ = Combine(AggAt(a_), prev_delta);
+        SetAgg(a_, a_agg_);
+      }
     }
     if (l_ != r_) {
       SetAgg(l_, Combine(AggAt(l_), mid_));
@@ -121,7 +127,7 @@ void WindowCore<kExact>::DabaStep() {
       ++r_;
       ++a_;
       mid_ = a_ == b_ ? kHotIdentity : AggAt(a_);
-      a_agg_ = mid_;
+      if constexpr (!kExact) a_agg_ = mid_;
     }
   } else {
     back_ = kHotIdentity;
@@ -168,11 +174,13 @@ bool WindowCore<kExact>::CheckInvariants() const {
   if (de != entries() - (has_open_ ? 1u : 0u)) return false;
   if (de == 0) return true;
   const uint32_t unprocessed = db - dl, front_size = db, back_size = de - db;
-  if (da != db) {  // a_agg_ must be the summary stored at a_
-    const HotSummary stored = AggAt(a_);
-    if (std::memcmp(&stored.s, &a_agg_.s, sizeof(Summary)) != 0 ||
-        stored.max != a_agg_.max || stored.min != a_agg_.min) {
-      return false;
+  if constexpr (!kExact) {
+    if (da != db) {  // a_agg_ must be the summary stored at a_
+      const HotSummary stored = AggAt(a_);
+      if (std::memcmp(&stored.s, &a_agg_.s, sizeof(Summary)) != 0 ||
+          stored.max != a_agg_.max || stored.min != a_agg_.min) {
+        return false;
+      }
     }
   }
   return unprocessed + 1 == front_size - back_size && back_size <= front_size &&
@@ -252,43 +260,17 @@ void WindowCore<kExact>::Add(TimeNs time, double price, WindowMetrics* out) {
 template <bool kExact>
 void WindowCore<kExact>::Report(double price, const Summary& s,
                                 WindowMetrics* out) {
-  ReportCache& cache = report_cache_;
-  // Bucketed: the open bucket's points still change; read them every time.
-  const uint32_t open = kExact ? newest() + 1 : newest();
-  if (cache.has_peak && s.max_at == cache.max_at) {
-    out->peak = cache.peak;
-  } else {
+  if constexpr (kExact) {
+    // In cache, reading the witness entries is cheaper than keeping a cache
+    // of them (a falling series changes the pair on every event).
     out->peak = MaxPoint(s.max_at);
-    cache.has_peak = s.max_at != open;
-    cache.max_at = s.max_at;
-    cache.peak = out->peak;
+    out->mdd_peak = MaxPoint(s.pk_at);
+    out->mdd_trough = MinPoint(s.tr_at);
+  } else {
+    ReportWitnessesCached(s, out);
   }
   out->drawdown = 1.0 - price / out->peak.price;
   out->max_drawdown = s.mdd;
-  if (cache.has_pair && s.pk_at == cache.pk_at && s.tr_at == cache.tr_at) {
-    out->mdd_peak = cache.mdd_peak;
-    out->mdd_trough = cache.mdd_trough;
-  } else {
-    if constexpr (kExact) {
-      out->mdd_peak = MaxPoint(s.pk_at);
-      out->mdd_trough = MinPoint(s.tr_at);
-    } else if (s.pk_at != s.tr_at) {
-      out->mdd_peak = MaxPoint(s.pk_at);
-      out->mdd_trough = MinPoint(s.tr_at);
-    } else if (s.pk_at == open) {  // the pair inside one bucket
-      out->mdd_peak = open_.pk;
-      out->mdd_trough = open_.tr;
-    } else {
-      const BucketPoints& points = ring_.cold(s.pk_at);
-      out->mdd_peak = points.pk;
-      out->mdd_trough = points.tr;
-    }
-    cache.has_pair = s.pk_at != open && s.tr_at != open;
-    cache.pk_at = s.pk_at;
-    cache.tr_at = s.tr_at;
-    cache.mdd_peak = out->mdd_peak;
-    cache.mdd_trough = out->mdd_trough;
-  }
   // A max_drawdown of 0 is realised by a single event: report one point, never
   // a pair of equal prices at different times (WindowMetrics: "equal when it is
   // 0").
@@ -300,6 +282,45 @@ void WindowCore<kExact>::Report(double price, const Summary& s,
     out->change.reset();
   }
   out->entries = entries();
+}
+
+template <bool kExact>
+void WindowCore<kExact>::ReportWitnessesCached(const Summary& s,
+                                               WindowMetrics* out) {
+  if constexpr (!kExact) {  // exact mode reads its witnesses directly
+    ReportCache& cache = report_cache_;
+    // The open bucket's points still change; read them every time.
+    const uint32_t open = newest();
+    if (cache.has_peak && s.max_at == cache.max_at) {
+      out->peak = cache.peak;
+    } else {
+      out->peak = MaxPoint(s.max_at);
+      cache.has_peak = s.max_at != open;
+      cache.max_at = s.max_at;
+      cache.peak = out->peak;
+    }
+    if (cache.has_pair && s.pk_at == cache.pk_at && s.tr_at == cache.tr_at) {
+      out->mdd_peak = cache.mdd_peak;
+      out->mdd_trough = cache.mdd_trough;
+    } else {
+      if (s.pk_at != s.tr_at) {
+        out->mdd_peak = MaxPoint(s.pk_at);
+        out->mdd_trough = MinPoint(s.tr_at);
+      } else if (s.pk_at == open) {  // the pair inside one bucket
+        out->mdd_peak = open_.pk;
+        out->mdd_trough = open_.tr;
+      } else {
+        const BucketPoints& points = ring_.cold(s.pk_at);
+        out->mdd_peak = points.pk;
+        out->mdd_trough = points.tr;
+      }
+      cache.has_pair = s.pk_at != open && s.tr_at != open;
+      cache.pk_at = s.pk_at;
+      cache.tr_at = s.tr_at;
+      cache.mdd_peak = out->mdd_peak;
+      cache.mdd_trough = out->mdd_trough;
+    }
+  }
 }
 
 template class WindowCore<true>;

@@ -153,6 +153,8 @@ class WindowCore {
 
   void Evict(TimeNs horizon);
   void Report(double price, const Summary& s, WindowMetrics* out);
+  // Bucketed mode: the witnesses' points through report_cache_.
+  void ReportWitnessesCached(const Summary& s, WindowMetrics* out);
   // The newest position: the open bucket's (bucketed) or the newest event's.
   uint32_t newest() const { return ring_.tail() - 1; }
 
@@ -173,7 +175,9 @@ class WindowCore {
   // The summary stored at a_ whenever a_ != b_: the step that moves a_ has just
   // computed or read it, and the next step needs it again (one ring read
   // fewer per event; in exact mode, up to three).
-  HotSummary a_agg_ = kHotIdentity;
+  // Bucketed mode only: in exact mode, in cache, re-reading is cheaper.
+  [[no_unique_address]] std::conditional_t<kExact, NoOpenBucket, HotSummary>
+      a_agg_{};
   HotSummary query_cache_ = kHotIdentity;
 
   // The points Report() looked up last, by position. The witnesses rarely
@@ -187,7 +191,9 @@ class WindowCore {
     bool has_peak = false, has_pair = false;
     PricePoint peak, mdd_peak, mdd_trough;
   };
-  ReportCache report_cache_;
+  // Bucketed mode only (see Report()).
+  [[no_unique_address]] std::conditional_t<kExact, NoOpenBucket, ReportCache>
+      report_cache_{};
   [[no_unique_address]] std::conditional_t<kExact, NoOpenBucket, OpenBucket>
       open_;
   RingT ring_;
