@@ -213,7 +213,12 @@ void WindowCore<kExact>::Add(TimeNs time, double price, WindowMetrics* out) {
     // Events come in time order: one comparison tells whether the open bucket
     // still holds this one (the 64-bit division only runs for a new bucket).
     OpenBucket& x = open_;
+    // Whether the open bucket's summary (mdd, max, min and their points)
+    // changed: if not, and the closed buckets' did not either, the window's
+    // summary is the one the previous event reported.
+    bool open_changed = true;
     if (has_open_ && time < open_end_) {
+      open_changed = false;
       // Above the max, the decline would be negative: no division needed.
       if (price <= x.max.price) {
         const double cross = 1.0 - price / x.max.price;
@@ -221,10 +226,17 @@ void WindowCore<kExact>::Add(TimeNs time, double price, WindowMetrics* out) {
           x.mdd = cross;
           x.pk = x.max;
           x.tr = {price, time};
+          open_changed = true;
         }
       }
-      if (price >= x.max.price) x.max = {price, time};
-      if (price <= x.min.price) x.min = {price, time};
+      if (price >= x.max.price) {
+        x.max = {price, time};
+        open_changed = true;
+      }
+      if (price <= x.min.price) {
+        x.min = {price, time};
+        open_changed = true;
+      }
       x.last = price;
     } else {
       if (has_open_) {  // close it: write its slots and enter it in the DABA
@@ -247,13 +259,16 @@ void WindowCore<kExact>::Add(TimeNs time, double price, WindowMetrics* out) {
     if (!query_cached_) {
       query_cache_ = DabaQuery();
       query_cached_ = true;
+      open_changed = true;
     }
-    const uint32_t open = ring_.tail() - 1;
-    Report(price,
-           Combine(query_cache_,
-                   {{x.mdd, open, open, open, open}, x.max.price, x.min.price})
-               .s,
-           out);
+    if (open_changed) {
+      const uint32_t open = ring_.tail() - 1;
+      window_summary_ =
+          Combine(query_cache_,
+                  {{x.mdd, open, open, open, open}, x.max.price, x.min.price})
+              .s;
+    }
+    Report(price, window_summary_, out);
   }
 }
 

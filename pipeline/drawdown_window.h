@@ -179,6 +179,9 @@ class WindowCore {
   [[no_unique_address]] std::conditional_t<kExact, NoOpenBucket, HotSummary>
       a_agg_{};
   HotSummary query_cache_ = kHotIdentity;
+  // Bucketed: the whole window's summary as last reported (the query cache
+  // combined with the open bucket).
+  Summary window_summary_ = kIdentity;
 
   // The points Report() looked up last, by position. The witnesses rarely
   // change from one event to the next, and their ring slots are likely cache
