@@ -172,10 +172,10 @@ class WindowCore {
   TimeNs open_end_ = 0;
   double asof_price_ = 0;
   HotSummary mid_ = kHotIdentity, back_ = kHotIdentity;
-  // The summary stored at a_ whenever a_ != b_: the step that moves a_ has just
-  // computed or read it, and the next step needs it again (one ring read
-  // fewer per event; in exact mode, up to three).
-  // Bucketed mode only: in exact mode, in cache, re-reading is cheaper.
+  // Bucketed mode: the summary stored at a_ whenever a_ != b_. The step that
+  // moves a_ has just computed or read it, and the next step needs it again
+  // (one ring read fewer per event). Exact mode re-reads it: in cache that is
+  // cheaper than keeping the copy.
   [[no_unique_address]] std::conditional_t<kExact, NoOpenBucket, HotSummary>
       a_agg_{};
   HotSummary query_cache_ = kHotIdentity;
