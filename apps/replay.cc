@@ -168,11 +168,6 @@ int RunReplay(int argc, char** argv) {
   std::vector<SourceRecord> ahead(kLookahead + 1);
   size_t head = 0, buffered = 0;
   bool exhausted = false;
-  auto hint_symbol = [&](size_t distance) -> const std::string* {
-    if (buffered <= distance) return nullptr;
-    const SourceRecord& r = ahead[(head + distance) % ahead.size()];
-    return r.kind == SourceRecord::Kind::kPrice ? &r.symbol : nullptr;
-  };
   uint64_t records = 0;
   const bool strict = config->strict();
   while (true) {
@@ -189,12 +184,11 @@ int RunReplay(int argc, char** argv) {
       }
     }
     if (buffered == 0) break;
-    if (const std::string* s = hint_symbol(Pipeline::kPrefetchStateAhead)) {
-      engine.PrefetchState(*s);
-    }
-    if (const std::string* s = hint_symbol(Pipeline::kPrefetchWindowAhead)) {
-      engine.PrefetchWindow(*s);
-    }
+    engine.PrefetchAhead(0, buffered, [&](size_t k) {
+      const SourceRecord& r = ahead[(head + k) % ahead.size()];
+      return r.kind == SourceRecord::Kind::kPrice ? absl::string_view(r.symbol)
+                                                  : absl::string_view();
+    });
     const SourceRecord& record = ahead[head];
     head = (head + 1) % ahead.size();
     --buffered;

@@ -71,7 +71,8 @@ struct OpenBucket {
   PricePoint max, min, pk, tr;
   double mdd = 0;
 };
-struct NoOpenBucket {};
+// The type of a bucketed-mode-only member in exact mode.
+struct BucketedOnly {};
 // The (max, min, mdd) summary of a range of entries, by witness positions.
 // pk == tr means the pair inside that one entry; otherwise (max of entry pk,
 // min of entry tr).
@@ -176,7 +177,7 @@ class WindowCore {
   // moves a_ has just computed or read it, and the next step needs it again
   // (one ring read fewer per event). Exact mode re-reads it: in cache that is
   // cheaper than keeping the copy.
-  [[no_unique_address]] std::conditional_t<kExact, NoOpenBucket, HotSummary>
+  [[no_unique_address]] std::conditional_t<kExact, BucketedOnly, HotSummary>
       a_agg_{};
   HotSummary query_cache_ = kHotIdentity;
   // Bucketed: the whole window's summary as last reported (the query cache
@@ -195,9 +196,9 @@ class WindowCore {
     PricePoint peak, mdd_peak, mdd_trough;
   };
   // Bucketed mode only (see Report()).
-  [[no_unique_address]] std::conditional_t<kExact, NoOpenBucket, ReportCache>
+  [[no_unique_address]] std::conditional_t<kExact, BucketedOnly, ReportCache>
       report_cache_{};
-  [[no_unique_address]] std::conditional_t<kExact, NoOpenBucket, OpenBucket>
+  [[no_unique_address]] std::conditional_t<kExact, BucketedOnly, OpenBucket>
       open_;
   RingT ring_;
 };

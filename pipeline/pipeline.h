@@ -119,6 +119,20 @@ class Pipeline {
   void PrefetchState(absl::string_view symbol) const;
   void PrefetchWindow(absl::string_view symbol);
   static constexpr size_t kPrefetchSlotsLag = 4;
+  // Both hints before handing over record i of a batch of `count`:
+  // symbol_at(k) is the symbol of record k, or empty when it is not known
+  // (no hint for that record).
+  template <typename SymbolAt>
+  void PrefetchAhead(size_t i, size_t count, SymbolAt symbol_at) {
+    if (i + kPrefetchStateAhead < count) {
+      const absl::string_view s = symbol_at(i + kPrefetchStateAhead);
+      if (!s.empty()) PrefetchState(s);
+    }
+    if (i + kPrefetchWindowAhead < count) {
+      const absl::string_view s = symbol_at(i + kPrefetchWindowAhead);
+      if (!s.empty()) PrefetchWindow(s);
+    }
+  }
 
   // A news record (kept for the news join; counted).
   void OnNews(const ebb::v1::NewsEvent& news, const Origin& origin);

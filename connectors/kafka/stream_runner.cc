@@ -369,24 +369,15 @@ void StreamRunner::HintAhead(const Task& task,
                              size_t count) const {
   // Keys are symbols (a message whose key is not its symbol is rejected, and
   // a wrong hint costs nothing but the hint).
-  auto key_ahead = [&](size_t ahead, absl::string_view* key) {
-    if (i + ahead >= count) return false;
-    const rd_kafka_message_t* m = batch_[i + ahead];
+  task.pipeline->PrefetchAhead(i, count, [&](size_t k) {
+    const rd_kafka_message_t* m = batch_[k];
     if (m == nullptr || m->err != RD_KAFKA_RESP_ERR_NO_ERROR ||
         m->rkt != current.rkt || m->partition != current.partition ||
         m->key == nullptr) {
-      return false;
+      return absl::string_view();
     }
-    *key = absl::string_view(static_cast<const char*>(m->key), m->key_len);
-    return true;
-  };
-  absl::string_view key;
-  if (key_ahead(Pipeline::kPrefetchStateAhead, &key)) {
-    task.pipeline->PrefetchState(key);
-  }
-  if (key_ahead(Pipeline::kPrefetchWindowAhead, &key)) {
-    task.pipeline->PrefetchWindow(key);
-  }
+    return absl::string_view(static_cast<const char*>(m->key), m->key_len);
+  });
 }
 
 void StreamRunner::Process(Task& task, const rd_kafka_message_t& message) {

@@ -458,12 +458,8 @@ class PipelineFixture : public Fixture {
   void ApplyHinted() {
     ++origin_.offset;
     const size_t i = batch_.Take();
-    if (i + Pipeline::kPrefetchStateAhead < batch_.size()) {
-      pipeline_->PrefetchState(Key(i + Pipeline::kPrefetchStateAhead));
-    }
-    if (i + Pipeline::kPrefetchWindowAhead < batch_.size()) {
-      pipeline_->PrefetchWindow(Key(i + Pipeline::kPrefetchWindowAhead));
-    }
+    pipeline_->PrefetchAhead(i, batch_.size(),
+                             [this](size_t k) { return Key(k); });
     const absl::string_view key = Key(i);
     pipeline_->OnEncodedPrice(batch_.record(i), origin_, &key);
   }

@@ -196,12 +196,7 @@ int Main(int argc, char** argv) {
     const auto t0 = std::chrono::steady_clock::now();
     for (size_t i = 0; i < count; ++i) {
       if (hinted) {
-        if (i + Pipeline::kPrefetchStateAhead < count) {
-          pipeline.PrefetchState(keys[i + Pipeline::kPrefetchStateAhead]);
-        }
-        if (i + Pipeline::kPrefetchWindowAhead < count) {
-          pipeline.PrefetchWindow(keys[i + Pipeline::kPrefetchWindowAhead]);
-        }
+        pipeline.PrefetchAhead(i, count, [&](size_t at) { return keys[at]; });
       }
       pipeline.OnEncodedPrice(records[i], origin, &keys[i]);
     }

@@ -180,6 +180,24 @@ std::vector<Ev> SymbolEvents(std::mt19937_64& rng, const std::string& symbol,
   return out;
 }
 
+// A random interleaving of per-symbol event lists that keeps each symbol's
+// order.
+std::vector<Ev> Interleave(std::mt19937_64& rng,
+                           const std::vector<std::vector<Ev>>& per_symbol) {
+  std::vector<Ev> merged;
+  std::vector<size_t> next(per_symbol.size(), 0);
+  for (;;) {
+    std::vector<size_t> open;
+    for (size_t k = 0; k < per_symbol.size(); ++k) {
+      if (next[k] < per_symbol[k].size()) open.push_back(k);
+    }
+    if (open.empty()) break;
+    const size_t k = open[rng() % open.size()];
+    merged.push_back(per_symbol[k][next[k]++]);
+  }
+  return merged;
+}
+
 // ---------------------------------------------------------------------------------------------
 
 TEST(PipelineTest, MultiSymbolInterleavingMatchesEachSymbolAlone) {
@@ -194,18 +212,7 @@ TEST(PipelineTest, MultiSymbolInterleavingMatchesEachSymbolAlone) {
         per_symbol.push_back(
             SymbolEvents(rng, s, 50 + static_cast<int>(rng() % 150), length));
       }
-      // A random interleaving that keeps each symbol's order.
-      std::vector<Ev> merged;
-      std::vector<size_t> next(symbols.size(), 0);
-      for (;;) {
-        std::vector<size_t> open;
-        for (size_t k = 0; k < symbols.size(); ++k) {
-          if (next[k] < per_symbol[k].size()) open.push_back(k);
-        }
-        if (open.empty()) break;
-        const size_t k = open[rng() % open.size()];
-        merged.push_back(per_symbol[k][next[k]++]);
-      }
+      const std::vector<Ev> merged = Interleave(rng, per_symbol);
       Harness all(Compile(length, resolution, 0));
       for (const Ev& e : merged)
         all.pipeline->OnPrice(e.symbol, e.time, e.price, {}, "x");
@@ -244,27 +251,14 @@ TEST(PipelineTest, PrefetchHintsChangeNothing) {
       per_symbol.push_back(SymbolEvents(
           rng, symbols.back(), 100 + static_cast<int>(rng() % 900), length));
     }
-    std::vector<Ev> merged;
-    std::vector<size_t> next(symbols.size(), 0);
-    for (;;) {
-      std::vector<size_t> open;
-      for (size_t k = 0; k < symbols.size(); ++k) {
-        if (next[k] < per_symbol[k].size()) open.push_back(k);
-      }
-      if (open.empty()) break;
-      const size_t k = open[rng() % open.size()];
-      merged.push_back(per_symbol[k][next[k]++]);
-    }
+    const std::vector<Ev> merged = Interleave(rng, per_symbol);
     Harness plain(Compile(length, resolution, 0));
     Harness hinted(Compile(length, resolution, 0));
     for (size_t i = 0; i < merged.size(); ++i) {
       Pipeline& p = *hinted.pipeline;
-      if (i + Pipeline::kPrefetchStateAhead < merged.size()) {
-        p.PrefetchState(merged[i + Pipeline::kPrefetchStateAhead].symbol);
-      }
-      if (i + Pipeline::kPrefetchWindowAhead < merged.size()) {
-        p.PrefetchWindow(merged[i + Pipeline::kPrefetchWindowAhead].symbol);
-      }
+      p.PrefetchAhead(i, merged.size(), [&](size_t k) {
+        return absl::string_view(merged[k].symbol);
+      });
       p.PrefetchState("never-seen");
       p.PrefetchWindow(symbols[rng() % symbols.size()]);
       const Ev& e = merged[i];
