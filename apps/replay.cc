@@ -184,8 +184,9 @@ int RunReplay(int argc, char** argv) {
       }
     }
     if (buffered == 0) break;
-    engine.PrefetchAhead(0, buffered, [&](size_t k) {
-      const SourceRecord& r = ahead[(head + k) % ahead.size()];
+    // Record numbers count from the start, as PrefetchAhead requires.
+    engine.PrefetchAhead(records, records + buffered, [&](size_t k) {
+      const SourceRecord& r = ahead[(head + k - records) % ahead.size()];
       return r.kind == SourceRecord::Kind::kPrice ? absl::string_view(r.symbol)
                                                   : absl::string_view();
     });

@@ -51,6 +51,15 @@ uint32_t Pipeline::RegisterSource(std::string name) {
 }
 
 SymbolState& Pipeline::StateFor(absl::string_view symbol) {
+  if (next_lookup_ != nullptr) {
+    const Lookup lookup = *next_lookup_;
+    next_lookup_ = nullptr;
+    if (Matches(lookup, symbol)) {
+      last_symbol_ = &lookup.entry->first;
+      last_state_ = &lookup.entry->second;
+      return *last_state_;
+    }
+  }
   if (last_state_ != nullptr && symbol == *last_symbol_) return *last_state_;
   auto it = symbols_.find(symbol);
   if (it == symbols_.end()) {
@@ -77,18 +86,37 @@ void Pipeline::PrefetchState(absl::string_view symbol) const {
 }
 
 void Pipeline::PrefetchWindow(absl::string_view symbol) {
+  auto it = symbols_.find(symbol);
+  PrefetchWindowOf(it == symbols_.end() ? nullptr : &it->second);
+}
+
+Pipeline::Lookup Pipeline::PrefetchStateLookup(absl::string_view symbol) {
+  auto it = symbols_.find(symbol);
+  if (it == symbols_.end()) return {nullptr, generation_};
+  it->second.Prefetch();
+  return {&*it, generation_};
+}
+
+void Pipeline::PrefetchWindowLookup(absl::string_view symbol, Lookup* lookup) {
+  if (!Matches(*lookup, symbol)) {
+    auto it = symbols_.find(symbol);
+    *lookup = {it == symbols_.end() ? nullptr : &*it, generation_};
+  }
+  PrefetchWindowOf(lookup->entry == nullptr ? nullptr : &lookup->entry->second);
+}
+
+void Pipeline::PrefetchWindowOf(const SymbolState* state) {
   PendingPrefetch& pending = pending_prefetch_[next_prefetch_];
   next_prefetch_ = (next_prefetch_ + 1) % kPrefetchSlotsLag;
   if (pending.state != nullptr && pending.generation == generation_) {
     pending.state->window().PrefetchNextAdd();
   }
-  auto it = symbols_.find(symbol);
-  if (it == symbols_.end()) {
+  if (state == nullptr) {
     pending.state = nullptr;
     return;
   }
-  it->second.window().PrefetchTable();
-  pending = {&it->second, generation_};
+  state->window().PrefetchTable();
+  pending = {state, generation_};
 }
 
 void Pipeline::Reject(ebb::v1::RejectReason reason, absl::string_view detail,

@@ -122,16 +122,23 @@ class Pipeline {
   // Both hints before handing over record i of a batch of `count`:
   // symbol_at(k) is the symbol of record k, or empty when it is not known
   // (no hint for that record).
+  // The lookups these hints make are kept by k % kLookups, and record i's is
+  // reused by its window hint and by the OnPrice or OnEncodedPrice call that
+  // hands record i over, instead of hashing the symbol again. So i must count
+  // records: successive calls for one batch (or stream) take successive i.
   template <typename SymbolAt>
   void PrefetchAhead(size_t i, size_t count, SymbolAt symbol_at) {
     if (i + kPrefetchStateAhead < count) {
-      const absl::string_view s = symbol_at(i + kPrefetchStateAhead);
-      if (!s.empty()) PrefetchState(s);
+      const size_t k = i + kPrefetchStateAhead;
+      const absl::string_view s = symbol_at(k);
+      if (!s.empty()) lookups_[k % kLookups] = PrefetchStateLookup(s);
     }
     if (i + kPrefetchWindowAhead < count) {
-      const absl::string_view s = symbol_at(i + kPrefetchWindowAhead);
-      if (!s.empty()) PrefetchWindow(s);
+      const size_t k = i + kPrefetchWindowAhead;
+      const absl::string_view s = symbol_at(k);
+      if (!s.empty()) PrefetchWindowLookup(s, &lookups_[k % kLookups]);
     }
+    next_lookup_ = &lookups_[i % kLookups];
   }
 
   // A news record (kept for the news join; counted).
@@ -162,6 +169,21 @@ class Pipeline {
               absl::string_view original, absl::string_view symbol,
               const Origin& origin);
   SymbolState& StateFor(absl::string_view symbol);
+  // A symbol's entry in symbols_ as found by a hint: usable while
+  // generation_ is unchanged (an insert may move every entry), and only for
+  // that symbol (Matches checks both).
+  using Entry = std::pair<const std::string, SymbolState>;
+  struct Lookup {
+    Entry* entry = nullptr;
+    uint64_t generation = 0;
+  };
+  bool Matches(const Lookup& lookup, absl::string_view symbol) const {
+    return lookup.entry != nullptr && lookup.generation == generation_ &&
+           lookup.entry->first == symbol;
+  }
+  Lookup PrefetchStateLookup(absl::string_view symbol);
+  void PrefetchWindowLookup(absl::string_view symbol, Lookup* lookup);
+  void PrefetchWindowOf(const SymbolState* state);
   void Apply(SymbolState& state, absl::string_view symbol, TimeNs time,
              double price, const Origin& origin, absl::string_view event_id);
   void Release(SymbolState& state, absl::string_view symbol, TimeNs watermark);
@@ -185,6 +207,12 @@ class Pipeline {
   std::array<PendingPrefetch, kPrefetchSlotsLag> pending_prefetch_{};
   size_t next_prefetch_ = 0;
   uint64_t generation_ = 0;
+  // PrefetchAhead's lookups by record (k % kLookups), and record i's for the
+  // call that hands it over (consumed by StateFor).
+  static constexpr size_t kLookups = 32;
+  static_assert(kLookups > kPrefetchStateAhead);
+  std::array<Lookup, kLookups> lookups_{};
+  const Lookup* next_lookup_ = nullptr;
   PipelineStats stats_;
   uint64_t arrivals_ = 0;
   // Scratch, reused so the per-event path does not allocate.

@@ -276,6 +276,87 @@ TEST(PipelineTest, PrefetchHintsChangeNothing) {
   }
 }
 
+// PrefetchAhead keeps its lookups by record number and the handover reuses
+// them. A lookup is only a shortcut: hints that name the wrong symbol, batches
+// that restart at record 0, records that are rejected before their state is
+// looked up, and symbols first seen between a hint and its handover (an
+// insert may move every state) must all leave the results unchanged.
+TEST(PipelineTest, PrefetchLookupsSurviveWrongHintsAndRestartedBatches) {
+  std::mt19937_64 rng(11);
+  for (TimeNs resolution : {TimeNs{0}, kSecond}) {
+    std::vector<std::string> symbols;
+    std::vector<std::vector<Ev>> per_symbol;
+    const TimeNs length = 60 * kSecond;
+    for (int k = 0; k < 120; ++k) {
+      symbols.push_back(absl::StrCat("S", k));
+      per_symbol.push_back(SymbolEvents(
+          rng, symbols.back(), 50 + static_cast<int>(rng() % 400), length));
+    }
+    // Symbol k joins the interleaving after about 6k records, so states are
+    // inserted (and the map grows, moving them) all along, between hints and
+    // their handovers.
+    std::vector<Ev> merged;
+    std::vector<size_t> next(symbols.size(), 0);
+    size_t joined = 1;
+    for (;;) {
+      if (joined < symbols.size() && merged.size() >= 6 * joined) ++joined;
+      std::vector<size_t> open;
+      for (size_t k = 0; k < joined; ++k) {
+        if (next[k] < per_symbol[k].size()) open.push_back(k);
+      }
+      if (open.empty() && joined == symbols.size()) break;
+      if (open.empty()) {
+        ++joined;
+        continue;
+      }
+      const size_t k = open[rng() % open.size()];
+      merged.push_back(per_symbol[k][next[k]++]);
+    }
+    Harness plain(Compile(length, resolution, 0));
+    Harness hinted(Compile(length, resolution, 0));
+    size_t batch_start = 0;
+    uint64_t wrong_hints = 0;
+    while (batch_start < merged.size()) {
+      const size_t count =
+          std::min<size_t>(1 + rng() % 60, merged.size() - batch_start);
+      // What the caller believes record k of the batch is (mostly right).
+      std::vector<std::string> believed(count);
+      for (size_t k = 0; k < count; ++k) {
+        const uint64_t dice = rng() % 10;
+        believed[k] = dice == 0   ? symbols[rng() % symbols.size()]
+                      : dice == 1 ? std::string("never-seen")
+                      : dice == 2 ? std::string()
+                                  : merged[batch_start + k].symbol;
+        if (believed[k] != merged[batch_start + k].symbol) ++wrong_hints;
+      }
+      for (size_t i = 0; i < count; ++i) {
+        const Ev& e = merged[batch_start + i];
+        hinted.pipeline->PrefetchAhead(
+            i, count, [&](size_t k) { return absl::string_view(believed[k]); });
+        // Now and then the record is rejected before its state is looked up
+        // (an invalid price), in both pipelines.
+        const double price = rng() % 50 == 0 ? -1.0 : e.price;
+        plain.pipeline->OnPrice(e.symbol, e.time, price, {}, "x");
+        hinted.pipeline->OnPrice(e.symbol, e.time, price, {}, "x");
+      }
+      batch_start += count;
+    }
+    EXPECT_GT(wrong_hints, merged.size() / 5);
+    EXPECT_GT(plain.pipeline->stats().total_rejected(), 0u);
+    EXPECT_EQ(hinted.pipeline->stats().applied,
+              plain.pipeline->stats().applied);
+    EXPECT_EQ(hinted.pipeline->stats().total_rejected(),
+              plain.pipeline->stats().total_rejected());
+    EXPECT_EQ(hinted.pipeline->stats().symbols, symbols.size());
+    EXPECT_EQ(plain.out.alerts.size(), hinted.out.alerts.size());
+    for (const std::string& s : symbols) {
+      ExpectSameStream(hinted.out.Of(s), plain.out.Of(s),
+                       absl::StrCat(s, " R=", resolution));
+      if (HasFatalFailure()) return;
+    }
+  }
+}
+
 TEST(PipelineTest, LateEventIsRejectedWithZeroLateness) {
   Harness h(Compile(60 * kSecond, 0, 0));
   const uint32_t source = h.pipeline->RegisterSource("prices/BTC.csv");
