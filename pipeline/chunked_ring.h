@@ -74,7 +74,7 @@ class ChunkedRing {
   // Starts loading the hot (or cold) slot at `pos` into the cache, if `pos`
   // is held; a hint only.
   void PrefetchHot(uint32_t pos) const {
-    if (pos - head_ < size()) __builtin_prefetch(&(*this)[pos]);
+    if (pos - head_ < size()) PrefetchSlot(&(*this)[pos]);
   }
   template <typename C = Cold>
   void PrefetchCold(uint32_t pos) const {
@@ -90,7 +90,18 @@ class ChunkedRing {
 
   // The same for the slot the next push_back() returns, if its block is held.
   void PrefetchNextPush() const {
-    if ((tail_ & kMask) != 0) __builtin_prefetch(&(*this)[tail_]);
+    if ((tail_ & kMask) != 0) PrefetchSlot(&(*this)[tail_]);
+  }
+
+  // Every line of a slot: a slot whose size is not a multiple of the line
+  // (an exact-mode slot is 40 bytes) straddles two lines half of the time,
+  // and the second is where its summary's witness positions are.
+  static void PrefetchSlot(const T* slot) {
+    __builtin_prefetch(slot);
+    if constexpr (sizeof(T) % 64 != 0 || alignof(T) < 64) {
+      static_assert(sizeof(T) <= 64);
+      __builtin_prefetch(reinterpret_cast<const char*>(slot) + sizeof(T) - 1);
+    }
   }
 
   T& front() { return (*this)[head_]; }
