@@ -1,0 +1,110 @@
+#include "connectors/decimal.h"
+
+#include <charconv>
+#include <cstdint>
+#include <cstring>
+#include <random>
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace ebb {
+namespace {
+
+// What CsvSource falls back to: std::from_chars over the whole text.
+bool FromChars(const std::string& text, double* out) {
+  const auto [end, ec] =
+      std::from_chars(text.data(), text.data() + text.size(), *out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+uint64_t Bits(double d) {
+  uint64_t b;
+  std::memcpy(&b, &d, sizeof b);
+  return b;
+}
+
+// Every text the fast path accepts parses to the same bits as std::from_chars;
+// the ones it declines are left to from_chars.
+void ExpectAgrees(const std::string& text, bool fast_expected) {
+  double fast = -7.0;
+  const bool taken = ParsePlainDecimal(text, &fast);
+  EXPECT_EQ(taken, fast_expected) << '"' << text << '"';
+  if (!taken) {
+    EXPECT_EQ(fast, -7.0) << "declined but wrote: \"" << text << '"';
+    return;
+  }
+  double slow = 0;
+  ASSERT_TRUE(FromChars(text, &slow)) << '"' << text << '"';
+  EXPECT_EQ(Bits(fast), Bits(slow)) << '"' << text << '"';
+}
+
+TEST(ParsePlainDecimalTest, PlainDecimalsAreTakenAndExact) {
+  for (const char* text :
+       {"0", "7", "21.7297", "100", "0.015", "0.1", "0.3", "99999.99999",
+        "123456789012345", "1.23456789012345", "0.00000000000001",
+        "00000000000000.5", "9007199254740.99", "43210.9876543210"}) {
+    ExpectAgrees(text, true);
+  }
+}
+
+TEST(ParsePlainDecimalTest, EverythingElseIsLeftToFromChars) {
+  for (const char* text : {"",
+                           ".",
+                           ".5",
+                           "5.",
+                           "1.2.3",
+                           "-1",
+                           "+1",
+                           "1e5",
+                           "1E-3",
+                           "inf",
+                           "nan",
+                           "0x10",
+                           " 1",
+                           "1 ",
+                           "1,5",
+                           "12a",
+                           "1234567890123456",
+                           "1.234567890123456",
+                           "0000000000000000.1",
+                           "1..2"}) {
+    ExpectAgrees(text, false);
+  }
+}
+
+TEST(ParsePlainDecimalTest, RandomDecimalsMatchFromChars) {
+  std::mt19937_64 rng(5);
+  int taken = 0;
+  for (int i = 0; i < 200000; ++i) {
+    const int digits = 1 + static_cast<int>(rng() % 17);
+    std::string text;
+    for (int d = 0; d < digits; ++d) {
+      text.push_back(static_cast<char>('0' + rng() % 10));
+    }
+    if (rng() % 4 != 0) {  // a point somewhere, sometimes at an edge
+      text.insert(text.begin() + static_cast<long>(rng() % (text.size() + 1)),
+                  '.');
+    }
+    double fast = 0;
+    if (!ParsePlainDecimal(text, &fast)) {
+      double slow = 0;
+      // Declined texts are the ones outside the fast path's pattern.
+      const size_t point = text.find('.');
+      const size_t digit_count =
+          text.size() - (point == std::string::npos ? 0 : 1);
+      EXPECT_TRUE(digit_count > 15 || point == 0 || point == text.size() - 1)
+          << '"' << text << '"';
+      (void)FromChars(text, &slow);
+      continue;
+    }
+    ++taken;
+    double slow = 0;
+    ASSERT_TRUE(FromChars(text, &slow)) << '"' << text << '"';
+    ASSERT_EQ(Bits(fast), Bits(slow)) << '"' << text << '"';
+  }
+  EXPECT_GT(taken, 100000);
+}
+
+}  // namespace
+}  // namespace ebb
