@@ -78,6 +78,7 @@ void WindowCore<kExact>::DabaInsert(uint32_t pos, const HotSummary& lifted) {
   query_cached_ = false;
   SetAgg(pos, lifted);
   back_ = Combine(back_, lifted);
+  if (front_ == end_) front_start_ = ring_[pos].entry.start;
   ++end_;
   DabaStep();
 }
@@ -175,6 +176,9 @@ bool WindowCore<kExact>::CheckInvariants() const {
                  db = b_ - front_, de = end_ - front_;
   if (!(dl <= dr && dr <= da && da <= db && db <= de)) return false;
   if (de != entries() - (has_open_ ? 1u : 0u)) return false;
+  if (front_start_ != (de == 0 ? kNoFront : ring_[front_].entry.start)) {
+    return false;
+  }
   if (de == 0) return true;
   const uint32_t unprocessed = db - dl, front_size = db, back_size = de - db;
   if constexpr (!kExact) {
@@ -195,12 +199,15 @@ void WindowCore<kExact>::Evict(TimeNs horizon) {
   // Entries (events, or buckets by their start) at or before t - W leave the
   // window. Only entries inside the DABA can be old enough: an open bucket
   // started after t - W.
+  // Most events evict nothing: front_start_ says so without a ring read.
+  if (front_start_ > horizon) return;
   while (front_ != end_ && ring_[front_].entry.start <= horizon) {
     asof_price_ = ring_[front_].entry.last;
     evicted_any_ = true;
     DabaEvict();
     ring_.pop_front();
   }
+  front_start_ = front_ != end_ ? ring_[front_].entry.start : kNoFront;
 }
 
 template <bool kExact>

@@ -14,6 +14,7 @@
 // in a separate cold slot, so the DABA's steps read one line per position.
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <type_traits>
 #include <variant>
@@ -171,6 +172,9 @@ class WindowCore {
   bool evicted_any_ = false;
   uint32_t front_ = 0, l_ = 0, r_ = 0, a_ = 0, b_ = 0, end_ = 0;
   TimeNs open_end_ = 0;
+  // The start of the entry at front_ (kNoFront when the DABA is empty).
+  static constexpr TimeNs kNoFront = std::numeric_limits<TimeNs>::max();
+  TimeNs front_start_ = kNoFront;
   double asof_price_ = 0;
   HotSummary mid_ = kHotIdentity, back_ = kHotIdentity;
   // Bucketed mode: the summary stored at a_ whenever a_ != b_. The step that
