@@ -93,13 +93,13 @@ class ChunkedRing {
     if ((tail_ & kMask) != 0) PrefetchSlot(&(*this)[tail_]);
   }
 
-  // Every line of a slot: a slot whose size is not a multiple of the line
-  // (an exact-mode slot is 40 bytes) straddles two lines half of the time,
-  // and the second is where its summary's witness positions are.
+  // Every line of a slot (slots are at most one line long): a slot that is
+  // not line-aligned (an exact-mode slot is 40 bytes) straddles two lines half
+  // of the time, and the second is where its summary's witness positions are.
   static void PrefetchSlot(const T* slot) {
+    static_assert(sizeof(T) <= 64);
     __builtin_prefetch(slot);
-    if constexpr (sizeof(T) % 64 != 0 || alignof(T) < 64) {
-      static_assert(sizeof(T) <= 64);
+    if constexpr (alignof(T) < 64) {
       __builtin_prefetch(reinterpret_cast<const char*>(slot) + sizeof(T) - 1);
     }
   }

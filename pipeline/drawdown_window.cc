@@ -138,7 +138,8 @@ void WindowCore<kExact>::DabaStep() {
 
 template <bool kExact>
 void WindowCore<kExact>::PrefetchNextAdd() const {
-  // Evict's checks and DabaQuery read the front and the entry after it;
+  // DabaQuery reads the front and, after an eviction, the entry after it
+  // (which Evict reads too);
   // DabaStep reads a_ - 1 and l_, and a window that evicts one entry and
   // inserts one steps twice (exact mode: and their witnesses, which are not
   // known yet). Once l_ has reached r_, a_ moves up with l_ and the second
@@ -164,8 +165,8 @@ template <bool kExact>
 void WindowCore<kExact>::PrefetchTable() const {
   if (ring_.empty()) return;
   // The entries of every position PrefetchNextAdd reads (mostly one line).
-  for (uint32_t pos : {front_, front_ + 1, a_ - 1, a_ - 2, l_, l_ + 1, newest(),
-                       newest() + 1}) {
+  for (uint32_t pos : {front_, front_ + 1, a_ - 1, a_ - 2, l_, l_ + 1, l_ + 2,
+                       newest(), newest() + 1}) {
     ring_.PrefetchTableEntry(pos);
   }
 }

@@ -107,10 +107,12 @@ class Pipeline {
   // With thousands of symbols interleaved, a symbol's state and the ring slots
   // its next event touches are cache misses. Loaded ahead, they overlap with
   // the work on the records before. Before handing record i over, call
-  // PrefetchState with the symbol of record i + kPrefetchStateAhead and
-  // PrefetchWindow with the symbol of record i + kPrefetchWindowAhead (by then
-  // its state is cached, so the window's positions can be read without a
-  // stall). Kafka keys are the symbols, so no decoding is needed.
+  // PrefetchAhead (below), which hints the state of record
+  // i + kPrefetchStateAhead and the window of record i + kPrefetchWindowAhead
+  // (by then its state is cached, so the window's positions can be read
+  // without a stall). Kafka keys are the symbols, so no decoding is needed.
+  // PrefetchState and PrefetchWindow are the two hints alone (they keep no
+  // lookup for the handover).
   // PrefetchWindow works in two steps: it loads the window's block-table
   // entries, and kPrefetchSlotsLag calls later (the entries now cached) the
   // ring slots they locate.
@@ -124,8 +126,10 @@ class Pipeline {
   // (no hint for that record).
   // The lookups these hints make are kept by k % kLookups, and record i's is
   // reused by its window hint and by the OnPrice or OnEncodedPrice call that
-  // hands record i over, instead of hashing the symbol again. So i must count
-  // records: successive calls for one batch (or stream) take successive i.
+  // hands record i over, instead of hashing the symbol again. A lookup is
+  // only used for the symbol it found and while no symbol has been inserted
+  // since, so any i is correct; but it is only reused when i counts records
+  // (successive calls for one batch or stream take successive i).
   template <typename SymbolAt>
   void PrefetchAhead(size_t i, size_t count, SymbolAt symbol_at) {
     if (i + kPrefetchStateAhead < count) {

@@ -42,8 +42,9 @@ void ExpectAgrees(const std::string& text, bool fast_expected) {
 TEST(ParsePlainDecimalTest, PlainDecimalsAreTakenAndExact) {
   for (const char* text :
        {"0", "7", "21.7297", "100", "0.015", "0.1", "0.3", "99999.99999",
-        "123456789012345", "1.23456789012345", "0.00000000000001",
-        "00000000000000.5", "9007199254740.99", "43210.9876543210"}) {
+        "123456789012345", "1.23456789012345", "0.00000000000001", "0.0", "00",
+        "0.000", "5.0", "00000000000000.5", "9007199254740.99",
+        "43210.9876543210"}) {
     ExpectAgrees(text, true);
   }
 }
@@ -68,7 +69,15 @@ TEST(ParsePlainDecimalTest, EverythingElseIsLeftToFromChars) {
                            "1234567890123456",
                            "1.234567890123456",
                            "0000000000000000.1",
-                           "1..2"}) {
+                           "1..2",
+                           "1:0",
+                           "1/0",
+                           "/",
+                           ":",
+                           "1\xc2\xb7"
+                           "2",
+                           "\xff",
+                           "1.5\xe2\x80\x8b"}) {
     ExpectAgrees(text, false);
   }
 }

@@ -279,11 +279,15 @@ TEST(PipelineTest, PrefetchHintsChangeNothing) {
 // PrefetchAhead keeps its lookups by record number and the handover reuses
 // them. A lookup is only a shortcut: hints that name the wrong symbol, batches
 // that restart at record 0, records that are rejected before their state is
-// looked up, and symbols first seen between a hint and its handover (an
-// insert may move every state) must all leave the results unchanged.
+// looked up (an invalid price, a Kafka key that is not the symbol), news in
+// between, a reorder buffer, and symbols first seen between a hint and its
+// handover (an insert may move every state) must all leave the results
+// unchanged.
 TEST(PipelineTest, PrefetchLookupsSurviveWrongHintsAndRestartedBatches) {
   std::mt19937_64 rng(11);
-  for (TimeNs resolution : {TimeNs{0}, kSecond}) {
+  for (const auto& [resolution, lateness] :
+       {std::pair{TimeNs{0}, TimeNs{0}}, std::pair{kSecond, TimeNs{0}},
+        std::pair{TimeNs{0}, 3 * kSecond}, std::pair{kSecond, 3 * kSecond}}) {
     std::vector<std::string> symbols;
     std::vector<std::vector<Ev>> per_symbol;
     const TimeNs length = 60 * kSecond;
@@ -312,8 +316,8 @@ TEST(PipelineTest, PrefetchLookupsSurviveWrongHintsAndRestartedBatches) {
       const size_t k = open[rng() % open.size()];
       merged.push_back(per_symbol[k][next[k]++]);
     }
-    Harness plain(Compile(length, resolution, 0));
-    Harness hinted(Compile(length, resolution, 0));
+    Harness plain(Compile(length, resolution, lateness));
+    Harness hinted(Compile(length, resolution, lateness));
     size_t batch_start = 0;
     uint64_t wrong_hints = 0;
     while (batch_start < merged.size()) {
@@ -336,13 +340,38 @@ TEST(PipelineTest, PrefetchLookupsSurviveWrongHintsAndRestartedBatches) {
         // Now and then the record is rejected before its state is looked up
         // (an invalid price), in both pipelines.
         const double price = rng() % 50 == 0 ? -1.0 : e.price;
-        plain.pipeline->OnPrice(e.symbol, e.time, price, {}, "x");
-        hinted.pipeline->OnPrice(e.symbol, e.time, price, {}, "x");
+        const uint64_t how = rng() % 20;
+        if (how == 0) {  // a news record first
+          ebb::v1::NewsEvent news;
+          news.set_id(absl::StrCat("n", i));
+          plain.pipeline->OnNews(news, {});
+          hinted.pipeline->OnNews(news, {});
+        }
+        if (how < 4) {  // as StreamRunner hands it over: encoded, with its key
+          ebb::v1::PriceEvent event;
+          event.set_symbol(e.symbol);
+          ToTimestamp(e.time, event.mutable_event_time());
+          event.set_price(price);
+          const std::string bytes = event.SerializeAsString();
+          // how == 3: a key that is (most likely) not the symbol.
+          const absl::string_view key =
+              how == 3 ? absl::string_view(symbols[rng() % symbols.size()])
+                       : absl::string_view(e.symbol);
+          plain.pipeline->OnEncodedPrice(bytes, {}, &key);
+          hinted.pipeline->OnEncodedPrice(bytes, {}, &key);
+        } else {
+          plain.pipeline->OnPrice(e.symbol, e.time, price, {}, "x");
+          hinted.pipeline->OnPrice(e.symbol, e.time, price, {}, "x");
+        }
       }
       batch_start += count;
     }
+    plain.pipeline->Flush();
+    hinted.pipeline->Flush();
     EXPECT_GT(wrong_hints, merged.size() / 5);
     EXPECT_GT(plain.pipeline->stats().total_rejected(), 0u);
+    EXPECT_GT(plain.pipeline->stats().rejected[ebb::v1::KEY_MISMATCH], 0u);
+    EXPECT_GT(plain.pipeline->stats().news, 0u);
     EXPECT_EQ(hinted.pipeline->stats().applied,
               plain.pipeline->stats().applied);
     EXPECT_EQ(hinted.pipeline->stats().total_rejected(),
@@ -351,7 +380,7 @@ TEST(PipelineTest, PrefetchLookupsSurviveWrongHintsAndRestartedBatches) {
     EXPECT_EQ(plain.out.alerts.size(), hinted.out.alerts.size());
     for (const std::string& s : symbols) {
       ExpectSameStream(hinted.out.Of(s), plain.out.Of(s),
-                       absl::StrCat(s, " R=", resolution));
+                       absl::StrCat(s, " R=", resolution, " L=", lateness));
       if (HasFatalFailure()) return;
     }
   }
