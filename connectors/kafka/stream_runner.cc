@@ -313,7 +313,11 @@ void StreamRunner::ProcessBatch(size_t count) {
     }
   }
   const int64_t batch_start = options_.record_latency ? NowNs() : 0;
+  // The task of the previous message and its topic handle: librdkafka keeps
+  // one handle per topic, so a message with the same handle and partition
+  // belongs to the same task, found without comparing topic names.
   Task* last = nullptr;
+  const rd_kafka_topic_t* last_rkt = nullptr;
   for (size_t i = 0; i < count; ++i) {
     rd_kafka_message_t* message = batch_[i];
     batch_[i] = nullptr;
@@ -336,8 +340,8 @@ void StreamRunner::ProcessBatch(size_t count) {
       continue;
     }
     Task* task =
-        (last != nullptr && last->partition == message->partition &&
-         *last->topic == rd_kafka_topic_name(message->rkt))
+        (last != nullptr && message->rkt == last_rkt &&
+         last->partition == message->partition)
             ? last
             : TaskFor(rd_kafka_topic_name(message->rkt), message->partition);
     if (task == nullptr ||
@@ -349,6 +353,7 @@ void StreamRunner::ProcessBatch(size_t count) {
       ++stats_.held;  // uncommitted: the partition's next owner processes it
     } else {
       last = task;
+      last_rkt = message->rkt;
       const int64_t start = options_.record_latency ? NowNs() : 0;
       if (task->kind == kPrices) HintAhead(*task, *message, i, count);
       Process(*task, *message);
