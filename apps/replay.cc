@@ -14,6 +14,7 @@
 #include "connectors/file_sink.h"
 #include "connectors/file_source.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/price_event_codec.h"
 #include "pipeline/status_macros.h"
 
 namespace ebb {
@@ -161,9 +162,9 @@ int RunReplay(int argc, char** argv) {
   Pipeline& engine = **pipeline;
   ProgressLine progress("ebb replay", !args->Has("no-progress"));
   // Records are read kLookahead ahead of the one being applied, so that the
-  // pipeline can be told which symbols come next (Pipeline::PrefetchState and
-  // PrefetchWindow; text inputs only: a binary record's symbol is known once
-  // it is decoded). Records own their bytes, so buffering them is safe.
+  // pipeline can be told which symbols come next (Pipeline::PrefetchAhead;
+  // for a binary record, the symbol field its bytes start with). Records own
+  // their bytes, so buffering them is safe.
   constexpr size_t kLookahead = Pipeline::kPrefetchStateAhead;
   std::vector<SourceRecord> ahead(kLookahead + 1);
   size_t head = 0, buffered = 0;
@@ -187,8 +188,14 @@ int RunReplay(int argc, char** argv) {
     // Record numbers count from the start, as PrefetchAhead requires.
     engine.PrefetchAhead(records, records + buffered, [&](size_t k) {
       const SourceRecord& r = ahead[(head + k - records) % ahead.size()];
-      return r.kind == SourceRecord::Kind::kPrice ? absl::string_view(r.symbol)
-                                                  : absl::string_view();
+      switch (r.kind) {
+        case SourceRecord::Kind::kPrice:
+          return absl::string_view(r.symbol);
+        case SourceRecord::Kind::kEncoded:
+          return PriceEventDecoder::PeekSymbol(r.original);
+        default:
+          return absl::string_view();
+      }
     });
     const SourceRecord& record = ahead[head];
     head = (head + 1) % ahead.size();
