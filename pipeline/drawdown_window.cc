@@ -200,8 +200,6 @@ void WindowCore<kExact>::Evict(TimeNs horizon) {
   // Entries (events, or buckets by their start) at or before t - W leave the
   // window. Only entries inside the DABA can be old enough: an open bucket
   // started after t - W.
-  // Most events evict nothing: front_start_ says so without a ring read.
-  if (front_start_ > horizon) return;
   while (front_ != end_ && ring_[front_].entry.start <= horizon) {
     asof_price_ = ring_[front_].entry.last;
     evicted_any_ = true;
@@ -215,7 +213,7 @@ template <bool kExact>
 void WindowCore<kExact>::Add(TimeNs time, double price, WindowMetrics* out) {
   const TimeNs horizon = time - options_.length;
   if constexpr (kExact) {
-    Evict(horizon);
+    if (front_start_ <= horizon) Evict(horizon);
     ring_.push_back().entry = {time, price};
     const uint32_t pos = ring_.tail() - 1;
     DabaInsert(pos, {{0.0, pos, pos, pos, pos}, price, price});
@@ -264,7 +262,7 @@ void WindowCore<kExact>::Add(TimeNs time, double price, WindowMetrics* out) {
       x = {start, price, p, p, p, p, 0.0};
       has_open_ = true;
     }
-    Evict(horizon);
+    if (front_start_ <= horizon) Evict(horizon);
     // The closed buckets' summary changes only when one enters or leaves:
     // events inside the open bucket reuse it and pay one combine.
     if (!query_cached_) {
@@ -284,8 +282,8 @@ void WindowCore<kExact>::Add(TimeNs time, double price, WindowMetrics* out) {
 }
 
 template <bool kExact>
-void WindowCore<kExact>::Report(double price, const Summary& s,
-                                WindowMetrics* out) {
+inline void WindowCore<kExact>::Report(double price, const Summary& s,
+                                       WindowMetrics* out) {
   if constexpr (kExact) {
     // In cache, reading the witness entries is cheaper than keeping a cache
     // of them (a falling series changes the pair on every event).
@@ -311,8 +309,8 @@ void WindowCore<kExact>::Report(double price, const Summary& s,
 }
 
 template <bool kExact>
-void WindowCore<kExact>::ReportWitnessesCached(const Summary& s,
-                                               WindowMetrics* out) {
+inline void WindowCore<kExact>::ReportWitnessesCached(const Summary& s,
+                                                      WindowMetrics* out) {
   if constexpr (!kExact) {  // exact mode reads its witnesses directly
     ReportCache& cache = report_cache_;
     // The open bucket's points still change; read them every time.
