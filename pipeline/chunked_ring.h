@@ -40,12 +40,9 @@ class ChunkedRing {
   static constexpr uint32_t kBlockSize = 1u << kBlockShift;
   static constexpr uint32_t kMaxSize = 1u << 30;
 
-  ChunkedRing() { blocks_ = table_.data(); }
+  ChunkedRing() = default;
   // Moves leave the source empty (it owns no blocks afterwards).
-  ChunkedRing(ChunkedRing&& other) noexcept {
-    blocks_ = table_.data();
-    Swap(other);
-  }
+  ChunkedRing(ChunkedRing&& other) noexcept { Swap(other); }
   ChunkedRing& operator=(ChunkedRing&& other) noexcept {
     Swap(other);  // our old blocks are freed with `other`
     return *this;
@@ -88,7 +85,7 @@ class ChunkedRing {
   // more than 8 blocks the table is a separate array: one more line per
   // distant position).
   void PrefetchTableEntry(uint32_t pos) const {
-    __builtin_prefetch(&blocks_[(pos >> kBlockShift) & table_mask_]);
+    __builtin_prefetch(&table_[(pos >> kBlockShift) & table_mask_]);
   }
 
   // The same for the slot the next push_back() returns, if its block is held.
@@ -138,7 +135,7 @@ class ChunkedRing {
   using Block = ring_internal::Block<T, Cold, kBlockSize>;
 
   Block* BlockOf(uint32_t pos) const {
-    return blocks_[(pos >> kBlockShift) & table_mask_];
+    return table_[(pos >> kBlockShift) & table_mask_];
   }
 
   void AcquireBlock(uint32_t block) {
@@ -167,9 +164,6 @@ class ChunkedRing {
 
   void Swap(ChunkedRing& other) noexcept {
     table_.swap(other.table_);
-    // An inline table's storage is inside the object: re-point both.
-    blocks_ = table_.data();
-    other.blocks_ = other.table_.data();
     spare_.swap(other.spare_);
     std::swap(table_mask_, other.table_mask_);
     std::swap(head_, other.head_);
@@ -189,7 +183,6 @@ class ChunkedRing {
       grown[block & new_mask] = table_[block & table_mask_];
     }
     table_.swap(grown);
-    blocks_ = table_.data();
     table_mask_ = new_mask;
   }
 
@@ -200,11 +193,6 @@ class ChunkedRing {
   uint32_t head_ = 0;
   uint32_t tail_ = 0;
   uint32_t live_blocks_ = 0;  // at most kMaxSize / kBlockSize
-  // table_.data(), kept beside the cursors: every slot access goes through
-  // it, and InlinedVector::data() first tests where the data is. Pointed at
-  // table_ by the constructors and again whenever table_'s storage changes
-  // (GrowTable, Swap).
-  Block** blocks_ = nullptr;
   Table table_;
   std::unique_ptr<Block> spare_;
 };
