@@ -12,12 +12,14 @@
 // never allocate, and no operation stalls. REQUIRES: at most kMaxSize elements
 // at once. Not thread-safe.
 
+#include <algorithm>
 #include <cstdint>
+#include <iterator>
 #include <memory>
 #include <utility>
 #include <vector>
 
-#include "absl/container/inlined_vector.h"
+#include "pipeline/prefetch.h"
 
 namespace ebb {
 
@@ -48,7 +50,8 @@ class ChunkedRing {
     return *this;
   }
   ~ChunkedRing() {
-    for (Block* block : table_) delete block;
+    for (uint32_t i = 0; i <= table_mask_; ++i) delete blocks_[i];
+    if (blocks_ != inline_) delete[] blocks_;
   }
 
   uint32_t head() const { return head_; }  // position of the oldest element
@@ -78,14 +81,14 @@ class ChunkedRing {
   }
   template <typename C = Cold>
   void PrefetchCold(uint32_t pos) const {
-    if (pos - head_ < size()) __builtin_prefetch(&cold<C>(pos));
+    if (pos - head_ < size()) PrefetchLine(&cold<C>(pos));
   }
 
   // Starts loading the block-table entry that locates `pos` (for windows of
   // more than 8 blocks the table is a separate array: one more line per
   // distant position).
   void PrefetchTableEntry(uint32_t pos) const {
-    __builtin_prefetch(&table_[(pos >> kBlockShift) & table_mask_]);
+    PrefetchLine(&blocks_[(pos >> kBlockShift) & table_mask_]);
   }
 
   // The same for the slot the next push_back() returns, if its block is held.
@@ -98,9 +101,9 @@ class ChunkedRing {
   // of the time, and the second is where its summary's witness positions are.
   static void PrefetchSlot(const T* slot) {
     static_assert(sizeof(T) <= 64);
-    __builtin_prefetch(slot);
+    PrefetchLine(slot);
     if constexpr (alignof(T) < 64) {
-      __builtin_prefetch(reinterpret_cast<const char*>(slot) + sizeof(T) - 1);
+      PrefetchLine(reinterpret_cast<const char*>(slot) + sizeof(T) - 1);
     }
   }
 
@@ -127,7 +130,7 @@ class ChunkedRing {
   size_t MemoryBytes() const {
     return (size_t{live_blocks_} + (spare_ != nullptr ? 1 : 0)) *
                sizeof(Block) +
-           table_.capacity() * sizeof(Block*);
+           (size_t{table_mask_} + 1) * sizeof(Block*);
   }
 
  private:
@@ -135,23 +138,23 @@ class ChunkedRing {
   using Block = ring_internal::Block<T, Cold, kBlockSize>;
 
   Block* BlockOf(uint32_t pos) const {
-    return table_[(pos >> kBlockShift) & table_mask_];
+    return blocks_[(pos >> kBlockShift) & table_mask_];
   }
 
   void AcquireBlock(uint32_t block) {
-    if (live_blocks_ == table_.size()) GrowTable();
+    if (live_blocks_ == table_mask_ + 1) GrowTable();
     Block* storage;
     if (spare_ != nullptr) {
       storage = spare_.release();
     } else {
       storage = new Block;  // slots are written before they are read
     }
-    table_[block & table_mask_] = storage;
+    blocks_[block & table_mask_] = storage;
     ++live_blocks_;
   }
 
   void ReleaseBlock(uint32_t block) {
-    Block*& slot = table_[block & table_mask_];
+    Block*& slot = blocks_[block & table_mask_];
     // One spare is enough for a window that slides at a steady size.
     if (spare_ == nullptr) {
       spare_.reset(slot);
@@ -163,7 +166,13 @@ class ChunkedRing {
   }
 
   void Swap(ChunkedRing& other) noexcept {
-    table_.swap(other.table_);
+    // An inline table moves with the object; a heap table is handed over.
+    const bool mine_inline = blocks_ == inline_;
+    const bool theirs_inline = other.blocks_ == other.inline_;
+    std::swap(inline_, other.inline_);
+    Block** const mine = blocks_;
+    blocks_ = theirs_inline ? inline_ : other.blocks_;
+    other.blocks_ = mine_inline ? other.inline_ : mine;
     spare_.swap(other.spare_);
     std::swap(table_mask_, other.table_mask_);
     std::swap(head_, other.head_);
@@ -172,28 +181,37 @@ class ChunkedRing {
   }
 
   void GrowTable() {
-    const size_t new_size = table_.empty() ? 4 : table_.size() * 2;
+    const size_t new_size = (size_t{table_mask_} + 1) * 2;
     const uint32_t new_mask = static_cast<uint32_t>(new_size - 1);
-    Table grown(new_size, nullptr);
+    Block** grown = new Block*[new_size]();
     // Live blocks are consecutive, starting with the head's; re-place each by
     // its number.
     const uint32_t first = head_ >> kBlockShift;
     for (uint32_t i = 0; i < live_blocks_; ++i) {
       const uint32_t block = first + i;
-      grown[block & new_mask] = table_[block & table_mask_];
+      grown[block & new_mask] = blocks_[block & table_mask_];
     }
-    table_.swap(grown);
+    if (blocks_ != inline_) {
+      delete[] blocks_;
+    } else {
+      std::fill(std::begin(inline_), std::end(inline_), nullptr);
+    }
+    blocks_ = grown;
     table_mask_ = new_mask;
   }
 
-  // Inline for windows of up to 8 blocks: no separate heap line on the
-  // per-event path.
-  using Table = absl::InlinedVector<Block*, 8>;
-  uint32_t table_mask_ = 0;
+  // The block table: a power-of-two array of block pointers, inline for
+  // windows of up to kInlineBlocks blocks (no separate heap line on the
+  // per-event path), on the heap beyond. blocks_ points at whichever holds
+  // it, so a slot access is two loads; absl::InlinedVector, which this
+  // replaces at the same object size, first tested where its data was.
+  static constexpr uint32_t kInlineBlocks = 8;
+  uint32_t table_mask_ = kInlineBlocks - 1;
   uint32_t head_ = 0;
   uint32_t tail_ = 0;
   uint32_t live_blocks_ = 0;  // at most kMaxSize / kBlockSize
-  Table table_;
+  Block** blocks_ = inline_;
+  Block* inline_[kInlineBlocks] = {};
   std::unique_ptr<Block> spare_;
 };
 

@@ -12,6 +12,7 @@
 #include "absl/container/inlined_vector.h"
 #include "pipeline/alert_rules.h"
 #include "pipeline/drawdown_window.h"
+#include "pipeline/prefetch.h"
 
 namespace ebb {
 
@@ -48,7 +49,7 @@ class SymbolState {
     const uintptr_t begin = reinterpret_cast<uintptr_t>(this) & ~(kLine - 1);
     const uintptr_t end = reinterpret_cast<uintptr_t>(&pending_);
     for (uintptr_t line = begin; line < end; line += kLine) {
-      __builtin_prefetch(reinterpret_cast<const void*>(line));
+      PrefetchLine(reinterpret_cast<const void*>(line));
     }
   }
 
