@@ -80,14 +80,13 @@ SymbolState& Pipeline::StateFor(absl::string_view symbol) {
   return it->second;
 }
 
-void Pipeline::PrefetchState(absl::string_view symbol) const {
-  auto it = symbols_.find(symbol);
-  if (it != symbols_.end()) it->second.Prefetch();
+void Pipeline::PrefetchState(absl::string_view symbol) {
+  (void)PrefetchStateLookup(symbol);
 }
 
 void Pipeline::PrefetchWindow(absl::string_view symbol) {
-  auto it = symbols_.find(symbol);
-  PrefetchWindowOf(it == symbols_.end() ? nullptr : &it->second);
+  Lookup none;  // matches nothing: the symbol is looked up
+  PrefetchWindowLookup(symbol, &none);
 }
 
 Pipeline::Lookup Pipeline::PrefetchStateLookup(absl::string_view symbol) {

@@ -118,7 +118,7 @@ class Pipeline {
   // ring slots they locate.
   static constexpr size_t kPrefetchStateAhead = 16;
   static constexpr size_t kPrefetchWindowAhead = 8;
-  void PrefetchState(absl::string_view symbol) const;
+  void PrefetchState(absl::string_view symbol);
   void PrefetchWindow(absl::string_view symbol);
   static constexpr size_t kPrefetchSlotsLag = 4;
   // Both hints before handing over record i of a batch of `count`:

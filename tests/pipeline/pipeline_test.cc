@@ -181,21 +181,43 @@ std::vector<Ev> SymbolEvents(std::mt19937_64& rng, const std::string& symbol,
 }
 
 // A random interleaving of per-symbol event lists that keeps each symbol's
-// order.
+// order. With join_every > 0, symbol k only joins once about join_every * k
+// records are out, so first appearances (state inserts) spread over the run.
 std::vector<Ev> Interleave(std::mt19937_64& rng,
-                           const std::vector<std::vector<Ev>>& per_symbol) {
+                           const std::vector<std::vector<Ev>>& per_symbol,
+                           size_t join_every = 0) {
   std::vector<Ev> merged;
   std::vector<size_t> next(per_symbol.size(), 0);
+  size_t joined = join_every > 0 ? 1 : per_symbol.size();
   for (;;) {
+    if (joined < per_symbol.size() && merged.size() >= join_every * joined) {
+      ++joined;
+    }
     std::vector<size_t> open;
-    for (size_t k = 0; k < per_symbol.size(); ++k) {
+    for (size_t k = 0; k < joined; ++k) {
       if (next[k] < per_symbol[k].size()) open.push_back(k);
     }
-    if (open.empty()) break;
+    if (open.empty() && joined == per_symbol.size()) break;
+    if (open.empty()) {
+      ++joined;
+      continue;
+    }
     const size_t k = open[rng() % open.size()];
     merged.push_back(per_symbol[k][next[k]++]);
   }
   return merged;
+}
+
+// `count` symbols "S0", "S1", ..., each with min_events + [0, spread) events.
+void ManySymbols(std::mt19937_64& rng, int count, int min_events, int spread,
+                 TimeNs length, std::vector<std::string>* symbols,
+                 std::vector<std::vector<Ev>>* per_symbol) {
+  for (int k = 0; k < count; ++k) {
+    symbols->push_back(absl::StrCat("S", k));
+    per_symbol->push_back(
+        SymbolEvents(rng, symbols->back(),
+                     min_events + static_cast<int>(rng() % spread), length));
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -246,11 +268,7 @@ TEST(PipelineTest, PrefetchHintsChangeNothing) {
     std::vector<std::string> symbols;
     std::vector<std::vector<Ev>> per_symbol;
     const TimeNs length = 60 * kSecond;
-    for (int k = 0; k < 40; ++k) {
-      symbols.push_back(absl::StrCat("S", k));
-      per_symbol.push_back(SymbolEvents(
-          rng, symbols.back(), 100 + static_cast<int>(rng() % 900), length));
-    }
+    ManySymbols(rng, 40, 100, 900, length, &symbols, &per_symbol);
     const std::vector<Ev> merged = Interleave(rng, per_symbol);
     Harness plain(Compile(length, resolution, 0));
     Harness hinted(Compile(length, resolution, 0));
@@ -291,31 +309,11 @@ TEST(PipelineTest, PrefetchLookupsSurviveWrongHintsAndRestartedBatches) {
     std::vector<std::string> symbols;
     std::vector<std::vector<Ev>> per_symbol;
     const TimeNs length = 60 * kSecond;
-    for (int k = 0; k < 120; ++k) {
-      symbols.push_back(absl::StrCat("S", k));
-      per_symbol.push_back(SymbolEvents(
-          rng, symbols.back(), 50 + static_cast<int>(rng() % 400), length));
-    }
+    ManySymbols(rng, 120, 50, 400, length, &symbols, &per_symbol);
     // Symbol k joins the interleaving after about 6k records, so states are
     // inserted (and the map grows, moving them) all along, between hints and
     // their handovers.
-    std::vector<Ev> merged;
-    std::vector<size_t> next(symbols.size(), 0);
-    size_t joined = 1;
-    for (;;) {
-      if (joined < symbols.size() && merged.size() >= 6 * joined) ++joined;
-      std::vector<size_t> open;
-      for (size_t k = 0; k < joined; ++k) {
-        if (next[k] < per_symbol[k].size()) open.push_back(k);
-      }
-      if (open.empty() && joined == symbols.size()) break;
-      if (open.empty()) {
-        ++joined;
-        continue;
-      }
-      const size_t k = open[rng() % open.size()];
-      merged.push_back(per_symbol[k][next[k]++]);
-    }
+    const std::vector<Ev> merged = Interleave(rng, per_symbol, 6);
     Harness plain(Compile(length, resolution, lateness));
     Harness hinted(Compile(length, resolution, lateness));
     size_t batch_start = 0;
