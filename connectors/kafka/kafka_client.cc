@@ -116,6 +116,9 @@ Producer::~Producer() {
 void Producer::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* message,
                           void* opaque) {
   auto* self = static_cast<Producer*>(opaque);
+  // The message's number, set by Produce() as its per-message opaque.
+  self->Settle(
+      static_cast<uint64_t>(reinterpret_cast<uintptr_t>(message->_private)));
   if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
     ++self->delivered_;
     return;
@@ -127,6 +130,25 @@ void Producer::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* message,
         absl::StrCat("delivery to ", rd_kafka_topic_name(message->rkt), " [",
                      message->partition, "] failed"));
   }
+}
+
+void Producer::Settle(uint64_t number) {
+  if (number <= settled_through_ || number > queued_) return;  // not ours
+  settled_after_[number - settled_through_ - 1] = true;
+  while (!settled_after_.empty() && settled_after_.front()) {
+    settled_after_.pop_front();
+    ++settled_through_;
+  }
+}
+
+absl::Status Producer::status() {
+  if (!first_failure_.ok()) return first_failure_;
+  char errstr[512];
+  if (rd_kafka_fatal_error(handle_.get(), errstr, sizeof(errstr)) !=
+      RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return absl::InternalError(absl::StrCat("kafka producer: ", errstr));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Producer::Produce(const std::string& topic, int32_t partition,
@@ -150,8 +172,16 @@ absl::Status Producer::Produce(const std::string& topic, int32_t partition,
         RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_TIMESTAMP(timestamp_ms), RD_KAFKA_V_HEADERS(hdrs),
+        RD_KAFKA_V_OPAQUE(
+            reinterpret_cast<void*>(static_cast<uintptr_t>(queued_ + 1))),
         RD_KAFKA_V_END);
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return absl::OkStatus();
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      // Reports are served only by Poll()/Flush() on this thread, so none
+      // for this message can have arrived yet.
+      ++queued_;
+      settled_after_.push_back(false);
+      return absl::OkStatus();
+    }
     if (hdrs != nullptr) rd_kafka_headers_destroy(hdrs);  // not taken
     if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       return KafkaError(err, absl::StrCat("produce to ", topic));
@@ -188,13 +218,7 @@ absl::Status Producer::FetchMetadata(const std::string& topic,
 absl::Status Producer::Flush(absl::Duration timeout) {
   const rd_kafka_resp_err_t err =
       rd_kafka_flush(handle_.get(), TimeoutMs(timeout));
-  if (!first_failure_.ok()) return first_failure_;
-  char errstr[512];
-  const rd_kafka_resp_err_t fatal =
-      rd_kafka_fatal_error(handle_.get(), errstr, sizeof(errstr));
-  if (fatal != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return absl::InternalError(absl::StrCat("kafka producer: ", errstr));
-  }
+  if (absl::Status s = status(); !s.ok()) return s;
   if (err == RD_KAFKA_RESP_ERR__TIMED_OUT) {
     return absl::DeadlineExceededError(absl::StrCat(
         "flush: ", outstanding(), " messages not acknowledged yet"));
@@ -230,6 +254,7 @@ absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(
   // ConsumeBatch on the caller's thread.
   rd_kafka_poll_set_consumer(rk);
   consumer->queue_.reset(rd_kafka_queue_get_consumer(rk));
+  consumer->commit_results_.reset(rd_kafka_queue_new(rk));
   return consumer;
 }
 
@@ -283,11 +308,9 @@ size_t Consumer::ConsumeBatch(int timeout_ms, rd_kafka_message_t** out,
   return n < 0 ? 0 : static_cast<size_t>(n);
 }
 
-absl::Status Consumer::Commit(const rd_kafka_topic_partition_list_t* offsets,
-                              bool async) {
-  if (offsets->cnt == 0) return absl::OkStatus();
-  const rd_kafka_resp_err_t err =
-      rd_kafka_commit(handle_.get(), offsets, async ? 1 : 0);
+namespace {
+
+absl::Status CommitStatus(rd_kafka_resp_err_t err) {
   if (err == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS ||
       err == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION ||
       err == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID) {
@@ -295,6 +318,36 @@ absl::Status Consumer::Commit(const rd_kafka_topic_partition_list_t* offsets,
   }
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError(err, "commit");
   return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status Consumer::Commit(const rd_kafka_topic_partition_list_t* offsets) {
+  if (offsets->cnt == 0) return absl::OkStatus();
+  return CommitStatus(rd_kafka_commit(handle_.get(), offsets, /*async=*/0));
+}
+
+absl::Status Consumer::CommitAsync(
+    const rd_kafka_topic_partition_list_t* offsets) {
+  if (offsets->cnt == 0) return absl::OkStatus();
+  // With a queue and no callback the result is an event on that queue.
+  return CommitStatus(rd_kafka_commit_queue(
+      handle_.get(), offsets, commit_results_.get(), nullptr, nullptr));
+}
+
+void Consumer::PollCommitResults(
+    absl::FunctionRef<void(const absl::Status& status,
+                           const rd_kafka_topic_partition_list_t* offsets)>
+        on_result) {
+  if (commit_results_ == nullptr) return;
+  while (rd_kafka_event_t* event =
+             rd_kafka_queue_poll(commit_results_.get(), 0)) {
+    if (rd_kafka_event_type(event) == RD_KAFKA_EVENT_OFFSET_COMMIT) {
+      on_result(CommitStatus(rd_kafka_event_error(event)),
+                rd_kafka_event_topic_partition_list(event));
+    }
+    rd_kafka_event_destroy(event);
+  }
 }
 
 absl::Status Consumer::Committed(rd_kafka_topic_partition_list_t* partitions,
@@ -339,6 +392,7 @@ absl::Status Consumer::Close() {
   if (closed_ || handle_ == nullptr) return absl::OkStatus();
   closed_ = true;
   queue_.reset();
+  commit_results_.reset();
   const rd_kafka_resp_err_t err = rd_kafka_consumer_close(handle_.get());
   handle_.reset();
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError(err, "close");

@@ -9,11 +9,13 @@
 #include <librdkafka/rdkafka.h>
 
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -78,8 +80,13 @@ struct Header {
 };
 
 // An idempotent (by default) producer. Produce() queues; delivery reports are
-// served by Poll() and Flush(). A failed delivery is sticky: Flush() reports
-// it, so the caller never commits input whose output was lost.
+// served by Poll() and Flush(). A failed delivery is sticky: Flush() and
+// status() report it, so the caller never commits input whose output was lost.
+//
+// Messages are numbered 1, 2, ... in the order Produce() queued them, so a
+// caller can wait for "everything queued so far" without blocking: note
+// queued() now, and act once settled_through() has reached it (and status()
+// is still OK).
 class Producer {
  public:
   static absl::StatusOr<std::unique_ptr<Producer>> Create(
@@ -108,6 +115,17 @@ class Producer {
   // DeadlineExceeded when messages are still waiting after `timeout`.
   absl::Status Flush(absl::Duration timeout);
 
+  // The first delivery failure since the producer was created, or a fatal
+  // error of the handle; OK otherwise.
+  absl::Status status();
+
+  // How many messages Produce() has queued.
+  uint64_t queued() const { return queued_; }
+  // Every message numbered up to this one has its delivery report
+  // (acknowledged, or failed: then status() is not OK). Reports of different
+  // partitions arrive in any order; this is the end of the settled prefix.
+  uint64_t settled_through() const { return settled_through_; }
+
   int outstanding() const { return rd_kafka_outq_len(handle_.get()); }
   uint64_t delivered() const { return delivered_; }
   uint64_t failed() const { return failed_; }
@@ -118,10 +136,17 @@ class Producer {
   static void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* message,
                          void* opaque);
 
+  // Marks message `number` settled and advances settled_through_.
+  void Settle(uint64_t number);
+
   HandlePtr handle_;
   uint64_t delivered_ = 0;
   uint64_t failed_ = 0;
   absl::Status first_failure_;
+  uint64_t queued_ = 0;
+  uint64_t settled_through_ = 0;
+  // One flag per message after settled_through_: its report has arrived.
+  std::deque<bool> settled_after_;
 };
 
 // What a consumer's owner does on rebalance (called on the consuming thread,
@@ -155,10 +180,20 @@ class Consumer {
   // (rd_kafka_message_destroy).
   size_t ConsumeBatch(int timeout_ms, rd_kafka_message_t** out, size_t max);
 
-  // Commits each element's offset (the next offset to read). Aborted: the
-  // group is rebalancing (or this member's generation is gone).
-  absl::Status Commit(const rd_kafka_topic_partition_list_t* offsets,
-                      bool async);
+  // Commits each element's offset (the next offset to read) and waits for
+  // the result. Aborted: the group is rebalancing (or this member's
+  // generation is gone).
+  absl::Status Commit(const rd_kafka_topic_partition_list_t* offsets);
+  // Sends the same commit and returns at once; its result comes out of
+  // PollCommitResults().
+  absl::Status CommitAsync(const rd_kafka_topic_partition_list_t* offsets);
+  // Hands every completed CommitAsync() to `on_result`, without waiting: its
+  // status as Commit() would have returned it, and its partitions (each with
+  // the offset sent and its own err).
+  void PollCommitResults(
+      absl::FunctionRef<void(const absl::Status& status,
+                             const rd_kafka_topic_partition_list_t* offsets)>
+          on_result);
   // Fills each element's offset with the group's committed offset
   // (RD_KAFKA_OFFSET_INVALID when none).
   absl::Status Committed(rd_kafka_topic_partition_list_t* partitions,
@@ -185,6 +220,7 @@ class Consumer {
 
   HandlePtr handle_;
   QueuePtr queue_;
+  QueuePtr commit_results_;  // CommitAsync()'s results, as events
   RebalanceListener* listener_ = nullptr;
   bool closed_ = false;
 };

@@ -18,9 +18,8 @@ constexpr int kNews = 1;
 // A price event is ~60 bytes; anything this large is not one.
 constexpr size_t kMaxValueBytes = 64 * 1024;
 constexpr absl::Duration kRequestTimeout = absl::Seconds(10);
-// How long a periodic commit waits for acknowledgements before postponing;
-// at shutdown, the longer wait.
-constexpr absl::Duration kCommitFlushTimeout = absl::Seconds(5);
+// How long a revoke or the shutdown waits for acknowledgements before
+// giving up on its commit.
 constexpr absl::Duration kFinalFlushTimeout = absl::Seconds(60);
 
 // Schema headers on every alert, so subscribers can dispatch without guessing.
@@ -53,9 +52,10 @@ struct StreamRunner::Task {
   const std::string* topic = nullptr;
   std::unique_ptr<Pipeline> pipeline;
   Origin origin;
-  int64_t next_offset = -1;  // the next offset to process (-1: any)
-  int64_t warm_until = -1;   // offsets below this are warm-start history
-  int64_t committed = -1;    // the last offset committed
+  int64_t next_offset = -1;   // the next offset to process (-1: any)
+  int64_t warm_until = -1;    // offsets below this are warm-start history
+  int64_t committed = -1;     // the last offset committed (acknowledged)
+  int64_t checkpointed = -1;  // the last offset put in a checkpoint
   // Created during ConsumeBatch call number `created_during_call`, when that
   // call had already taken `created_at_index` messages: those were fetched
   // for a superseded assignment of the same partition.
@@ -220,7 +220,7 @@ absl::Status StreamRunner::Loop(const std::atomic<bool>* stop) {
     (void)producer_->FetchMetadata(*topic, absl::Seconds(2));
   }
 
-  absl::Time last_commit = absl::Now();
+  absl::Time last_checkpoint = absl::Now();
   last_activity_ = absl::Now();
   while (!stop->load(std::memory_order_relaxed) && fatal_.ok()) {
     const size_t count = NextBatch();
@@ -234,12 +234,11 @@ absl::Status StreamRunner::Loop(const std::atomic<bool>* stop) {
       }
     }
     producer_->Poll();
-    if (now - last_commit >= options_.commit_interval) {
-      if (absl::Status s = CommitProcessed({}, kCommitFlushTimeout); !s.ok()) {
-        SetFatal(s);
-      }
-      last_commit = now;
+    if (now - last_checkpoint >= options_.commit_interval) {
+      TakeCheckpoint();
+      last_checkpoint = now;
     }
+    CommitSettled();
     if (options_.exit_when_idle > absl::ZeroDuration() && !tasks_.empty() &&
         absl::Now() - last_activity_ >= options_.exit_when_idle) {
       break;
@@ -480,19 +479,114 @@ void StreamRunner::OnDeadLetter(const DeadLetterView& dead_letter) {
 // ---------------------------------------------------------------------------
 // Commits
 
-absl::Status StreamRunner::CommitProcessed(const std::vector<Task*>& only,
-                                           absl::Duration timeout) {
-  std::vector<Task*> due;
+int64_t StreamRunner::CommitTarget(const Task& task) {
   // During a warm start the resume offset itself is committed (history has
   // no outputs): a new group's starting point is pinned at once, and a crash
   // or rebalance before the first live message cannot move it.
-  auto target = [](const Task* task) {
-    return std::max(task->next_offset, task->warm_until);
-  };
-  auto consider = [&](Task* task) {
-    if (target(task) >= 0 && target(task) != task->committed) {
-      due.push_back(task);
+  return std::max(task.next_offset, task.warm_until);
+}
+
+void StreamRunner::TakeCheckpoint() {
+  Checkpoint checkpoint;
+  checkpoint.seq = producer_->queued();
+  for (auto& [key, task] : tasks_) {
+    const int64_t target = CommitTarget(*task);
+    if (target >= 0 && target != task->checkpointed &&
+        target != task->committed) {
+      checkpoint.offsets.emplace_back(key, target);
+      task->checkpointed = target;
     }
+  }
+  if (!checkpoint.offsets.empty())
+    checkpoints_.push_back(std::move(checkpoint));
+}
+
+void StreamRunner::CommitSettled() {
+  consumer_->PollCommitResults(
+      [this](const absl::Status& status,
+             const rd_kafka_topic_partition_list_t* offsets) {
+        OnCommitResult(status, offsets);
+      });
+  if (absl::Status s = producer_->status(); !s.ok()) {
+    // An output is lost for good: nothing after the last commit may be
+    // committed now (Loop() returns without committing).
+    SetFatal(s);
+    return;
+  }
+  // While the group rebalances every commit is refused; the revoke that
+  // follows drops these partitions' checkpoints.
+  if (hold_until_revoke_) return;
+  const uint64_t settled = producer_->settled_through();
+  std::vector<std::pair<TaskKey, int64_t>> merged;  // newest offset per task
+  while (!checkpoints_.empty() && checkpoints_.front().seq <= settled) {
+    for (const auto& [key, offset] : checkpoints_.front().offsets) {
+      auto same = std::find_if(merged.begin(), merged.end(),
+                               [&](const auto& m) { return m.first == key; });
+      if (same == merged.end()) {
+        merged.emplace_back(key, offset);
+      } else {
+        same->second = offset;  // checkpoints only move forward
+      }
+    }
+    checkpoints_.pop_front();
+  }
+  if (merged.empty()) return;
+  PartitionListPtr list(
+      rd_kafka_topic_partition_list_new(static_cast<int>(merged.size())));
+  for (const auto& [key, offset] : merged) {
+    auto it = tasks_.find(key);
+    if (it == tasks_.end()) continue;  // revoked since
+    rd_kafka_topic_partition_list_add(list.get(), it->second->topic->c_str(),
+                                      key.second)
+        ->offset = offset;
+  }
+  const absl::Status sent = consumer_->CommitAsync(list.get());
+  if (!sent.ok()) OnCommitResult(sent, list.get());
+}
+
+void StreamRunner::OnCommitResult(
+    const absl::Status& status,
+    const rd_kafka_topic_partition_list_t* offsets) {
+  bool any = false;
+  for (int i = 0; i < offsets->cnt; ++i) {
+    const rd_kafka_topic_partition_t& e = offsets->elems[i];
+    Task* task = TaskFor(e.topic, e.partition);
+    if (task == nullptr) continue;  // revoked since; its revoke committed it
+    if (status.ok() && e.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      task->committed = std::max(task->committed, e.offset);
+      any = true;
+    } else {
+      task->checkpointed = -1;  // the next checkpoint retries it
+    }
+  }
+  if (any) ++stats_.commits;
+  if (status.ok()) return;
+  if (absl::IsAborted(status) && consumer_->eager()) {
+    HoldIfRebalancing(status);
+    return;
+  }
+  // Not fatal: the next checkpoint retries; a crash before then re-emits
+  // (at-least-once).
+  std::fprintf(stderr, "ebb run: %s (will retry)\n",
+               std::string(status.message()).c_str());
+}
+
+void StreamRunner::HoldIfRebalancing(const absl::Status& refused) {
+  if (!hold_until_revoke_ && options_.verbose) {
+    std::fprintf(stderr,
+                 "ebb run: %s: the group is rebalancing; holding until the "
+                 "partitions are revoked\n",
+                 std::string(refused.message()).c_str());
+  }
+  hold_until_revoke_ = true;
+}
+
+absl::Status StreamRunner::CommitProcessed(const std::vector<Task*>& only,
+                                           absl::Duration timeout) {
+  std::vector<Task*> due;
+  auto consider = [&](Task* task) {
+    const int64_t target = CommitTarget(*task);
+    if (target >= 0 && target != task->committed) due.push_back(task);
   };
   if (only.empty()) {
     for (auto& [key, task] : tasks_) consider(task.get());
@@ -513,27 +607,25 @@ absl::Status StreamRunner::CommitProcessed(const std::vector<Task*>& only,
   for (Task* task : due) {
     rd_kafka_topic_partition_list_add(list.get(), task->topic->c_str(),
                                       task->partition)
-        ->offset = target(task);
+        ->offset = CommitTarget(*task);
   }
-  absl::Status committed = consumer_->Commit(list.get(), /*async=*/false);
+  absl::Status committed = consumer_->Commit(list.get());
   if (absl::IsAborted(committed) && consumer_->eager()) {
-    if (!hold_until_revoke_ && options_.verbose) {
-      std::fprintf(stderr,
-                   "ebb run: the group is rebalancing; holding until the "
-                   "partitions are revoked\n");
-    }
-    hold_until_revoke_ = true;
+    HoldIfRebalancing(committed);
     return absl::OkStatus();
   }
   if (!committed.ok()) {
-    // Not fatal: the next interval retries; a crash before then re-emits
+    // Not fatal: a later commit retries; a crash before then re-emits
     // (at-least-once).
     std::fprintf(stderr, "ebb run: %s (will retry)\n",
                  std::string(committed.message()).c_str());
     return absl::OkStatus();
   }
   ++stats_.commits;
-  for (Task* task : due) task->committed = target(task);
+  for (Task* task : due) {
+    task->committed = CommitTarget(*task);
+    task->checkpointed = task->committed;
+  }
   return absl::OkStatus();
 }
 
@@ -565,8 +657,17 @@ void StreamRunner::OnRevoke(const rd_kafka_topic_partition_list_t* partitions) {
     }
   }
   for (Task* task : revoked) {
+    const TaskKey key(task->kind, task->partition);
+    // A pending checkpoint must not commit for a later owner of the key.
+    for (Checkpoint& checkpoint : checkpoints_) {
+      auto& offsets = checkpoint.offsets;
+      offsets.erase(
+          std::remove_if(offsets.begin(), offsets.end(),
+                         [&](const auto& entry) { return entry.first == key; }),
+          offsets.end());
+    }
     Retire(*task);
-    tasks_.erase(std::make_pair(task->kind, task->partition));
+    tasks_.erase(key);
   }
   if (tasks_.empty()) hold_until_revoke_ = false;
   assigned_partitions_.store(static_cast<int>(tasks_.size()),

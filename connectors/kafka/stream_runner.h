@@ -5,16 +5,20 @@
 //   (alerts, dead letters) -> commit (only offsets whose outputs the broker
 //   acknowledged).
 //
-// At-least-once: offsets are committed every commit_interval, after a producer
-// flush; a crash replays from the last commit and re-emits the same alerts
-// (deterministic ids). Per-partition state is rebuilt on assignment by the warm
-// start (docs/kafka.md): the partition is read from its oldest retained message
-// (or from offsetsForTimes(now - window - lateness)) up to where processing
+// At-least-once: every commit_interval the processed offsets become a
+// checkpoint, committed (asynchronously) once the producer has acknowledged
+// every output queued before it, so the loop never waits on the broker; a
+// crash replays from the last commit and re-emits the same alerts
+// (deterministic ids). Revokes and shutdown flush and commit synchronously.
+// Per-partition state is rebuilt on assignment by the warm start
+// (docs/kafka.md): the partition is read from its oldest retained message (or
+// from offsetsForTimes(now - window - lateness)) up to where processing
 // resumes, with alerts suppressed, so windows are whole and no stale alert
 // floods out.
 
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -126,12 +130,24 @@ class StreamRunner : public RebalanceListener, public Output {
   // kPrices, kNews, or -1 for a topic ebb does not consume.
   int KindOf(const char* topic) const;
   Task* TaskFor(const char* topic, int32_t partition);
+  // The offset a commit of `task` would store now.
+  static int64_t CommitTarget(const Task& task);
+  // Records the processed offsets not yet committed or checkpointed, with the
+  // producer's queued() count.
+  void TakeCheckpoint();
+  // Serves commit results, then commits (asynchronously) the newest
+  // checkpoints whose outputs the producer has all settled.
+  void CommitSettled();
+  void OnCommitResult(const absl::Status& status,
+                      const rd_kafka_topic_partition_list_t* offsets);
   // Flushes the producer, then commits the processed offsets of `tasks`
-  // (all when empty). When the flush takes longer than `timeout` (a broker
-  // outage), nothing is committed and the result is OK: the next commit
-  // retries. An error means a delivery failed for good.
+  // (all when empty) and waits for the result. When the flush takes longer
+  // than `timeout` (a broker outage), nothing is committed and the result is
+  // OK: a later commit retries. An error means a delivery failed for good.
   absl::Status CommitProcessed(const std::vector<Task*>& tasks,
                                absl::Duration timeout);
+  // Reacts to a commit refused with Aborted (the group is rebalancing).
+  void HoldIfRebalancing(const absl::Status& refused);
   void Retire(Task& task);
   void SetFatal(absl::Status status);
   // Decides where a newly assigned price partition starts and how much of it
@@ -148,7 +164,16 @@ class StreamRunner : public RebalanceListener, public Output {
   std::unique_ptr<Consumer> consumer_;
   std::unique_ptr<Producer> producer_;
 
-  absl::flat_hash_map<std::pair<int, int32_t>, std::unique_ptr<Task>> tasks_;
+  using TaskKey = std::pair<int, int32_t>;  // (kind, partition)
+  absl::flat_hash_map<TaskKey, std::unique_ptr<Task>> tasks_;
+  // Offsets whose outputs were all queued as producer messages 1..seq: safe
+  // to commit once settled_through() reaches seq. Oldest first; a revoke
+  // removes its partitions.
+  struct Checkpoint {
+    uint64_t seq = 0;
+    std::vector<std::pair<TaskKey, int64_t>> offsets;
+  };
+  std::deque<Checkpoint> checkpoints_;
   std::vector<rd_kafka_message_t*> batch_;  // null beyond the live messages
   uint64_t consume_calls_ = 0;              // ConsumeBatch calls started
   // A commit was refused because the group is rebalancing: with the eager

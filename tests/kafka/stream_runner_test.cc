@@ -338,6 +338,92 @@ TEST_F(StreamRunnerTest, BrokerFaultsLoseNothing) {
                static_cast<unsigned long long>(stats.assignments));
 }
 
+// The at-least-once rule without a blocking flush: an offset is committed only
+// once every alert caused before it is acknowledged. The alerts' leader (a
+// second broker) is down while the runner consumes everything from the first:
+// commits may advance only up to each partition's first alert-causing
+// message, and after the outage everything is committed and delivered.
+TEST(StreamRunnerCommitTest, OffsetsWaitForTheirAlertsToBeAcknowledged) {
+  auto broker = EmbeddedBroker::Start(2, DefaultTopics());
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  rd_kafka_mock_cluster_t* mock = (*broker)->cluster();
+  const std::string bootstrap = (*broker)->bootstrap();
+  const std::string group = "commit-wait";
+  for (int p = 0; p < 4; ++p) {
+    rd_kafka_mock_partition_set_leader(mock, "ebb.prices", p, 1);
+  }
+  rd_kafka_mock_partition_set_leader(mock, "ebb.dlq", 0, 1);
+  rd_kafka_mock_partition_set_leader(mock, "ebb.alerts", 0, 2);
+  rd_kafka_mock_coordinator_set(mock, "group", group.c_str(), 1);
+  const std::vector<FeedEvent> feed = MakeFeed(12, 1000);
+  Publish(bootstrap, "ebb.prices", feed);
+  rd_kafka_mock_broker_set_down(mock, 2);
+
+  StreamOptions o;
+  o.brokers = bootstrap;
+  o.group = group;
+  o.start_earliest = true;
+  o.commit_interval = absl::Milliseconds(50);
+  auto engine = CompileConfig(DefaultConfig());
+  ASSERT_TRUE(engine.ok());
+  auto runner = StreamRunner::Create(o, *std::move(engine), SystemClock::Get());
+  ASSERT_TRUE(runner.ok()) << runner.status();
+  std::atomic<bool> stop{false};
+  absl::Status status;
+  std::thread run([&] { status = (*runner)->Run(&stop); });
+  while ((*runner)->assigned_partitions() == 0) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  // The largest offsets committed while no alert could be acknowledged.
+  std::map<int32_t, int64_t> during;
+  const absl::Time outage_end = absl::Now() + absl::Seconds(5);
+  while (absl::Now() < outage_end) {
+    absl::SleepFor(absl::Milliseconds(250));
+    std::map<int32_t, int64_t> now;
+    ASSERT_TRUE(
+        ebb_test::CommittedOffsets(bootstrap, group, &now, absl::Seconds(5)));
+    for (const auto& [p, offset] : now) {
+      during[p] = std::max(during[p], offset);
+    }
+  }
+  rd_kafka_mock_broker_set_up(mock, 2);
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  int64_t total = 0;
+  while (absl::Now() < deadline) {
+    std::map<int32_t, int64_t> now;
+    total = 0;
+    if (ebb_test::CommittedOffsets(bootstrap, group, &now, absl::Seconds(5))) {
+      for (const auto& [p, offset] : now) total += std::max<int64_t>(0, offset);
+    }
+    if (total == static_cast<int64_t>(feed.size())) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(total, static_cast<int64_t>(feed.size()));
+  stop = true;
+  run.join();
+  ASSERT_TRUE(status.ok()) << status;
+
+  const std::vector<ebb::v1::Alert> alerts =
+      ParseAlerts(ReadTopic(bootstrap, "ebb.alerts"));
+  EXPECT_EQ(Contents(alerts), Contents(ReplayAlerts(feed)));
+  std::map<int32_t, int64_t> first_alert;  // offset of the first cause
+  for (const ebb::v1::Alert& a : alerts) {
+    const int32_t p = a.provenance().partition();
+    const int64_t offset = a.provenance().offset();
+    if (first_alert.count(p) == 0 || offset < first_alert[p]) {
+      first_alert[p] = offset;
+    }
+  }
+  ASSERT_EQ(first_alert.size(), 4u);  // every partition had alerts waiting
+  for (const auto& [p, offset] : first_alert) {
+    EXPECT_LE(during[p], offset)
+        << "partition " << p << " committed past an unacknowledged alert";
+  }
+  // One member, no rebalance: every message processed once.
+  EXPECT_EQ((*runner)->stats().consumed, feed.size());
+  EXPECT_EQ((*runner)->stats().alerts_produced, alerts.size());
+}
+
 // Scaling out: a second instance joins the group mid-stream, partitions move
 // (revoke: flush and commit; assign: warm start), and no alert is lost.
 TEST_F(StreamRunnerTest, SecondInstanceJoiningMidStreamLosesNothing) {
