@@ -302,12 +302,15 @@ void StreamRunner::StartWithoutWarmUp(Task& task,
 void StreamRunner::ProcessBatch(size_t count) {
   if (options_.record_latency) {
     // Room for the batch's samples before the clock starts, growing
-    // geometrically: reserving exactly size() + count would copy every sample
-    // so far on every batch.
+    // geometrically (reserving exactly size() + count would copy every sample
+    // so far on every batch), and written once, so that no page fault of the
+    // samples' own memory lands inside a measurement.
     for (std::vector<uint32_t>* samples : {&latencies_, &service_times_}) {
       if (samples->capacity() - samples->size() < count) {
-        samples->reserve(
-            std::max(2 * samples->capacity(), samples->size() + count));
+        const size_t size = samples->size();
+        samples->resize(std::max<size_t>(
+            {2 * samples->capacity(), size + count, size_t{1} << 20}));
+        samples->resize(size);
       }
     }
   }

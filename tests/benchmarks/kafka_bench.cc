@@ -7,7 +7,8 @@
 //                   [--per-partition=80000] [--symbols=2000]
 //                   [--compression=lz4|none|snappy|zstd|gzip]
 //                   [--latency-rate=100000] [--latency-events=500000]
-//                   [--max-batch=10000] [--consumer-property=KEY=VALUE ...]
+//                   [--latency-warm-hours=900] [--max-batch=10000]
+//                   [--consumer-property=KEY=VALUE ...]
 //                   [--trace] [--pin-consumer]
 //   ebb_kafka_bench memory-hourly
 //   ebb_kafka_bench memory-minute [--quick]
@@ -63,17 +64,28 @@
 // 2. Latency. A fresh broker; a StreamRunner with record_latency consumes
 //    while a producer thread publishes at a paced 100,000 events/s for 5 s
 //    (500,000 events over 8 partitions), after 8 priming events that show the
-//    runner is assigned and consuming. latencies() is, per processed message,
-//    the time from its batch's return from the consume call to its outputs
-//    handed to the producer: time inside ebb's process, not end to end, and
-//    including the wait behind the messages before it in its batch;
-//    service_times() is the same from the start of the message's own
-//    processing (no wait behind others). Also
-//    printed, from the message timestamps (ms resolution): the produce() call
-//    to the batch's return to the runner. That includes the mock broker, the
-//    wait inside rd_kafka_consume_batch_queue (which returns only when
-//    max_batch messages have arrived or its 100 ms timeout has passed) and
-//    any commit/flush the runner did before that consume call.
+//    runner is assigned and consuming, and a warm-up: --latency-warm-hours
+//    (default 900) of events for every symbol, published as fast as the
+//    runner consumes them (in chunks the mock's retention holds) and not
+//    measured. The paced phase then sees the steady state a deployment is in
+//    after its warm start: windows that evict as they insert and reuse their
+//    ring blocks. 720 hours fill a 30-day window of 1-hour buckets, but each
+//    ring still takes one more 128-slot block the first time its tail
+//    crosses a block boundary while its head is inside a block (hour 768);
+//    from about hour 840 on, nothing is allocated or first touched. With
+//    less, the windows grow during the paced phase, and all 2,000 symbols
+//    take their new block within the same few thousand events (the feed is
+//    time-major): bursts of page faults, ~3 per event, for milliseconds.
+//    latencies() is, per processed message, the time from its batch's return
+//    from the consume call to its outputs handed to the producer: time inside
+//    ebb's process, not end to end, and including the wait behind the messages
+//    before it in its batch; service_times() is the same from the start of the
+//    message's own processing (no wait behind others). Also printed, from the
+//    message timestamps (ms resolution): the produce() call to the batch's
+//    return to the runner. That includes the mock broker, the wait inside
+//    rd_kafka_consume_batch_queue (which returns only when max_batch messages
+//    have arrived or its 100 ms timeout has passed) and any commit/flush the
+//    runner did before that consume call.
 // 3. Memory. Pipeline directly, a no-op Output, no Kafka: (hourly) 10,000
 //    symbols, "1h" buckets, one event per symbol per hour for 30 days (7.2 M
 //    events); (minute) 1,000 symbols, "1m" buckets, one event per symbol per
@@ -482,6 +494,7 @@ struct Options {
   std::string compression = "lz4";
   int latency_rate = 100'000;
   int latency_events = 500'000;
+  int latency_warm_hours = 900;
   kafka::Properties consumer_properties;  // --consumer-property, both consumers
   int max_batch = 10'000;                 // both consumers
 };
@@ -639,7 +652,12 @@ absl::StatusOr<RunnerResult> RunRunner(const std::string& bootstrap,
   g_trace.Reset();
   g_trace.print = print;
   g_trace.record_lag = record_latency;
-  if (record_latency) g_trace.lag_ms.reserve(1'000'000);
+  if (record_latency) {
+    // Written once now, so that the samples' page faults come before the
+    // measurement, not inside it.
+    g_trace.lag_ms.resize(4'000'000);
+    g_trace.lag_ms.clear();
+  }
   g_trace.active = true;
   const int64_t start = SteadyNs();
   const absl::Status status = (*runner)->Run(stop);
@@ -855,14 +873,17 @@ int RunLatency(const Options& o) {
   }
   const uint64_t total = static_cast<uint64_t>(o.latency_events);
   const uint64_t priming = static_cast<uint64_t>(o.partitions);
+  const uint64_t warm = static_cast<uint64_t>(o.latency_warm_hours) *
+                        static_cast<uint64_t>(o.symbols);
   const uint64_t hours =
-      (total + priming) / static_cast<uint64_t>(o.symbols) + 2;
+      (total + priming + warm) / static_cast<uint64_t>(o.symbols) + 2;
   const TimeNs start = FloorTo(absl::GetCurrentTimeNanos(), kHour) -
                        static_cast<TimeNs>(hours + 1) * kHour;
 
   std::atomic<bool> stop{false};
   absl::Status produce_status;
   double produce_seconds = 0;
+  double warm_seconds = 0;
   std::thread publisher([&] {
     Feed feed(o.symbols, o.partitions, start, kHour, 7);
     const std::string topic = kTopic;
@@ -872,17 +893,36 @@ int RunLatency(const Options& o) {
       produce_status.Update(
           (*producer)->Produce(topic, e.partition, *e.key, *e.value, {}, 0));
     }
-    produce_status.Update((*producer)->Flush(absl::Seconds(30)));
-    const int64_t wait_start = SteadyNs();
-    while (g_trace.messages.load() < priming && produce_status.ok()) {
-      if (SteadyNs() - wait_start > 60 * kNanosPerSecond) {
-        produce_status = absl::DeadlineExceededError(
-            "the runner consumed no priming event in 60 s");
-        stop = true;
-        return;
+    // Waits until the runner has consumed `n` messages in all.
+    auto wait_consumed = [&](uint64_t n, const char* what) {
+      produce_status.Update((*producer)->Flush(absl::Seconds(60)));
+      const int64_t wait_start = SteadyNs();
+      while (g_trace.messages.load() < n && produce_status.ok()) {
+        if (SteadyNs() - wait_start > 60 * kNanosPerSecond) {
+          produce_status = absl::DeadlineExceededError(absl::StrCat(
+              "the runner did not consume the ", what, " in 60 s"));
+          stop = true;
+          return false;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
       }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      return produce_status.ok();
+    };
+    if (!wait_consumed(priming, "priming events")) return;
+    // Warm-up, unpaced, in chunks of at most 50,000 messages per partition.
+    const uint64_t chunk = 50'000 * static_cast<uint64_t>(o.partitions);
+    const int64_t warm_start = SteadyNs();
+    for (uint64_t done = 0; done < warm;) {
+      const uint64_t n = std::min(chunk, warm - done);
+      for (uint64_t k = 0; k < n; ++k) {
+        const Feed::Event e = feed.Next();
+        produce_status.Update(
+            (*producer)->Produce(topic, e.partition, *e.key, *e.value, {}, 0));
+      }
+      done += n;
+      if (!wait_consumed(priming + done, "warm-up")) return;
     }
+    warm_seconds = Seconds(SteadyNs() - warm_start);
     // Paced: by each 1 ms tick, as many events as the rate allows.
     const int64_t t0 = SteadyNs();
     uint64_t sent = 0;
@@ -918,15 +958,31 @@ int RunLatency(const Options& o) {
                  ebb.status().ToString().c_str());
     return 1;
   }
+  std::printf(
+      "warm-up: %s events (%d hours x %d symbols) published and consumed in "
+      "%.1f s, not measured\n",
+      Thousands(warm).c_str(), o.latency_warm_hours, o.symbols, warm_seconds);
   std::printf("published %s events (+%s priming) in %.2f s (%.0f events/s)\n",
               Thousands(total).c_str(), Thousands(priming).c_str(),
               produce_seconds, static_cast<double>(total) / produce_seconds);
+  // The priming and warm-up events were all consumed before the first paced
+  // one was published, so they are the first samples.
+  const size_t unmeasured = static_cast<size_t>(priming + warm);
+  auto drop_unmeasured = [&](auto* samples) {
+    samples->erase(samples->begin(),
+                   samples->begin() + static_cast<std::ptrdiff_t>(std::min(
+                                          samples->size(), unmeasured)));
+  };
+  drop_unmeasured(&ebb->latencies);
+  drop_unmeasured(&ebb->service_times);
+  drop_unmeasured(&ebb->lag_ms);
   std::vector<uint32_t> lat = std::move(ebb->latencies);
   std::sort(lat.begin(), lat.end());
   auto us = [](uint32_t ns) { return static_cast<double>(ns) / 1e3; };
   std::printf(
-      "latencies() (consume return -> outputs handed to the producer): "
-      "%s samples; p50 %.1f us, p99 %.1f us, p99.9 %.1f us, max %.1f us\n",
+      "latencies() (consume return -> outputs handed to the producer), paced "
+      "events: %s samples; p50 %.1f us, p99 %.1f us, p99.9 %.1f us, max %.1f "
+      "us\n",
       Thousands(lat.size()).c_str(), us(Percentile(lat, 0.5)),
       us(Percentile(lat, 0.99)), us(Percentile(lat, 0.999)),
       us(lat.empty() ? 0 : lat.back()));
@@ -938,12 +994,7 @@ int RunLatency(const Options& o) {
       "%.1f us\n",
       us(Percentile(service, 0.5)), us(Percentile(service, 0.99)),
       us(Percentile(service, 0.999)), us(service.empty() ? 0 : service.back()));
-  // The priming events came first (the paced ones were published after them)
-  // and waited for the group join: not part of the paced figures.
   std::vector<int64_t> lag = std::move(ebb->lag_ms);
-  lag.erase(lag.begin(),
-            lag.begin() + static_cast<std::ptrdiff_t>(
-                              std::min<size_t>(lag.size(), priming)));
   std::sort(lag.begin(), lag.end());
   std::printf(
       "(extra) produce() call -> batch returned to the runner, from message "
@@ -970,10 +1021,11 @@ int RunLatency(const Options& o) {
       ebb->run, ebb->join);
   std::printf("in Run(): rd_kafka_flush %s; rd_kafka_commit %s\n",
               ebb->flush.Describe().c_str(), ebb->commit.Describe().c_str());
-  if (s.consumed != total + priming || lat.size() != total + priming) {
-    std::printf("PROBLEM: %s published, %s consumed, %s latency samples\n",
-                Thousands(total + priming).c_str(),
-                Thousands(s.consumed).c_str(), Thousands(lat.size()).c_str());
+  if (s.consumed != total + priming + warm || lat.size() != total) {
+    std::printf(
+        "PROBLEM: %s published, %s consumed, %s paced latency samples\n",
+        Thousands(total + priming + warm).c_str(),
+        Thousands(s.consumed).c_str(), Thousands(lat.size()).c_str());
   }
   std::printf("part 2 wall time: %.1f s\n\n", Seconds(SteadyNs() - part_start));
   return 0;
@@ -1100,6 +1152,7 @@ constexpr char kUsage[] =
                        [--per-partition=80000] [--symbols=2000]
                        [--compression=lz4|none|snappy|zstd|gzip]
                        [--latency-rate=100000] [--latency-events=500000]
+                       [--latency-warm-hours=900]
                        [--max-batch=10000] [--consumer-property=KEY=VALUE ...]
                        [--trace] [--pin-consumer]
        ebb_kafka_bench memory-hourly
@@ -1155,7 +1208,8 @@ int Main(int argc, char** argv) {
                ParseIntFlag(arg, "symbols", &o.symbols) ||
                ParseIntFlag(arg, "max-batch", &o.max_batch) ||
                ParseIntFlag(arg, "latency-rate", &o.latency_rate) ||
-               ParseIntFlag(arg, "latency-events", &o.latency_events)) {
+               ParseIntFlag(arg, "latency-events", &o.latency_events) ||
+               ParseIntFlag(arg, "latency-warm-hours", &o.latency_warm_hours)) {
     } else if (arg == "--pin-consumer") {
       g_pin_consumer = true;
     } else if (arg == "-h" || arg == "--help") {
