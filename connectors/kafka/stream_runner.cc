@@ -322,7 +322,6 @@ void StreamRunner::ProcessBatch(size_t count) {
   const rd_kafka_topic_t* last_rkt = nullptr;
   for (size_t i = 0; i < count; ++i) {
     rd_kafka_message_t* message = batch_[i];
-    batch_[i] = nullptr;
     if (message->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       // Consumer errors (a broker down, a timed-out fetch) are retried by
       // librdkafka; a fatal one stops the loop.
@@ -338,7 +337,6 @@ void StreamRunner::ProcessBatch(size_t count) {
               absl::InternalError(absl::StrCat("kafka consumer: ", errstr)));
         }
       }
-      rd_kafka_message_destroy(message);
       continue;
     }
     Task* task =
@@ -367,7 +365,16 @@ void StreamRunner::ProcessBatch(size_t count) {
             static_cast<uint32_t>(std::min<int64_t>(end - start, UINT32_MAX)));
       }
     }
-    rd_kafka_message_destroy(message);
+  }
+  // The messages go back together, after the batch: librdkafka's fetch
+  // thread allocated them, so each free takes its malloc arena's lock, which
+  // that thread keeps taking to allocate more. Freed one by one between
+  // messages, the lock (and the messages' shared reference counts) bounced
+  // between the two cores: 0.6 us per message in ebb_kafka_bench throughput,
+  // against 0.15 us in one run of frees (docs/kafka.md).
+  for (size_t i = 0; i < count; ++i) {
+    rd_kafka_message_destroy(batch_[i]);
+    batch_[i] = nullptr;
   }
 }
 
