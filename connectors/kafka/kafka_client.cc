@@ -155,7 +155,7 @@ absl::Status Producer::Produce(const std::string& topic, int32_t partition,
                                absl::string_view key, absl::string_view value,
                                absl::Span<const Header> headers,
                                int64_t timestamp_ms) {
-  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  absl::Time deadline = absl::InfiniteFuture();  // set when the queue is full
   while (true) {
     rd_kafka_headers_t* hdrs = nullptr;
     if (!headers.empty()) {
@@ -187,6 +187,9 @@ absl::Status Producer::Produce(const std::string& topic, int32_t partition,
       return KafkaError(err, absl::StrCat("produce to ", topic));
     }
     // Back-pressure: serve delivery reports until there is room.
+    if (deadline == absl::InfiniteFuture()) {
+      deadline = absl::Now() + absl::Seconds(60);
+    }
     rd_kafka_poll(handle_.get(), 10);
     if (!first_failure_.ok()) return first_failure_;
     if (absl::Now() > deadline) {
