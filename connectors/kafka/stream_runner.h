@@ -123,6 +123,11 @@ class StreamRunner : public RebalanceListener, public Output {
   size_t NextBatch();  // into batch_
   void ProcessBatch(size_t count);
   void Process(Task& task, const rd_kafka_message_t& message);
+  // Loads the message structs, keys and values of the messages ahead of
+  // batch_[i] into the cache; hints only.
+  void PrefetchMessages(size_t i, size_t count) const;
+  static constexpr size_t kMessageAhead = 32;
+  static constexpr size_t kBytesAhead = 24;
   // Pipeline prefetch hints from the keys of the messages ahead of batch_[i]
   // (`current`) that belong to the same partition.
   void HintAhead(const Task& task, const rd_kafka_message_t& current, size_t i,
