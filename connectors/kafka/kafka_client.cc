@@ -283,7 +283,9 @@ void Consumer::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
     return;
   }
   // Revoked (or lost): the owner finishes and commits what it processed.
-  if (self->listener_ != nullptr) self->listener_->OnRevoke(partitions);
+  if (self->listener_ != nullptr) {
+    self->listener_->OnRevoke(partitions, rd_kafka_assignment_lost(rk) != 0);
+  }
   if (cooperative) {
     rd_kafka_error_t* error = rd_kafka_incremental_unassign(rk, partitions);
     if (error != nullptr) rd_kafka_error_destroy(error);

@@ -158,7 +158,11 @@ class RebalanceListener {
   // offset (RD_KAFKA_OFFSET_INVALID: resume from the committed offset).
   virtual void OnAssign(rd_kafka_topic_partition_list_t* partitions) = 0;
   // The partitions about to be taken away: finish, flush and commit them now.
-  virtual void OnRevoke(const rd_kafka_topic_partition_list_t* partitions) = 0;
+  // `lost`: the membership was lost (its session expired, or the group
+  // fenced it), so the partitions may already belong to another member and
+  // nothing of them can be committed any more.
+  virtual void OnRevoke(const rd_kafka_topic_partition_list_t* partitions,
+                        bool lost) = 0;
 };
 
 // A consumer-group member with manual offset commits. Messages and rebalances

@@ -663,21 +663,33 @@ absl::Status StreamRunner::CommitProcessed(const std::vector<Task*>& only,
 
 void StreamRunner::Retire(Task& task) { retired_.Add(task.pipeline->stats()); }
 
-void StreamRunner::OnRevoke(const rd_kafka_topic_partition_list_t* partitions) {
+void StreamRunner::OnRevoke(const rd_kafka_topic_partition_list_t* partitions,
+                            bool lost) {
   std::vector<Task*> revoked;
   for (int i = 0; i < partitions->cnt; ++i) {
     Task* task =
         TaskFor(partitions->elems[i].topic, partitions->elems[i].partition);
     if (task != nullptr) revoked.push_back(task);
   }
-  if (!options_.warm_start && fatal_.ok()) {
+  if (lost) {
+    // Another member may own them already: their state is dropped without a
+    // flush or commit, and the new owner resumes from the last commit.
+    ++stats_.lost;
+    if (options_.verbose) {
+      std::fprintf(stderr,
+                   "ebb run: the group membership was lost; dropping %zu "
+                   "partition%s without committing (the next owner resumes "
+                   "from the last commit)\n",
+                   revoked.size(), revoked.size() == 1 ? "" : "s");
+    }
+  } else if (!options_.warm_start && fatal_.ok()) {
     // Without a warm start nobody would apply the events still waiting in
     // reorder buffers (allowed_lateness > 0): apply them now, before their
     // offsets are committed.
     current_is_history_ = false;
     for (Task* task : revoked) task->pipeline->Flush();
   }
-  if (fatal_.ok()) {
+  if (!lost && fatal_.ok()) {
     // If this cannot flush in time, the partitions' new owner reprocesses
     // from the last commit (at-least-once).
     if (absl::Status s = CommitProcessed(revoked, kFinalFlushTimeout);

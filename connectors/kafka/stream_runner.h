@@ -78,6 +78,7 @@ struct StreamStats {
   uint64_t commits = 0;
   uint64_t batches = 0;
   uint64_t assignments = 0;
+  uint64_t lost = 0;  // revocations of a lost membership (nothing committed)
   uint64_t kafka_errors = 0;  // transient consumer errors (retried)
   double busy_seconds = 0;    // CPU time of the consuming thread in Run()
   PipelineStats pipeline;     // summed over every partition, past and present
@@ -113,7 +114,8 @@ class StreamRunner : public RebalanceListener, public Output {
 
   // RebalanceListener (the consumer calls these on this thread).
   void OnAssign(rd_kafka_topic_partition_list_t* partitions) override;
-  void OnRevoke(const rd_kafka_topic_partition_list_t* partitions) override;
+  void OnRevoke(const rd_kafka_topic_partition_list_t* partitions,
+                bool lost) override;
 
  private:
   struct Task;

@@ -27,7 +27,7 @@ using ebb_test::Record;
 using ebb_test::ReplayAlerts;
 
 class StreamRunnerTest : public ::testing::Test {
- protected:
+ public:  // ScaleOut() uses these too
   void SetUp() override {
     auto broker = EmbeddedBroker::Start(1, DefaultTopics());
     ASSERT_TRUE(broker.ok()) << broker.status();
@@ -426,12 +426,17 @@ TEST(StreamRunnerCommitTest, OffsetsWaitForTheirAlertsToBeAcknowledged) {
 
 // Scaling out: a second instance joins the group mid-stream, partitions move
 // (revoke: flush and commit; assign: warm start), and no alert is lost.
-TEST_F(StreamRunnerTest, SecondInstanceJoiningMidStreamLosesNothing) {
+// Runs the scale-out scenario with `assignor` (partition.assignment.strategy)
+// in group `group`.
+void ScaleOut(StreamRunnerTest* test, const std::string& group,
+              const std::string& assignor) {
   const std::vector<FeedEvent> feed = MakeFeed(24, 1000);
-  StreamOptions options = Options("scale");
+  StreamOptions options = test->Options(group);
   options.exit_when_idle = absl::ZeroDuration();
-  auto first = MakeRunner(options);
-  auto second = MakeRunner(options);
+  options.consumer_properties.emplace_back("partition.assignment.strategy",
+                                           assignor);
+  auto first = test->MakeRunner(options);
+  auto second = test->MakeRunner(options);
   std::atomic<bool> stop{false};
   absl::Status first_status, second_status;
   std::thread run_first([&] { first_status = first->Run(&stop); });
@@ -439,7 +444,7 @@ TEST_F(StreamRunnerTest, SecondInstanceJoiningMidStreamLosesNothing) {
     absl::SleepFor(absl::Milliseconds(20));
   }
   std::thread publisher([&] {
-    auto producer = ebb_test::MakeProducer(broker_->bootstrap());
+    auto producer = ebb_test::MakeProducer(test->broker_->bootstrap());
     for (size_t i = 0; i < feed.size(); i += 1000) {
       Publish(*producer, "ebb.prices", feed, i, i + 1000);
       absl::SleepFor(absl::Milliseconds(150));
@@ -448,7 +453,7 @@ TEST_F(StreamRunnerTest, SecondInstanceJoiningMidStreamLosesNothing) {
   absl::SleepFor(absl::Milliseconds(1000));
   std::thread run_second([&] { second_status = second->Run(&stop); });
   publisher.join();
-  WaitUntilCommitted("scale", feed.size());
+  test->WaitUntilCommitted(group, feed.size());
   stop = true;
   run_first.join();
   run_second.join();
@@ -467,7 +472,7 @@ TEST_F(StreamRunnerTest, SecondInstanceJoiningMidStreamLosesNothing) {
   EXPECT_GE(live_a + live_b, feed.size());
 
   const std::vector<ebb::v1::Alert> alerts =
-      ParseAlerts(ReadTopic(broker_->bootstrap(), "ebb.alerts"));
+      ParseAlerts(ReadTopic(test->broker_->bootstrap(), "ebb.alerts"));
   const std::vector<ebb::v1::Alert> expected = ReplayAlerts(feed);
   ASSERT_GT(expected.size(), 40u);
   const std::multiset<std::string> got = Contents(alerts);
@@ -476,12 +481,22 @@ TEST_F(StreamRunnerTest, SecondInstanceJoiningMidStreamLosesNothing) {
   // Nothing lost, nothing different; a repeat is the very same alert.
   EXPECT_EQ(distinct, std::set<std::string>(want.begin(), want.end()));
   std::fprintf(stderr,
-               "scale-out: %llu + %llu live messages for %zu, %zu alerts for "
-               "%zu, %llu held back\n",
-               static_cast<unsigned long long>(live_a),
+               "scale-out (%s): %llu + %llu live messages for %zu, %zu alerts "
+               "for %zu, %llu held back\n",
+               assignor.c_str(), static_cast<unsigned long long>(live_a),
                static_cast<unsigned long long>(live_b), feed.size(),
                alerts.size(), expected.size(),
                static_cast<unsigned long long>(a.held + b.held));
+}
+
+TEST_F(StreamRunnerTest, SecondInstanceJoiningMidStreamLosesNothing) {
+  ScaleOut(this, "scale", "range,roundrobin");
+}
+
+// The same with incremental (cooperative) rebalancing: the first instance
+// gives up only the partitions that move, and keeps processing the others.
+TEST_F(StreamRunnerTest, CooperativeRebalanceLosesNothing) {
+  ScaleOut(this, "scale-coop", "cooperative-sticky");
 }
 
 TEST(StreamOptionsTest, ConfigDefaultsAndErrors) {
