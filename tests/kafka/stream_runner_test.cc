@@ -499,6 +499,39 @@ TEST_F(StreamRunnerTest, CooperativeRebalanceLosesNothing) {
   ScaleOut(this, "scale-coop", "cooperative-sticky");
 }
 
+// Producer::settled_through() is the prefix of message numbers with delivery
+// reports, not their count: a report that arrives out of order (another
+// partition's leader acknowledged first) must not move it past a message
+// still waiting.
+TEST(ProducerTest, SettledThroughIsThePrefixOfDeliveryReports) {
+  auto broker = EmbeddedBroker::Start(2, {{"two", 2}});
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  rd_kafka_mock_cluster_t* mock = (*broker)->cluster();
+  rd_kafka_mock_partition_set_leader(mock, "two", 0, 1);
+  rd_kafka_mock_partition_set_leader(mock, "two", 1, 2);
+  auto producer = ebb_test::MakeProducer((*broker)->bootstrap());
+  ASSERT_NE(producer, nullptr);
+  ASSERT_TRUE(producer->FetchMetadata("two", absl::Seconds(10)).ok());
+  rd_kafka_mock_broker_set_down(mock, 2);
+  // Messages 1 and 3 go to partition 0 (up), message 2 to partition 1 (down).
+  ASSERT_TRUE(producer->Produce("two", 0, "k", "first", {}).ok());
+  ASSERT_TRUE(producer->Produce("two", 1, "k", "second", {}).ok());
+  ASSERT_TRUE(producer->Produce("two", 0, "k", "third", {}).ok());
+  EXPECT_EQ(producer->queued(), 3u);
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (producer->delivered() < 2 && absl::Now() < deadline) {
+    producer->Poll();
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  ASSERT_EQ(producer->delivered(), 2u);  // 1 and 3
+  EXPECT_EQ(producer->settled_through(), 1u);
+  EXPECT_TRUE(producer->status().ok());
+  rd_kafka_mock_broker_set_up(mock, 2);
+  ASSERT_TRUE(producer->Flush(absl::Seconds(30)).ok());
+  EXPECT_EQ(producer->delivered(), 3u);
+  EXPECT_EQ(producer->settled_through(), 3u);
+}
+
 TEST(StreamOptionsTest, ConfigDefaultsAndErrors) {
   ebb::v1::KafkaConfig config;
   auto options = StreamOptionsFromConfig(config);
