@@ -22,6 +22,9 @@ constexpr absl::Duration kRequestTimeout = absl::Seconds(10);
 // How long a revoke or the shutdown waits for acknowledgements before
 // giving up on its commit.
 constexpr absl::Duration kFinalFlushTimeout = absl::Seconds(60);
+// How long checkpoints wait after a commit refused by a cooperative
+// rebalance, unless a rebalance callback comes first.
+constexpr absl::Duration kCommitPause = absl::Seconds(10);
 
 // Schema headers on every alert, so subscribers can dispatch without guessing.
 constexpr char kTypeHeader[] = "ebb-type";
@@ -544,7 +547,7 @@ void StreamRunner::CommitSettled() {
   }
   // While the group rebalances every commit is refused; the revoke that
   // follows drops these partitions' checkpoints.
-  if (hold_until_revoke_) return;
+  if (hold_until_revoke_ || absl::Now() < commits_paused_until_) return;
   const uint64_t settled = producer_->settled_through();
   std::vector<std::pair<TaskKey, int64_t>> merged;  // newest offset per task
   while (!checkpoints_.empty() && checkpoints_.front().seq <= settled) {
@@ -592,6 +595,20 @@ void StreamRunner::OnCommitResult(
   if (status.ok()) return;
   if (absl::IsAborted(status) && consumer_->eager()) {
     HoldIfRebalancing(status);
+    return;
+  }
+  if (absl::IsAborted(status)) {
+    // Cooperative: processing goes on, but another commit before this
+    // member has rejoined can come back ILLEGAL_GENERATION, which makes
+    // librdkafka declare the whole assignment lost (seen on the mock
+    // broker). Commits wait for the next rebalance callback (or 10 s).
+    if (commits_paused_until_ < absl::Now() && options_.verbose) {
+      std::fprintf(stderr,
+                   "ebb run: %s: the group is rebalancing; commits wait for "
+                   "the new assignment\n",
+                   std::string(status.message()).c_str());
+    }
+    commits_paused_until_ = absl::Now() + kCommitPause;
     return;
   }
   // Not fatal: the next checkpoint retries; a crash before then re-emits
@@ -665,6 +682,7 @@ void StreamRunner::Retire(Task& task) { retired_.Add(task.pipeline->stats()); }
 
 void StreamRunner::OnRevoke(const rd_kafka_topic_partition_list_t* partitions,
                             bool lost) {
+  commits_paused_until_ = absl::InfinitePast();
   std::vector<Task*> revoked;
   for (int i = 0; i < partitions->cnt; ++i) {
     Task* task =
@@ -720,6 +738,7 @@ void StreamRunner::OnRevoke(const rd_kafka_topic_partition_list_t* partitions,
 }
 
 void StreamRunner::OnAssign(rd_kafka_topic_partition_list_t* partitions) {
+  commits_paused_until_ = absl::InfinitePast();
   ++stats_.assignments;
   last_activity_ = absl::Now();
   // Messages the current ConsumeBatch call has already taken were fetched

@@ -189,6 +189,10 @@ class StreamRunner : public RebalanceListener, public Output {
   // messages are left unprocessed (the new owners start from the committed
   // offsets) until the revoke arrives.
   bool hold_until_revoke_ = false;
+  // Cooperative protocol: after a commit refused because the group is
+  // rebalancing, checkpoints are not committed until then (or until the
+  // next rebalance callback).
+  absl::Time commits_paused_until_ = absl::InfinitePast();
   // The message being processed (outputs need its key and origin).
   Task* current_task_ = nullptr;
   const rd_kafka_message_t* current_ = nullptr;
