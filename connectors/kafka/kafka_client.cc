@@ -176,8 +176,8 @@ absl::Status Producer::Produce(const std::string& topic, int32_t partition,
             reinterpret_cast<void*>(static_cast<uintptr_t>(queued_ + 1))),
         RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      // Reports are served only by Poll()/Flush() on this thread, so none
-      // for this message can have arrived yet.
+      // Reports are served only on this thread (Poll(), Flush(), the wait
+      // below, the destructor), so none for this message can have arrived.
       ++queued_;
       settled_after_.push_back(false);
       return absl::OkStatus();
@@ -282,7 +282,8 @@ void Consumer::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
     }
     return;
   }
-  // Revoked (or lost): the owner finishes and commits what it processed.
+  // Revoked: the owner finishes and commits what it processed. Lost: it
+  // drops the partitions (another member may own them already).
   if (self->listener_ != nullptr) {
     self->listener_->OnRevoke(partitions, rd_kafka_assignment_lost(rk) != 0);
   }
@@ -333,23 +334,31 @@ absl::Status Consumer::Commit(const rd_kafka_topic_partition_list_t* offsets) {
 }
 
 absl::Status Consumer::CommitAsync(
-    const rd_kafka_topic_partition_list_t* offsets) {
-  if (offsets->cnt == 0) return absl::OkStatus();
-  // With a queue and no callback the result is an event on that queue.
+    const rd_kafka_topic_partition_list_t* offsets, uint64_t tag) {
+  if (offsets->cnt == 0) return absl::InvalidArgumentError("nothing to commit");
+  // With a queue and no callback the result is an event on that queue, with
+  // the opaque (the tag) beside it.
   return CommitStatus(rd_kafka_commit_queue(
-      handle_.get(), offsets, commit_results_.get(), nullptr, nullptr));
+      handle_.get(), offsets, commit_results_.get(), nullptr,
+      reinterpret_cast<void*>(static_cast<uintptr_t>(tag))));
 }
 
 void Consumer::PollCommitResults(
+    int timeout_ms,
     absl::FunctionRef<void(const absl::Status& status,
-                           const rd_kafka_topic_partition_list_t* offsets)>
+                           const rd_kafka_topic_partition_list_t* offsets,
+                           uint64_t tag)>
         on_result) {
   if (commit_results_ == nullptr) return;
+  int wait = timeout_ms;
   while (rd_kafka_event_t* event =
-             rd_kafka_queue_poll(commit_results_.get(), 0)) {
+             rd_kafka_queue_poll(commit_results_.get(), wait)) {
+    wait = 0;
     if (rd_kafka_event_type(event) == RD_KAFKA_EVENT_OFFSET_COMMIT) {
       on_result(CommitStatus(rd_kafka_event_error(event)),
-                rd_kafka_event_topic_partition_list(event));
+                rd_kafka_event_topic_partition_list(event),
+                static_cast<uint64_t>(
+                    reinterpret_cast<uintptr_t>(rd_kafka_event_opaque(event))));
     }
     rd_kafka_event_destroy(event);
   }

@@ -189,14 +189,18 @@ class Consumer {
   // generation is gone).
   absl::Status Commit(const rd_kafka_topic_partition_list_t* offsets);
   // Sends the same commit and returns at once; its result comes out of
-  // PollCommitResults().
-  absl::Status CommitAsync(const rd_kafka_topic_partition_list_t* offsets);
-  // Hands every completed CommitAsync() to `on_result`, without waiting: its
-  // status as Commit() would have returned it, and its partitions (each with
-  // the offset sent and its own err).
+  // PollCommitResults() with `tag`.
+  absl::Status CommitAsync(const rd_kafka_topic_partition_list_t* offsets,
+                           uint64_t tag);
+  // Hands every completed CommitAsync() to `on_result`, waiting at most
+  // `timeout_ms` for the first: its status as Commit() would have returned
+  // it, its partitions (each with the offset sent and its own err; may be
+  // null) and its tag.
   void PollCommitResults(
+      int timeout_ms,
       absl::FunctionRef<void(const absl::Status& status,
-                             const rd_kafka_topic_partition_list_t* offsets)>
+                             const rd_kafka_topic_partition_list_t* offsets,
+                             uint64_t tag)>
           on_result);
   // Fills each element's offset with the group's committed offset
   // (RD_KAFKA_OFFSET_INVALID when none).

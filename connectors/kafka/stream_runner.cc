@@ -25,6 +25,9 @@ constexpr absl::Duration kFinalFlushTimeout = absl::Seconds(60);
 // How long checkpoints wait after a commit refused by a cooperative
 // rebalance, unless a rebalance callback comes first.
 constexpr absl::Duration kCommitPause = absl::Seconds(10);
+// How long a synchronous commit waits for asynchronous ones still on their
+// way.
+constexpr absl::Duration kCommitDrainTimeout = absl::Seconds(5);
 
 // Schema headers on every alert, so subscribers can dispatch without guessing.
 constexpr char kTypeHeader[] = "ebb-type";
@@ -237,6 +240,9 @@ absl::Status StreamRunner::Loop(const std::atomic<bool>* stop) {
         options_.on_warm_progress(stats_.history, warm_total_);
       }
     }
+    // An output that could not be queued (SetFatal) is not covered by any
+    // producer count: nothing processed in this pass may be checkpointed.
+    if (!fatal_.ok()) break;
     producer_->Poll();
     if (now - last_checkpoint >= options_.commit_interval) {
       TakeCheckpoint();
@@ -249,8 +255,8 @@ absl::Status StreamRunner::Loop(const std::atomic<bool>* stop) {
     }
   }
   if (!fatal_.ok()) {
-    // Do not commit: what was processed since the last commit may not have
-    // reached the broker. A restart replays it.
+    // No further commit: what was processed since the last checkpoint that
+    // was sent may not have reached the broker. A restart replays it.
     return fatal_;
   }
   if (absl::Status s = CommitProcessed({}, kFinalFlushTimeout); !s.ok()) {
@@ -529,37 +535,51 @@ void StreamRunner::TakeCheckpoint() {
       task->checkpointed = target;
     }
   }
-  if (!checkpoint.offsets.empty())
-    checkpoints_.push_back(std::move(checkpoint));
+  if (checkpoint.offsets.empty()) return;
+  // While acknowledgements are slow (a broker outage) at most two
+  // checkpoints wait: the oldest, committed as soon as it settles, and one
+  // that collects everything after it.
+  if (checkpoints_.size() >= 2 &&
+      checkpoints_.back().seq > producer_->settled_through()) {
+    Checkpoint& back = checkpoints_.back();
+    back.seq = checkpoint.seq;
+    MergeOffsets(checkpoint.offsets, &back.offsets);
+    return;
+  }
+  checkpoints_.push_back(std::move(checkpoint));
+}
+
+void StreamRunner::MergeOffsets(
+    const std::vector<std::pair<TaskKey, int64_t>>& newer,
+    std::vector<std::pair<TaskKey, int64_t>>* into) {
+  for (const auto& [key, offset] : newer) {
+    auto same = std::find_if(into->begin(), into->end(),
+                             [&](const auto& m) { return m.first == key; });
+    if (same == into->end()) {
+      into->emplace_back(key, offset);
+    } else {
+      same->second = offset;  // checkpoints only move forward
+    }
+  }
 }
 
 void StreamRunner::CommitSettled() {
-  consumer_->PollCommitResults(
-      [this](const absl::Status& status,
-             const rd_kafka_topic_partition_list_t* offsets) {
-        OnCommitResult(status, offsets);
-      });
+  ServeCommitResults(0);
+  if (!fatal_.ok()) return;
   if (absl::Status s = producer_->status(); !s.ok()) {
     // An output is lost for good: nothing after the last commit may be
     // committed now (Loop() returns without committing).
     SetFatal(s);
     return;
   }
-  // While the group rebalances every commit is refused; the revoke that
-  // follows drops these partitions' checkpoints.
+  // A rebalance refused a commit: eager, every partition is about to be
+  // revoked (and the revoke drops their checkpoints); cooperative, the
+  // checkpoints wait for the new assignment.
   if (hold_until_revoke_ || absl::Now() < commits_paused_until_) return;
   const uint64_t settled = producer_->settled_through();
   std::vector<std::pair<TaskKey, int64_t>> merged;  // newest offset per task
   while (!checkpoints_.empty() && checkpoints_.front().seq <= settled) {
-    for (const auto& [key, offset] : checkpoints_.front().offsets) {
-      auto same = std::find_if(merged.begin(), merged.end(),
-                               [&](const auto& m) { return m.first == key; });
-      if (same == merged.end()) {
-        merged.emplace_back(key, offset);
-      } else {
-        same->second = offset;  // checkpoints only move forward
-      }
-    }
+    MergeOffsets(checkpoints_.front().offsets, &merged);
     checkpoints_.pop_front();
   }
   if (merged.empty()) return;
@@ -572,18 +592,33 @@ void StreamRunner::CommitSettled() {
                                       key.second)
         ->offset = offset;
   }
-  const absl::Status sent = consumer_->CommitAsync(list.get());
-  if (!sent.ok()) OnCommitResult(sent, list.get());
+  if (list->cnt == 0) return;
+  const absl::Status sent = consumer_->CommitAsync(list.get(), rebalances_);
+  if (sent.ok()) {
+    ++commits_in_flight_;
+  } else {
+    OnCommitResult(sent, list.get(), rebalances_);
+  }
+}
+
+void StreamRunner::ServeCommitResults(int timeout_ms) {
+  consumer_->PollCommitResults(
+      timeout_ms,
+      [this](const absl::Status& status,
+             const rd_kafka_topic_partition_list_t* offsets, uint64_t tag) {
+        if (commits_in_flight_ > 0) --commits_in_flight_;
+        OnCommitResult(status, offsets, tag);
+      });
 }
 
 void StreamRunner::OnCommitResult(
-    const absl::Status& status,
-    const rd_kafka_topic_partition_list_t* offsets) {
+    const absl::Status& status, const rd_kafka_topic_partition_list_t* offsets,
+    uint64_t rebalances) {
   bool any = false;
-  for (int i = 0; i < offsets->cnt; ++i) {
+  for (int i = 0; offsets != nullptr && i < offsets->cnt; ++i) {
     const rd_kafka_topic_partition_t& e = offsets->elems[i];
     Task* task = TaskFor(e.topic, e.partition);
-    if (task == nullptr) continue;  // revoked since; its revoke committed it
+    if (task == nullptr) continue;
     if (status.ok() && e.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       task->committed = std::max(task->committed, e.offset);
       any = true;
@@ -593,6 +628,10 @@ void StreamRunner::OnCommitResult(
   }
   if (any) ++stats_.commits;
   if (status.ok()) return;
+  // A refusal of a commit sent before the latest rebalance callback is about
+  // a rebalance that is over (the bookkeeping above is right either way: a
+  // refused offset is offered again).
+  if (rebalances != rebalances_) return;
   if (absl::IsAborted(status) && consumer_->eager()) {
     HoldIfRebalancing(status);
     return;
@@ -601,7 +640,7 @@ void StreamRunner::OnCommitResult(
     // Cooperative: processing goes on, but another commit before this
     // member has rejoined can come back ILLEGAL_GENERATION, which makes
     // librdkafka declare the whole assignment lost (seen on the mock
-    // broker). Commits wait for the next rebalance callback (or 10 s).
+    // broker). Commits wait for the new assignment (or 10 s).
     if (commits_paused_until_ < absl::Now() && options_.verbose) {
       std::fprintf(stderr,
                    "ebb run: %s: the group is rebalancing; commits wait for "
@@ -648,6 +687,13 @@ absl::Status StreamRunner::CommitProcessed(const std::vector<Task*>& only,
                  std::string(s.message()).c_str());
     return absl::OkStatus();
   }
+  // An asynchronous commit still on its way (librdkafka may hold it while
+  // it looks for the coordinator) could reach the broker after this one and
+  // move an offset back: let those finish first, for a few seconds at most.
+  const absl::Time drain_until = absl::Now() + kCommitDrainTimeout;
+  while (commits_in_flight_ > 0 && absl::Now() < drain_until) {
+    ServeCommitResults(10);
+  }
   PartitionListPtr list(
       rd_kafka_topic_partition_list_new(static_cast<int>(due.size())));
   for (Task* task : due) {
@@ -682,7 +728,7 @@ void StreamRunner::Retire(Task& task) { retired_.Add(task.pipeline->stats()); }
 
 void StreamRunner::OnRevoke(const rd_kafka_topic_partition_list_t* partitions,
                             bool lost) {
-  commits_paused_until_ = absl::InfinitePast();
+  ++rebalances_;
   std::vector<Task*> revoked;
   for (int i = 0; i < partitions->cnt; ++i) {
     Task* task =
@@ -738,7 +784,12 @@ void StreamRunner::OnRevoke(const rd_kafka_topic_partition_list_t* partitions,
 }
 
 void StreamRunner::OnAssign(rd_kafka_topic_partition_list_t* partitions) {
+  ++rebalances_;
+  // The rebalance is over for this member: commits may go again (with the
+  // cooperative protocol the revoke comes before the member has rejoined,
+  // so only the assignment ends the pause).
   commits_paused_until_ = absl::InfinitePast();
+  if (consumer_->eager()) hold_until_revoke_ = false;
   ++stats_.assignments;
   last_activity_ = absl::Now();
   // Messages the current ConsumeBatch call has already taken were fetched

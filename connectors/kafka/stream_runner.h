@@ -118,6 +118,7 @@ class StreamRunner : public RebalanceListener, public Output {
                 bool lost) override;
 
  private:
+  using TaskKey = std::pair<int, int32_t>;  // (kind, partition)
   struct Task;
   StreamRunner(StreamOptions options, EngineConfig engine, const Clock* clock);
 
@@ -145,8 +146,18 @@ class StreamRunner : public RebalanceListener, public Output {
   // Serves commit results, then commits (asynchronously) the newest
   // checkpoints whose outputs the producer has all settled.
   void CommitSettled();
+  // Hands the results of asynchronous commits to OnCommitResult, waiting at
+  // most `timeout_ms` for the first.
+  void ServeCommitResults(int timeout_ms);
+  // `rebalances`: rebalances_ when the commit was sent.
   void OnCommitResult(const absl::Status& status,
-                      const rd_kafka_topic_partition_list_t* offsets);
+                      const rd_kafka_topic_partition_list_t* offsets,
+                      uint64_t rebalances);
+  // Puts the offsets of `newer` into `into`, replacing those of the same
+  // task.
+  static void MergeOffsets(
+      const std::vector<std::pair<TaskKey, int64_t>>& newer,
+      std::vector<std::pair<TaskKey, int64_t>>* into);
   // Flushes the producer, then commits the processed offsets of `tasks`
   // (all when empty) and waits for the result. When the flush takes longer
   // than `timeout` (a broker outage), nothing is committed and the result is
@@ -171,7 +182,6 @@ class StreamRunner : public RebalanceListener, public Output {
   std::unique_ptr<Consumer> consumer_;
   std::unique_ptr<Producer> producer_;
 
-  using TaskKey = std::pair<int, int32_t>;  // (kind, partition)
   absl::flat_hash_map<TaskKey, std::unique_ptr<Task>> tasks_;
   // Offsets whose outputs were all queued as producer messages 1..seq: safe
   // to commit once settled_through() reaches seq. Oldest first; a revoke
@@ -190,9 +200,13 @@ class StreamRunner : public RebalanceListener, public Output {
   // offsets) until the revoke arrives.
   bool hold_until_revoke_ = false;
   // Cooperative protocol: after a commit refused because the group is
-  // rebalancing, checkpoints are not committed until then (or until the
-  // next rebalance callback).
+  // rebalancing, checkpoints are not committed before this time (10 s
+  // later) or the next assignment, whichever comes first.
   absl::Time commits_paused_until_ = absl::InfinitePast();
+  // Rebalance callbacks so far (OnAssign and OnRevoke), to recognise the
+  // results of commits sent before the latest one.
+  uint64_t rebalances_ = 0;
+  int commits_in_flight_ = 0;  // CommitAsync() calls without a result yet
   // The message being processed (outputs need its key and origin).
   Task* current_task_ = nullptr;
   const rd_kafka_message_t* current_ = nullptr;

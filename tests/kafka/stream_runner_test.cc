@@ -424,6 +424,56 @@ TEST(StreamRunnerCommitTest, OffsetsWaitForTheirAlertsToBeAcknowledged) {
   EXPECT_EQ((*runner)->stats().alerts_produced, alerts.size());
 }
 
+// An output that cannot even be queued (here a dead letter larger than the
+// producer's message.max.bytes) stops the runner, and nothing processed in
+// that pass is committed: the bad message is processed again after a restart
+// (with a checkpoint every millisecond, the pass that hit the error would
+// otherwise commit past it at once).
+TEST_F(StreamRunnerTest, AnOutputThatCannotBeQueuedIsNeverCommittedPast) {
+  // 100 quiet hours (no alert), committed; then the bad message alone, so
+  // that nothing else waits for an acknowledgement and the checkpoint of the
+  // pass that hits the error would be committable at once.
+  const std::vector<FeedEvent> feed = MakeFeed(1, 400);
+  auto producer = ebb_test::MakeProducer(broker_->bootstrap());
+  ASSERT_NE(producer, nullptr);
+  for (size_t i = 0; i < 100; ++i) {
+    ASSERT_TRUE(producer
+                    ->Produce("ebb.prices", 0, feed[i].symbol,
+                              ebb_test::Encode(feed[i]), {})
+                    .ok());
+  }
+  ASSERT_TRUE(producer->Flush(absl::Seconds(10)).ok());
+
+  StreamOptions options = Options("unqueueable");
+  options.exit_when_idle = absl::ZeroDuration();
+  options.commit_interval = absl::Milliseconds(1);
+  options.producer_properties = {{"message.max.bytes", "2000"}};
+  auto runner = MakeRunner(options);
+  std::atomic<bool> stop{false};
+  absl::Status status;
+  std::thread run([&] { status = runner->Run(&stop); });
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  std::map<int32_t, int64_t> committed;
+  while (absl::Now() < deadline) {
+    ASSERT_TRUE(ebb_test::CommittedOffsets(broker_->bootstrap(), "unqueueable",
+                                           &committed, absl::Seconds(5)));
+    if (committed[0] == 100) break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_EQ(committed[0], 100);
+  const std::string garbage(5000, 'x');  // not a PriceEvent: dead-lettered
+  ASSERT_TRUE(producer->Produce("ebb.prices", 0, "SYM0", garbage, {}).ok());
+  ASSERT_TRUE(producer->Flush(absl::Seconds(10)).ok());
+  run.join();  // the runner stops by itself
+  EXPECT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("ebb.dlq"), absl::string_view::npos)
+      << status;
+  ASSERT_TRUE(ebb_test::CommittedOffsets(broker_->bootstrap(), "unqueueable",
+                                         &committed, absl::Seconds(5)));
+  EXPECT_EQ(committed[0], 100) << "committed past the message whose dead "
+                                  "letter was never queued";
+}
+
 // Scaling out: a second instance joins the group mid-stream, partitions move
 // (revoke: flush and commit; assign: warm start), and no alert is lost.
 // Runs the scale-out scenario with `assignor` (partition.assignment.strategy)
