@@ -7,7 +7,9 @@
 //                   [--per-partition=80000] [--symbols=2000]
 //                   [--compression=lz4|none|snappy|zstd|gzip]
 //                   [--latency-rate=100000] [--latency-events=500000]
-//                   [--latency-warm-hours=900] [--max-batch=10000]
+//                   [--latency-warm-hours=900] [--latency-tick-us=1000]
+//                   [--latency-linger-ms=1] [--latency-fetch-wait-ms=0]
+//                   [--max-batch=10000]
 //                   [--consumer-property=KEY=VALUE ...]
 //                   [--trace] [--pin-consumer]
 //   ebb_kafka_bench memory-hourly
@@ -76,6 +78,18 @@
 //    less, the windows grow during the paced phase, and all 2,000 symbols
 //    take their new block within the same few thousand events (the feed is
 //    time-major): bursts of page faults, ~3 per event, for milliseconds.
+//    The consumer of the latency run uses fetch.wait.max.ms =
+//    --latency-fetch-wait-ms (default 0; ebb's own default is 10). The mock
+//    broker answers a fetch that finds no data only after the whole
+//    fetch.wait.max.ms, even if data arrives meanwhile (rdkafka_mock_
+//    handlers.c: "This isn't strictly correct since we should cut the wait
+//    short"); a real broker answers as soon as fetch.min.bytes (1) have
+//    arrived. With 10, a consumer that keeps up gets the feed in batches of
+//    10 ms (~1,000 messages here), and the batch-inclusive figure measures
+//    the wait behind them. The publisher sends what is due every
+//    --latency-tick-us (default 1,000) with linger.ms --latency-linger-ms
+//    (default 1); finer ticks or linger 0 made the mock, which shares a core
+//    with the publisher, slower and its batches no smaller (measured).
 //    latencies() is, per processed message, the time from its batch's return
 //    from the consume call to its outputs handed to the producer: time inside
 //    ebb's process, not end to end, and including the wait behind the messages
@@ -495,6 +509,9 @@ struct Options {
   int latency_rate = 100'000;
   int latency_events = 500'000;
   int latency_warm_hours = 900;
+  int latency_tick_us = 1000;
+  std::string latency_linger_ms = "1";
+  std::string latency_fetch_wait_ms = "0";
   kafka::Properties consumer_properties;  // --consumer-property, both consumers
   int max_batch = 10'000;                 // both consumers
 };
@@ -865,7 +882,7 @@ int RunLatency(const Options& o) {
   }
   const std::string bootstrap = (*broker)->bootstrap();
   absl::StatusOr<std::unique_ptr<kafka::Producer>> producer =
-      FeedProducer(bootstrap, o.compression, "1");
+      FeedProducer(bootstrap, o.compression, o.latency_linger_ms);
   if (!producer.ok()) {
     std::fprintf(stderr, "kafka_bench: %s\n",
                  producer.status().ToString().c_str());
@@ -923,7 +940,8 @@ int RunLatency(const Options& o) {
       if (!wait_consumed(priming + done, "warm-up")) return;
     }
     warm_seconds = Seconds(SteadyNs() - warm_start);
-    // Paced: by each 1 ms tick, as many events as the rate allows.
+    // Paced: by each tick, as many events as the rate allows.
+    const int64_t tick = static_cast<int64_t>(o.latency_tick_us) * 1000;
     const int64_t t0 = SteadyNs();
     uint64_t sent = 0;
     while (sent < total && produce_status.ok()) {
@@ -937,15 +955,18 @@ int RunLatency(const Options& o) {
             (*producer)->Produce(topic, e.partition, *e.key, *e.value, {}, 0));
       }
       (*producer)->Poll();
-      std::this_thread::sleep_until(
-          std::chrono::steady_clock::time_point(std::chrono::nanoseconds(
-              t0 + (elapsed / 1'000'000 + 1) * 1'000'000)));
+      std::this_thread::sleep_until(std::chrono::steady_clock::time_point(
+          std::chrono::nanoseconds(t0 + (elapsed / tick + 1) * tick)));
     }
     produce_status.Update((*producer)->Flush(absl::Seconds(60)));
     produce_seconds = Seconds(SteadyNs() - t0);
   });
-  absl::StatusOr<RunnerResult> ebb = RunRunner(
-      bootstrap, "kb-latency", true, o.consumer_properties, o.max_batch, &stop);
+  // fetch.wait.max.ms first, so that --consumer-property can override it.
+  kafka::Properties consumer = {{"fetch.wait.max.ms", o.latency_fetch_wait_ms}};
+  consumer.insert(consumer.end(), o.consumer_properties.begin(),
+                  o.consumer_properties.end());
+  absl::StatusOr<RunnerResult> ebb =
+      RunRunner(bootstrap, "kb-latency", true, consumer, o.max_batch, &stop);
   stop = true;
   publisher.join();
   if (!produce_status.ok()) {
@@ -1152,7 +1173,8 @@ constexpr char kUsage[] =
                        [--per-partition=80000] [--symbols=2000]
                        [--compression=lz4|none|snappy|zstd|gzip]
                        [--latency-rate=100000] [--latency-events=500000]
-                       [--latency-warm-hours=900]
+                       [--latency-warm-hours=900] [--latency-tick-us=1000]
+                       [--latency-linger-ms=1] [--latency-fetch-wait-ms=0]
                        [--max-batch=10000] [--consumer-property=KEY=VALUE ...]
                        [--trace] [--pin-consumer]
        ebb_kafka_bench memory-hourly
@@ -1209,7 +1231,14 @@ int Main(int argc, char** argv) {
                ParseIntFlag(arg, "max-batch", &o.max_batch) ||
                ParseIntFlag(arg, "latency-rate", &o.latency_rate) ||
                ParseIntFlag(arg, "latency-events", &o.latency_events) ||
-               ParseIntFlag(arg, "latency-warm-hours", &o.latency_warm_hours)) {
+               ParseIntFlag(arg, "latency-warm-hours", &o.latency_warm_hours) ||
+               ParseIntFlag(arg, "latency-tick-us", &o.latency_tick_us)) {
+    } else if (absl::StartsWith(arg, "--latency-linger-ms=")) {
+      o.latency_linger_ms =
+          std::string(arg.substr(strlen("--latency-linger-ms=")));
+    } else if (absl::StartsWith(arg, "--latency-fetch-wait-ms=")) {
+      o.latency_fetch_wait_ms =
+          std::string(arg.substr(strlen("--latency-fetch-wait-ms=")));
     } else if (arg == "--pin-consumer") {
       g_pin_consumer = true;
     } else if (arg == "-h" || arg == "--help") {
