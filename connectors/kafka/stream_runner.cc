@@ -549,9 +549,7 @@ void StreamRunner::TakeCheckpoint() {
   checkpoints_.push_back(std::move(checkpoint));
 }
 
-void StreamRunner::MergeOffsets(
-    const std::vector<std::pair<TaskKey, int64_t>>& newer,
-    std::vector<std::pair<TaskKey, int64_t>>* into) {
+void StreamRunner::MergeOffsets(const TaskOffsets& newer, TaskOffsets* into) {
   for (const auto& [key, offset] : newer) {
     auto same = std::find_if(into->begin(), into->end(),
                              [&](const auto& m) { return m.first == key; });
@@ -577,7 +575,7 @@ void StreamRunner::CommitSettled() {
   // checkpoints wait for the new assignment.
   if (hold_until_revoke_ || absl::Now() < commits_paused_until_) return;
   const uint64_t settled = producer_->settled_through();
-  std::vector<std::pair<TaskKey, int64_t>> merged;  // newest offset per task
+  TaskOffsets merged;  // the newest offset of each task
   while (!checkpoints_.empty() && checkpoints_.front().seq <= settled) {
     MergeOffsets(checkpoints_.front().offsets, &merged);
     checkpoints_.pop_front();

@@ -119,6 +119,8 @@ class StreamRunner : public RebalanceListener, public Output {
 
  private:
   using TaskKey = std::pair<int, int32_t>;  // (kind, partition)
+  // Offsets to commit, at most one per task.
+  using TaskOffsets = std::vector<std::pair<TaskKey, int64_t>>;
   struct Task;
   StreamRunner(StreamOptions options, EngineConfig engine, const Clock* clock);
 
@@ -155,9 +157,7 @@ class StreamRunner : public RebalanceListener, public Output {
                       uint64_t rebalances);
   // Puts the offsets of `newer` into `into`, replacing those of the same
   // task.
-  static void MergeOffsets(
-      const std::vector<std::pair<TaskKey, int64_t>>& newer,
-      std::vector<std::pair<TaskKey, int64_t>>* into);
+  static void MergeOffsets(const TaskOffsets& newer, TaskOffsets* into);
   // Flushes the producer, then commits the processed offsets of `tasks`
   // (all when empty) and waits for the result. When the flush takes longer
   // than `timeout` (a broker outage), nothing is committed and the result is
@@ -188,7 +188,7 @@ class StreamRunner : public RebalanceListener, public Output {
   // removes its partitions.
   struct Checkpoint {
     uint64_t seq = 0;
-    std::vector<std::pair<TaskKey, int64_t>> offsets;
+    TaskOffsets offsets;
   };
   std::deque<Checkpoint> checkpoints_;
   std::vector<rd_kafka_message_t*> batch_;  // null beyond the live messages

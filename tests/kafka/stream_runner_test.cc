@@ -27,7 +27,7 @@ using ebb_test::Record;
 using ebb_test::ReplayAlerts;
 
 class StreamRunnerTest : public ::testing::Test {
- public:  // ScaleOut() uses these too
+ protected:
   void SetUp() override {
     auto broker = EmbeddedBroker::Start(1, DefaultTopics());
     ASSERT_TRUE(broker.ok()) << broker.status();
@@ -88,6 +88,10 @@ class StreamRunnerTest : public ::testing::Test {
     }
     EXPECT_EQ(CommittedTotal(group), static_cast<int64_t>(n));
   }
+
+  // Scaling out with `assignor` (partition.assignment.strategy) in `group`
+  // (below).
+  void ScaleOut(const std::string& group, const std::string& assignor);
 
   std::unique_ptr<EmbeddedBroker> broker_;
 };
@@ -476,17 +480,15 @@ TEST_F(StreamRunnerTest, AnOutputThatCannotBeQueuedIsNeverCommittedPast) {
 
 // Scaling out: a second instance joins the group mid-stream, partitions move
 // (revoke: flush and commit; assign: warm start), and no alert is lost.
-// Runs the scale-out scenario with `assignor` (partition.assignment.strategy)
-// in group `group`.
-void ScaleOut(StreamRunnerTest* test, const std::string& group,
-              const std::string& assignor) {
+void StreamRunnerTest::ScaleOut(const std::string& group,
+                                const std::string& assignor) {
   const std::vector<FeedEvent> feed = MakeFeed(24, 1000);
-  StreamOptions options = test->Options(group);
+  StreamOptions options = Options(group);
   options.exit_when_idle = absl::ZeroDuration();
   options.consumer_properties.emplace_back("partition.assignment.strategy",
                                            assignor);
-  auto first = test->MakeRunner(options);
-  auto second = test->MakeRunner(options);
+  auto first = MakeRunner(options);
+  auto second = MakeRunner(options);
   std::atomic<bool> stop{false};
   absl::Status first_status, second_status;
   std::thread run_first([&] { first_status = first->Run(&stop); });
@@ -494,7 +496,7 @@ void ScaleOut(StreamRunnerTest* test, const std::string& group,
     absl::SleepFor(absl::Milliseconds(20));
   }
   std::thread publisher([&] {
-    auto producer = ebb_test::MakeProducer(test->broker_->bootstrap());
+    auto producer = ebb_test::MakeProducer(broker_->bootstrap());
     for (size_t i = 0; i < feed.size(); i += 1000) {
       Publish(*producer, "ebb.prices", feed, i, i + 1000);
       absl::SleepFor(absl::Milliseconds(150));
@@ -503,7 +505,7 @@ void ScaleOut(StreamRunnerTest* test, const std::string& group,
   absl::SleepFor(absl::Milliseconds(1000));
   std::thread run_second([&] { second_status = second->Run(&stop); });
   publisher.join();
-  test->WaitUntilCommitted(group, feed.size());
+  WaitUntilCommitted(group, feed.size());
   stop = true;
   run_first.join();
   run_second.join();
@@ -522,7 +524,7 @@ void ScaleOut(StreamRunnerTest* test, const std::string& group,
   EXPECT_GE(live_a + live_b, feed.size());
 
   const std::vector<ebb::v1::Alert> alerts =
-      ParseAlerts(ReadTopic(test->broker_->bootstrap(), "ebb.alerts"));
+      ParseAlerts(ReadTopic(broker_->bootstrap(), "ebb.alerts"));
   const std::vector<ebb::v1::Alert> expected = ReplayAlerts(feed);
   ASSERT_GT(expected.size(), 40u);
   const std::multiset<std::string> got = Contents(alerts);
@@ -540,13 +542,13 @@ void ScaleOut(StreamRunnerTest* test, const std::string& group,
 }
 
 TEST_F(StreamRunnerTest, SecondInstanceJoiningMidStreamLosesNothing) {
-  ScaleOut(this, "scale", "range,roundrobin");
+  ScaleOut("scale", "range,roundrobin");
 }
 
 // The same with incremental (cooperative) rebalancing: the first instance
 // gives up only the partitions that move, and keeps processing the others.
 TEST_F(StreamRunnerTest, CooperativeRebalanceLosesNothing) {
-  ScaleOut(this, "scale-coop", "cooperative-sticky");
+  ScaleOut("scale-coop", "cooperative-sticky");
 }
 
 // Producer::settled_through() is the prefix of message numbers with delivery
