@@ -9,16 +9,20 @@
 // Storage is fixed-size blocks found through a small power-of-two table of
 // block pointers, so growing never copies elements (only the table: one pointer
 // per block), and freed blocks are kept for reuse: after warm-up, push and pop
-// never allocate, and no operation stalls. REQUIRES: at most kMaxSize elements
-// at once. Not thread-safe.
+// never allocate, and no operation stalls. Blocks come from a BlockPool
+// (pipeline/huge_pages.h): 2 MiB regions backed by huge pages where the system
+// has them, shared by every ring of the same type. REQUIRES: at most kMaxSize
+// elements at once. Not thread-safe (the pool is).
 
 #include <algorithm>
 #include <cstdint>
 #include <iterator>
-#include <memory>
+#include <new>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "pipeline/huge_pages.h"
 #include "pipeline/prefetch.h"
 
 namespace ebb {
@@ -50,7 +54,10 @@ class ChunkedRing {
     return *this;
   }
   ~ChunkedRing() {
-    for (uint32_t i = 0; i <= table_mask_; ++i) delete blocks_[i];
+    for (uint32_t i = 0; i <= table_mask_; ++i) {
+      if (blocks_[i] != nullptr) FreeBlock(blocks_[i]);
+    }
+    if (spare_ != nullptr) FreeBlock(spare_);
     if (blocks_ != inline_) delete[] blocks_;
   }
 
@@ -136,6 +143,15 @@ class ChunkedRing {
  private:
   static constexpr uint32_t kMask = kBlockSize - 1;
   using Block = ring_internal::Block<T, Cold, kBlockSize>;
+  // Blocks live in pool memory and are never destroyed, only returned.
+  static_assert(std::is_trivially_destructible_v<Block>);
+
+  static BlockPool& Pool() {
+    static BlockPool& pool = BlockPool::For(sizeof(Block), alignof(Block));
+    return pool;
+  }
+  static Block* NewBlock() { return new (Pool().Allocate()) Block; }
+  static void FreeBlock(Block* block) { Pool().Free(block); }
 
   Block* BlockOf(uint32_t pos) const {
     return blocks_[(pos >> kBlockShift) & table_mask_];
@@ -145,9 +161,10 @@ class ChunkedRing {
     if (live_blocks_ == table_mask_ + 1) GrowTable();
     Block* storage;
     if (spare_ != nullptr) {
-      storage = spare_.release();
+      storage = spare_;
+      spare_ = nullptr;
     } else {
-      storage = new Block;  // slots are written before they are read
+      storage = NewBlock();
     }
     blocks_[block & table_mask_] = storage;
     ++live_blocks_;
@@ -157,9 +174,9 @@ class ChunkedRing {
     Block*& slot = blocks_[block & table_mask_];
     // One spare is enough for a window that slides at a steady size.
     if (spare_ == nullptr) {
-      spare_.reset(slot);
+      spare_ = slot;
     } else {
-      delete slot;
+      FreeBlock(slot);
     }
     slot = nullptr;
     --live_blocks_;
@@ -173,7 +190,7 @@ class ChunkedRing {
     Block** const mine = blocks_;
     blocks_ = theirs_inline ? inline_ : other.blocks_;
     other.blocks_ = mine_inline ? other.inline_ : mine;
-    spare_.swap(other.spare_);
+    std::swap(spare_, other.spare_);
     std::swap(table_mask_, other.table_mask_);
     std::swap(head_, other.head_);
     std::swap(tail_, other.tail_);
@@ -212,7 +229,7 @@ class ChunkedRing {
   uint32_t live_blocks_ = 0;  // at most kMaxSize / kBlockSize
   Block** blocks_ = inline_;
   Block* inline_[kInlineBlocks] = {};
-  std::unique_ptr<Block> spare_;
+  Block* spare_ = nullptr;
 };
 
 }  // namespace ebb

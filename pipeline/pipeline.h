@@ -24,6 +24,7 @@
 #include "ebb/v1/metrics.pb.h"
 #include "pipeline/clock.h"
 #include "pipeline/config.h"
+#include "pipeline/huge_pages.h"
 #include "pipeline/price_event_codec.h"
 #include "pipeline/symbol_state.h"
 #include "pipeline/validate.h"
@@ -196,7 +197,13 @@ class Pipeline {
   PriceValidator validator_;
   Output* output_;
   std::vector<std::string> sources_;
-  absl::flat_hash_map<std::string, SymbolState> symbols_;
+  // The table is read at random on every event: on huge pages where the
+  // system has them (pipeline/huge_pages.h).
+  absl::flat_hash_map<std::string, SymbolState,
+                      absl::container_internal::hash_default_hash<std::string>,
+                      absl::container_internal::hash_default_eq<std::string>,
+                      HugePageAllocator<Entry>>
+      symbols_;
   // The state of the previous event's symbol: runs of one symbol skip the hash
   // lookup.
   const std::string* last_symbol_ = nullptr;  // the map's key

@@ -56,8 +56,9 @@
 // Both understate the hints; the *_full shapes compare fairly, and
 // ebb_prefetch_ab measures the hints alone.
 //
-// Counters: allocs_per_event (global operator new calls in the timed loop /
-// events; operator new is replaced in this file), allocs_nonalert (allocations
+// Counters: allocs_per_event (global operator new calls and ring blocks taken
+// from BlockPool in the timed loop / events; operator new is replaced in this
+// file), allocs_nonalert (allocations
 // per event over the events that raised no alert, from a checked pass of 65,536
 // events after the timed loop), alerts_per_event, entries_per_symbol,
 // window_B_per_entry (Pipeline::WindowMemoryBytes() / WindowEntries()) and
@@ -67,8 +68,9 @@
 // and gbench's runs; the 50,000-instrument default shape needs about 6 GB):
 //   build/release/tests/benchmarks/ebb_pipeline_bench --benchmark_min_time=2
 //       --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
-// Prefix GLIBC_TUNABLES=glibc.malloc.hugetlb=1 to back the heap with
-// transparent huge pages (fewer TLB misses per event).
+// The windows' ring blocks and the symbol map are on transparent huge pages
+// where the system has them (pipeline/huge_pages.h); EBB_HUGE_PAGES=0 measures
+// without.
 
 #include <benchmark/benchmark.h>
 
@@ -93,6 +95,7 @@
 #include "pipeline/clock.h"
 #include "pipeline/config.h"
 #include "pipeline/drawdown_window.h"
+#include "pipeline/huge_pages.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/price_event_codec.h"
 #include "pipeline/time_util.h"
@@ -187,7 +190,11 @@ void operator delete[](void* p, std::align_val_t,
 namespace ebb {
 namespace {
 
-uint64_t Allocations() { return g_allocations.load(std::memory_order_relaxed); }
+// Ring blocks come from BlockPool, not operator new: counted too.
+uint64_t Allocations() {
+  return g_allocations.load(std::memory_order_relaxed) +
+         BlockPool::TotalAllocations();
+}
 
 constexpr uint64_t kSeed = 20250101;
 // 2025-01-01T00:00:00Z.

@@ -1,0 +1,92 @@
+#pragma once
+
+// Memory for the state that thousands of windows touch at random (ring blocks,
+// the symbol map's table), carved from 2 MiB-aligned regions that the kernel is
+// asked, with madvise(MADV_HUGEPAGE), to back with transparent huge pages.
+//
+// With 50,000 instruments the windows hold about a gigabyte, and each event
+// touches a few lines on unrelated pages: with 4 KiB pages almost every access
+// also misses the TLB and walks the page table. The same gigabyte in 2 MiB
+// pages needs about 500 TLB entries instead of 250,000. Debian's default
+// transparent-huge-page mode is `madvise`: only memory that asks gets them,
+// which is why ebb asks instead of relying on the system default.
+//
+// Where huge pages cannot be had (THP set to `never`, no free 2 MiB pages) the
+// regions are ordinary pages and nothing else changes. EBB_HUGE_PAGES=0 in the
+// environment turns the advice off. Under AddressSanitizer every allocation
+// goes to operator new instead, so ASan still sees each block.
+
+#include <cstddef>
+#include <cstdint>
+#include <new>
+
+namespace ebb {
+
+// Bytes of one region, and the alignment of large arrays.
+inline constexpr size_t kHugePageBytes = size_t{2} << 20;
+
+// A process-wide pool of equal-sized blocks. Thread-safe. Freed blocks are
+// kept for reuse by any later Allocate() of the same pool; the regions are
+// never returned to the system (a streaming engine's windows grow to a
+// steady size and stay there).
+class BlockPool {
+ public:
+  // The pool for blocks of `bytes` bytes, aligned to `align` (a power of two,
+  // at most 4096). Created on first use and never destroyed, so blocks may be
+  // freed from static destructors.
+  static BlockPool& For(size_t bytes, size_t align);
+
+  // A block of the pool's size; its contents are unspecified. Never null (as
+  // operator new, it throws std::bad_alloc only when the system has no memory).
+  void* Allocate();
+  // REQUIRES: `block` came from this pool's Allocate() and is not used after.
+  void Free(void* block);
+
+  // Bytes taken from the system for this pool's blocks so far.
+  size_t ReservedBytes() const;
+  // Allocate() calls of every pool so far (benchmarks count them as heap
+  // allocations).
+  static uint64_t TotalAllocations();
+
+  BlockPool(const BlockPool&) = delete;
+  BlockPool& operator=(const BlockPool&) = delete;
+
+ private:
+  struct State;
+  BlockPool(size_t bytes, size_t align);
+  State* state_;
+};
+
+// Storage for a large array: at least kHugePageBytes / 2 bytes come from their
+// own advised, 2 MiB-aligned mapping; smaller ones from operator new.
+void* AllocateLarge(size_t bytes, size_t align);
+// REQUIRES: `bytes` and `align` as given to the AllocateLarge that returned p.
+void FreeLarge(void* p, size_t bytes, size_t align) noexcept;
+
+// A standard allocator over AllocateLarge, for containers whose one big table
+// is read at random on every event (the symbol map).
+template <typename T>
+struct HugePageAllocator {
+  using value_type = T;
+  HugePageAllocator() = default;
+  template <typename U>
+  HugePageAllocator(const HugePageAllocator<U>&) noexcept {}  // NOLINT
+  T* allocate(size_t n) {
+    return static_cast<T*>(AllocateLarge(n * sizeof(T), alignof(T)));
+  }
+  void deallocate(T* p, size_t n) noexcept {
+    FreeLarge(p, n * sizeof(T), alignof(T));
+  }
+  template <typename U>
+  friend bool operator==(const HugePageAllocator&,
+                         const HugePageAllocator<U>&) {
+    return true;
+  }
+  template <typename U>
+  friend bool operator!=(const HugePageAllocator&,
+                         const HugePageAllocator<U>&) {
+    return false;
+  }
+};
+
+}  // namespace ebb
