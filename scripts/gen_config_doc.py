@@ -30,9 +30,11 @@ for line in lines:
                 "|---|---|---|"]
         comment = []
         continue
-    m = re.match(r"(repeated )?([\w.]+) (\w+) = \d+;", s)
+    m = re.match(r"(repeated )?([\w.]+|map<[\w., ]+>) (\w+) = \d+;", s)
     if m and in_message:
         kind = ("repeated " if m.group(1) else "") + m.group(2)
+        if kind.startswith("map<"):  # not an HTML tag
+            kind = f"`{kind}`"
         out.append(f"| `{m.group(3)}` | {kind} | {' '.join(comment)} |")
         comment = []
         continue
