@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -55,6 +56,9 @@ void* MapAligned(size_t bytes) {
 
 size_t RoundUp(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
+// The address space a pool maps at a time (memory only as it is touched).
+constexpr size_t kRegionBytes = size_t{64} << 20;
+
 std::atomic<uint64_t> g_block_allocations{0};
 
 }  // namespace
@@ -62,6 +66,9 @@ std::atomic<uint64_t> g_block_allocations{0};
 struct BlockPool::State {
   size_t bytes;
   size_t align;
+  // The distance between consecutive blocks of a region: one cache line more
+  // than a block (see Allocate).
+  size_t stride;
   std::mutex mu;
   // Freed blocks, each holding the next one's address in its first bytes.
   void* free_list = nullptr;
@@ -74,6 +81,7 @@ struct BlockPool::State {
 BlockPool::BlockPool(size_t bytes, size_t align) : state_(new State) {
   state_->bytes = bytes;
   state_->align = align;
+  state_->stride = bytes + RoundUp(64, align);
 }
 
 BlockPool& BlockPool::For(size_t bytes, size_t align) {
@@ -105,14 +113,25 @@ void* BlockPool::Allocate() {
     std::memcpy(&s.free_list, block, sizeof(void*));
     return block;
   }
+  // Blocks are placed a cache line apart more than their size (cache
+  // colouring): in a huge page, virtual and physical offsets agree, so
+  // blocks at multiples of their (power-of-two) size would put the same slot
+  // of every ring in the same set of the physically indexed caches. Windows
+  // fed in step (every symbol's bar each minute) sit at the same slot of
+  // their blocks, and would all evict each other: measured, the Kafka
+  // latency run's service-time p99 went from 3.7-4.2 to 6.5-8 us with
+  // uncoloured blocks on huge pages. A region is large enough for the
+  // colours to go round every set of a 64 KiB cache way before they repeat
+  // (1,024 blocks or more); only the huge pages it touches take memory.
   if (static_cast<size_t>(s.limit - s.next) < s.bytes) {
-    const size_t region = RoundUp(s.bytes, kHugePageBytes);
+    const size_t region =
+        RoundUp(std::max(kRegionBytes, 1024 * s.stride), kHugePageBytes);
     s.next = static_cast<char*>(MapAligned(region));
     s.limit = s.next + region;
     s.reserved += region;
   }
   void* block = s.next;
-  s.next += s.bytes;
+  s.next += s.stride;
   return block;
 #endif
 }

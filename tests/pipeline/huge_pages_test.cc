@@ -108,6 +108,21 @@ TEST(BlockPoolTest, FreedBlocksAreReusedBeforeNewMemoryIsTaken) {
   }
   EXPECT_EQ(pool.ReservedBytes(), reserved);
 }
+
+// Blocks of a power-of-two size are coloured: the same slot of 1,024 blocks
+// falls in many different sets of a 64 KiB cache way, not in the 4 that
+// blocks laid end to end would give.
+TEST(BlockPoolTest, BlocksAreSpreadOverCacheSets) {
+  BlockPool& pool = BlockPool::For(16384, 64);
+  std::vector<void*> blocks;
+  std::set<uintptr_t> sets;
+  for (int i = 0; i < 1024; ++i) {
+    blocks.push_back(pool.Allocate());
+    sets.insert((reinterpret_cast<uintptr_t>(blocks.back()) % 65536) / 64);
+  }
+  EXPECT_GE(sets.size(), 512u);
+  for (void* p : blocks) pool.Free(p);
+}
 #endif
 
 // The smaps entry of the mapping that holds `p`, or "" if none.
