@@ -209,6 +209,15 @@ StreamStats StreamRunner::stats() const {
 // The loop
 
 absl::Status StreamRunner::Run(const std::atomic<bool>* stop) {
+  if (options_.record_latency) {
+    for (std::vector<uint32_t>* samples : {&latencies_, &service_times_}) {
+      const size_t size = samples->size();
+      if (samples->capacity() < size + options_.latency_capacity) {
+        samples->resize(size + options_.latency_capacity);  // touched now
+        samples->resize(size);
+      }
+    }
+  }
   const double cpu_start = ThreadCpuSeconds();
   absl::Status status = Loop(stop);
   stats_.busy_seconds += ThreadCpuSeconds() - cpu_start;

@@ -641,9 +641,11 @@ struct RunnerResult {
   std::vector<int64_t> lag_ms;
 };
 
+// latency_samples: 0, or record per-message latency with room made for that
+// many samples before Run() starts.
 absl::StatusOr<RunnerResult> RunRunner(const std::string& bootstrap,
                                        const std::string& group,
-                                       bool record_latency,
+                                       size_t latency_samples,
                                        const kafka::Properties& extra,
                                        int max_batch,
                                        const std::atomic<bool>* stop) {
@@ -658,7 +660,9 @@ absl::StatusOr<RunnerResult> RunRunner(const std::string& bootstrap,
   options.warm_start = false;
   options.exit_when_idle = absl::Seconds(1);
   options.max_batch = max_batch;
+  const bool record_latency = latency_samples > 0;
   options.record_latency = record_latency;
+  options.latency_capacity = latency_samples;
   options.consumer_properties = extra;
   absl::StatusOr<std::unique_ptr<kafka::StreamRunner>> runner =
       kafka::StreamRunner::Create(options, *std::move(engine),
@@ -672,7 +676,7 @@ absl::StatusOr<RunnerResult> RunRunner(const std::string& bootstrap,
   if (record_latency) {
     // Written once now, so that the samples' page faults come before the
     // measurement, not inside it.
-    g_trace.lag_ms.resize(4'000'000);
+    g_trace.lag_ms.resize(latency_samples);
     g_trace.lag_ms.clear();
   }
   g_trace.active = true;
@@ -808,7 +812,7 @@ int RunThroughput(const Options& o) {
     }
     std::atomic<bool> stop{false};
     absl::StatusOr<RunnerResult> ebb =
-        RunRunner(bootstrap, absl::StrCat("kb-ebb-", run), false,
+        RunRunner(bootstrap, absl::StrCat("kb-ebb-", run), 0,
                   o.consumer_properties, o.max_batch, &stop);
     if (!ebb.ok()) {
       std::fprintf(stderr, "kafka_bench: runner: %s\n",
@@ -966,7 +970,8 @@ int RunLatency(const Options& o) {
   consumer.insert(consumer.end(), o.consumer_properties.begin(),
                   o.consumer_properties.end());
   absl::StatusOr<RunnerResult> ebb =
-      RunRunner(bootstrap, "kb-latency", true, consumer, o.max_batch, &stop);
+      RunRunner(bootstrap, "kb-latency", priming + warm + total + 1000,
+                consumer, o.max_batch, &stop);
   stop = true;
   publisher.join();
   if (!produce_status.ok()) {
