@@ -74,11 +74,13 @@ inline HotSummary WindowCore<kExact>::Combine(const HotSummary& a,
 // operation costs O(1) combines.
 
 template <bool kExact>
-void WindowCore<kExact>::DabaInsert(uint32_t pos, const HotSummary& lifted) {
+void WindowCore<kExact>::DabaInsert(const HotSummary& lifted) {
   query_cached_ = false;
-  SetAgg(pos, lifted);
+  SetDabaAgg(end_, lifted);
   back_ = Combine(back_, lifted);
-  if (front_ == end_) front_start_ = ring_[pos].entry.start;
+  if constexpr (!kExact) {
+    if (front_ == end_) front_start_ = ring_[end_].entry.start;
+  }
   ++end_;
   DabaStep();
 }
@@ -93,7 +95,7 @@ void WindowCore<kExact>::DabaEvict() {
 template <bool kExact>
 HotSummary WindowCore<kExact>::DabaQuery() const {
   if (front_ == end_) return kHotIdentity;
-  const HotSummary alpha = front_ != b_ ? AggAt(front_) : kHotIdentity;
+  const HotSummary alpha = front_ != b_ ? DabaAgg(front_) : kHotIdentity;
   return Combine(alpha, back_);
 }
 
@@ -110,9 +112,9 @@ void WindowCore<kExact>::DabaStep() {
   if (front_ != b_) {
     if (a_ != r_) {
       if constexpr (kExact) {
-        const HotSummary prev_delta = a_ == b_ ? kHotIdentity : AggAt(a_);
+        const HotSummary prev_delta = a_ == b_ ? kHotIdentity : DabaAgg(a_);
         --a_;
-        SetAgg(a_, Combine(AggAt(a_), prev_delta));
+        SetDabaAgg(a_, Combine(DabaAgg(a_), prev_delta));
       } else {
         const HotSummary prev_delta = a_ == b_ ? kHotIdentity : a_agg_;
         --a_;
@@ -121,13 +123,13 @@ void WindowCore<kExact>::DabaStep() {
       }
     }
     if (l_ != r_) {
-      SetAgg(l_, Combine(AggAt(l_), mid_));
+      SetDabaAgg(l_, Combine(DabaAgg(l_), mid_));
       ++l_;
     } else {
       ++l_;
       ++r_;
       ++a_;
-      mid_ = a_ == b_ ? kHotIdentity : AggAt(a_);
+      mid_ = a_ == b_ ? kHotIdentity : DabaAgg(a_);
       if constexpr (!kExact) a_agg_ = mid_;
     }
   } else {
@@ -138,23 +140,30 @@ void WindowCore<kExact>::DabaStep() {
 
 template <bool kExact>
 void WindowCore<kExact>::PrefetchNextAdd() const {
-  // DabaQuery reads the front and, after an eviction, the entry after it
-  // (which Evict reads too);
-  // DabaStep reads a_ - 1 and l_, and a window that evicts one entry and
-  // inserts one steps twice (exact mode: and their witnesses, which are not
-  // known yet). Once l_ has reached r_, a_ moves up with l_ and the second
-  // step reads l_ + 2 (measured: 100 full exact windows 120 -> 108 ns per
-  // event, 1-minute buckets 135 -> 118).
-  ring_.PrefetchHot(front_);
-  ring_.PrefetchHot(front_ + 1);
-  ring_.PrefetchHot(a_ - 1);
-  ring_.PrefetchHot(a_ - 2);
-  ring_.PrefetchHot(l_);
-  ring_.PrefetchHot(l_ + 1);
-  if (l_ == r_) ring_.PrefetchHot(l_ + 2);
   if constexpr (kExact) {
+    // An event that slides the window reads the oldest entry (the as-of
+    // price) and the one after it (its start, and the suffix summary the
+    // query reads), writes the next slot, and takes one suffix step at
+    // pre_pos. The witnesses' slots are not known yet.
+    const uint32_t head = ring_.head();
+    ring_.PrefetchHot(head);
+    ring_.PrefetchHot(head + 1);
     ring_.PrefetchNextPush();
+    if (x_.pre_left > 0) ring_.PrefetchHot(x_.pre_pos);
   } else {
+    // DabaQuery reads the front and, after an eviction, the entry after it
+    // (which Evict reads too);
+    // DabaStep reads a_ - 1 and l_, and a window that evicts one entry and
+    // inserts one steps twice. Once l_ has reached r_, a_ moves up with l_
+    // and the second step reads l_ + 2 (measured: 1-minute buckets 135 ->
+    // 118 ns per event with 100 full windows).
+    ring_.PrefetchHot(front_);
+    ring_.PrefetchHot(front_ + 1);
+    ring_.PrefetchHot(a_ - 1);
+    ring_.PrefetchHot(a_ - 2);
+    ring_.PrefetchHot(l_);
+    ring_.PrefetchHot(l_ + 1);
+    if (l_ == r_) ring_.PrefetchHot(l_ + 2);
     // The open bucket's slots are written when it closes, most likely now.
     ring_.PrefetchHot(newest());
     ring_.PrefetchCold(newest());
@@ -165,9 +174,16 @@ template <bool kExact>
 void WindowCore<kExact>::PrefetchTable() const {
   if (ring_.empty()) return;
   // The entries of every position PrefetchNextAdd reads (mostly one line).
-  for (uint32_t pos : {front_, front_ + 1, a_ - 1, a_ - 2, l_, l_ + 1, l_ + 2,
-                       newest(), newest() + 1}) {
-    ring_.PrefetchTableEntry(pos);
+  if constexpr (kExact) {
+    const uint32_t head = ring_.head();
+    for (uint32_t pos : {head, head + 1, x_.pre_pos, ring_.tail()}) {
+      ring_.PrefetchTableEntry(pos);
+    }
+  } else {
+    for (uint32_t pos : {front_, front_ + 1, a_ - 1, a_ - 2, l_, l_ + 1, l_ + 2,
+                         newest(), newest() + 1}) {
+      ring_.PrefetchTableEntry(pos);
+    }
   }
 }
 
@@ -176,9 +192,13 @@ bool WindowCore<kExact>::CheckInvariants() const {
   const uint32_t dl = l_ - front_, dr = r_ - front_, da = a_ - front_,
                  db = b_ - front_, de = end_ - front_;
   if (!(dl <= dr && dr <= da && da <= db && db <= de)) return false;
-  if (de != entries() - (has_open_ ? 1u : 0u)) return false;
-  if (front_start_ != (de == 0 ? kNoFront : ring_[front_].entry.start)) {
-    return false;
+  if constexpr (kExact) {
+    if (!ExactLayoutHolds()) return false;
+  } else {
+    if (de != entries() - (has_open_ ? 1u : 0u)) return false;
+    if (front_start_ != (de == 0 ? kNoFront : ring_[front_].entry.start)) {
+      return false;
+    }
   }
   if (de == 0) return true;
   const uint32_t unprocessed = db - dl, front_size = db, back_size = de - db;
@@ -196,6 +216,50 @@ bool WindowCore<kExact>::CheckInvariants() const {
 }
 
 template <bool kExact>
+bool WindowCore<kExact>::ExactLayoutHolds() const {
+  if constexpr (kExact) {
+    if (ring_.empty()) return front_start_ == kNoFront && front_ == end_;
+    const uint32_t head = ring_.head(), tail = ring_.tail();
+    const uint32_t front_len = x_.front_end - head;
+    const uint32_t open_at = x_.open_start - head, size = tail - head;
+    // head < front_end <= open_start <= tail, chunks of at most kChunk.
+    if (front_len == 0 || front_len > kChunk || open_at < front_len ||
+        open_at > size || size - open_at > kChunk) {
+      return false;
+    }
+    if (front_start_ != ring_[head].entry.start) return false;
+    // The DABA's chunks fill [front_end, open_start), kChunk entries each.
+    if ((end_ - front_) * kChunk != open_at - front_len) return false;
+    if (DabaPos(end_) != x_.open_start) return false;
+    if (front_ != end_ && DabaPos(front_) != x_.front_end) return false;
+    // The suffix step left of the DABA's oldest chunk.
+    if (x_.pre_left >= kChunk) return false;
+    if (front_ != end_ && x_.pre_pos != DabaPos(front_) + x_.pre_left) {
+      return false;
+    }
+    // The front summary is the fold of the front chunk, and the open one of
+    // the open chunk.
+    HotSummary fold = kHotIdentity;
+    for (uint32_t n = front_len; n > 0; --n) {
+      fold = Combine(Lift(head + n - 1), fold);
+    }
+    if (std::memcmp(&fold.s, &ring_[head].agg, sizeof(Summary)) != 0) {
+      return false;
+    }
+    HotSummary open = kHotIdentity;
+    for (uint32_t pos = x_.open_start; pos != tail; ++pos) {
+      open = Combine(open, Lift(pos));
+    }
+    if (std::memcmp(&open.s, &x_.open.s, sizeof(Summary)) != 0 ||
+        (open.s.mdd >= 0 &&
+         (open.max != x_.open.max || open.min != x_.open.min))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+template <bool kExact>
 void WindowCore<kExact>::Evict(TimeNs horizon) {
   // Entries (events, or buckets by their start) at or before t - W leave the
   // window. Only entries inside the DABA can be old enough: an open bucket
@@ -209,15 +273,127 @@ void WindowCore<kExact>::Evict(TimeNs horizon) {
   front_start_ = front_ != end_ ? ring_[front_].entry.start : kNoFront;
 }
 
+// Exact mode (docs/design.md, "The window"). The window [head, tail) is
+// three runs: the front chunk [head, front_end), whose slots hold suffix
+// summaries (slot i: the summary of [i, front_end)); the DABA's chunks of
+// kChunk entries each, [front_end, open_start); and the open chunk
+// [open_start, tail), summarised in x_.open. The window's summary is front
+// suffix + DABA query + open summary: two combines, and the DABA changes
+// only once per kChunk events. While the front chunk drains, the suffixes of
+// the DABA's oldest chunk are computed one per event, from its end, so that
+// it is ready when the front moves into it.
+
+template <bool kExact>
+void WindowCore<kExact>::ExactEvict(TimeNs horizon) {
+  if constexpr (kExact) {
+    while (front_start_ <= horizon) {
+      const uint32_t pos = ring_.head();
+      asof_price_ = ring_[pos].entry.last;
+      evicted_any_ = true;
+      ring_.pop_front();
+      if (ring_.empty()) {
+        front_start_ = kNoFront;
+        RestartChunks();
+        return;
+      }
+      if (pos + 1 == x_.front_end) NextFrontChunk();
+      front_start_ = ring_[pos + 1].entry.start;
+    }
+  }
+}
+
+template <bool kExact>
+void WindowCore<kExact>::RestartChunks() {
+  if constexpr (kExact) {
+    const uint32_t tail = ring_.tail();
+    x_.split = x_.front_end = x_.open_start = tail;
+    x_.open = kHotIdentity;
+    x_.pre_left = 0;
+    front_ = l_ = r_ = a_ = b_ = end_ = 0;
+    mid_ = back_ = kHotIdentity;
+    query_cached_ = false;
+  }
+}
+
+template <bool kExact>
+void WindowCore<kExact>::NextFrontChunk() {
+  if constexpr (kExact) {
+    if (front_ != end_) {  // the DABA's oldest chunk becomes the front chunk
+      const uint32_t first = DabaPos(front_);
+      while (x_.pre_left > 0) SuffixStep();
+      // Its first slot holds its DABA summary until it leaves the DABA.
+      DabaEvict();
+      ring_[first].agg = Combine(Lift(first), x_.pre_run).s;
+      x_.front_end = first + kChunk;
+      StartSuffixes();
+    } else {  // the DABA is empty: the open chunk becomes the front chunk
+      HotSummary run = kHotIdentity;
+      const uint32_t tail = ring_.tail();
+      for (uint32_t n = tail - x_.open_start; n > 0; --n) {
+        const uint32_t pos = x_.open_start + n - 1;
+        run = Combine(Lift(pos), run);
+        ring_[pos].agg = run.s;
+      }
+      const uint32_t front_end = tail;
+      RestartChunks();
+      x_.front_end = front_end;
+    }
+  }
+}
+
+template <bool kExact>
+void WindowCore<kExact>::StartSuffixes() {
+  if constexpr (kExact) {
+    if (front_ == end_) {
+      x_.pre_left = 0;
+      return;
+    }
+    // Every slot but the first (which holds the chunk's DABA summary).
+    x_.pre_left = kChunk - 1;
+    x_.pre_pos = DabaPos(front_) + x_.pre_left;
+    x_.pre_run = kHotIdentity;
+  }
+}
+
+template <bool kExact>
+void WindowCore<kExact>::SuffixStep() {
+  if constexpr (kExact) {
+    x_.pre_run = Combine(Lift(x_.pre_pos), x_.pre_run);
+    ring_[x_.pre_pos].agg = x_.pre_run.s;
+    --x_.pre_pos;
+    --x_.pre_left;
+  }
+}
+
 template <bool kExact>
 void WindowCore<kExact>::Add(TimeNs time, double price, WindowMetrics* out) {
   const TimeNs horizon = time - options_.length;
   if constexpr (kExact) {
-    if (front_start_ <= horizon) Evict(horizon);
+    if (front_start_ <= horizon) ExactEvict(horizon);
+    const uint32_t pos = ring_.tail();
     ring_.push_back().entry = {time, price};
-    const uint32_t pos = ring_.tail() - 1;
-    DabaInsert(pos, {{0.0, pos, pos, pos, pos}, price, price});
-    Report(price, DabaQuery().s, out);
+    const HotSummary lifted = {{0.0, pos, pos, pos, pos}, price, price};
+    if (pos - x_.open_start == kChunk) {  // the open chunk is full
+      const bool was_empty = front_ == end_;
+      DabaInsert(x_.open);
+      if (was_empty) StartSuffixes();
+      x_.open_start = pos;
+      x_.open = lifted;
+    } else {
+      x_.open = Combine(x_.open, lifted);
+    }
+    if (x_.front_end == ring_.head()) {  // the window was empty
+      NextFrontChunk();
+      front_start_ = time;
+    } else if (x_.pre_left > 0) {
+      SuffixStep();
+    }
+    if (!query_cached_) {
+      query_cache_ = DabaQuery();
+      query_cached_ = true;
+    }
+    Report(price,
+           Combine(Combine(AggAt(ring_.head()), query_cache_), x_.open).s, out);
   } else {
     // Events come in time order: one comparison tells whether the open bucket
     // still holds this one (the 64-bit division only runs for a new bucket).
@@ -252,8 +428,7 @@ void WindowCore<kExact>::Add(TimeNs time, double price, WindowMetrics* out) {
         const uint32_t pos = ring_.tail() - 1;
         ring_[pos].entry = {x.start, x.last};
         ring_.cold(pos) = {x.max, x.min, x.pk, x.tr};
-        DabaInsert(pos,
-                   {{x.mdd, pos, pos, pos, pos}, x.max.price, x.min.price});
+        DabaInsert({{x.mdd, pos, pos, pos, pos}, x.max.price, x.min.price});
       }
       const TimeNs start = FloorTo(time, options_.resolution);
       open_end_ = start + options_.resolution;

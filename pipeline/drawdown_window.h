@@ -7,7 +7,9 @@
 // max-drawdown summary (max, min, mdd) is folded over the window by DABA Lite
 // (Tangwongsan, Hirzel and Schneider, "In-order sliding-window aggregation in
 // worst-case constant time", VLDB J. 2021): O(1) combines per insert, evict and
-// query in the worst case, so no event ever pays for a stack flip. A summary
+// query in the worst case, so no event ever pays for a stack flip. Exact mode
+// runs it over chunks of 64 events, with suffix summaries for the oldest chunk
+// (drawdown_window.cc): at most 64 combines in one event. A summary
 // names its witnesses by ring position (4 x 32 bits) instead of copying prices
 // and times, so an exact-mode entry costs 16 + 24 = 40 bytes. A bucketed-mode
 // summary also carries its max and min prices, and a bucket's own points sit
@@ -146,12 +148,36 @@ class WindowCore {
   ABSL_ATTRIBUTE_ALWAYS_INLINE static HotSummary Combine(const HotSummary& a,
                                                          const HotSummary& b);
 
-  // DABA Lite over ring positions [front_, end_). `lifted` is the summary of
-  // the entry at `pos` alone.
-  void DabaInsert(uint32_t pos, const HotSummary& lifted);
+  // DABA Lite over positions [front_, end_): bucketed mode, ring positions
+  // (one per bucket); exact mode, chunk numbers (one per kChunk events, its
+  // summary stored in the chunk's first slot). `lifted` is the summary of
+  // the element inserted at end_.
+  void DabaInsert(const HotSummary& lifted);
   void DabaEvict();
   HotSummary DabaQuery() const;
   void DabaStep();
+  uint32_t DabaPos(uint32_t i) const {
+    if constexpr (kExact) {
+      return x_.split + i * kChunk;
+    } else {
+      return i;
+    }
+  }
+  HotSummary DabaAgg(uint32_t i) const { return AggAt(DabaPos(i)); }
+  void SetDabaAgg(uint32_t i, const HotSummary& h) { SetAgg(DabaPos(i), h); }
+
+  // Exact mode's chunks (drawdown_window.cc explains them).
+  static constexpr uint32_t kChunk = 64;
+  HotSummary Lift(uint32_t pos) const {
+    const double price = ring_[pos].entry.last;
+    return {{0.0, pos, pos, pos, pos}, price, price};
+  }
+  void ExactEvict(TimeNs horizon);
+  void NextFrontChunk();
+  void RestartChunks();
+  void StartSuffixes();
+  void SuffixStep();
+  bool ExactLayoutHolds() const;
 
   // Evicts the entries at or before `horizon`. REQUIRES: front_start_ <=
   // horizon (callers test it inline: most events evict nothing).
@@ -210,6 +236,17 @@ class WindowCore {
       report_cache_{};
   [[no_unique_address]] std::conditional_t<kExact, BucketedOnly, OpenBucket>
       open_;
+  // Exact mode: the chunks. Positions are ring positions.
+  struct Chunks {
+    uint32_t split = 0;              // the ring position of DABA chunk number 0
+    uint32_t front_end = 0;          // the end of the front chunk
+    uint32_t open_start = 0;         // the start of the open chunk
+    uint32_t pre_pos = 0;            // the next suffix to compute, downwards
+    uint32_t pre_left = 0;           // suffixes left to compute
+    HotSummary open = kHotIdentity;  // of [open_start, tail)
+    HotSummary pre_run = kHotIdentity;  // of [pre_pos + 1, its chunk's end)
+  };
+  [[no_unique_address]] std::conditional_t<kExact, Chunks, BucketedOnly> x_;
   RingT ring_;
 };
 
@@ -237,7 +274,8 @@ class DrawdownWindow {
   }
 
   // A hint: starts loading the ring slots the next Add() will most likely
-  // read or write (the front entry, the DABA's cursors, the newest entry).
+  // read or write (the front entry, the DABA's cursors or the next suffix
+  // step, the newest entry).
   // No effect on results.
   void PrefetchNextAdd() const {
     std::visit([](const auto& core) { core.PrefetchNextAdd(); }, core_);
