@@ -133,10 +133,11 @@ class ChunkedRing {
     if ((head_ & kMask) == 0) ReleaseBlock((head_ - 1) >> kBlockShift);
   }
 
-  // Bytes held: live and spare blocks, and the table.
+  // Bytes held: live and spare blocks (each with the pool's spacing), and the
+  // table.
   size_t MemoryBytes() const {
     return (size_t{live_blocks_} + (spare_ != nullptr ? 1 : 0)) *
-               sizeof(Block) +
+               Pool().Footprint() +
            (size_t{table_mask_} + 1) * sizeof(Block*);
   }
 

@@ -147,6 +147,14 @@ void BlockPool::Free(void* block) {
 #endif
 }
 
+size_t BlockPool::Footprint() const {
+#ifdef EBB_ASAN
+  return state_->bytes;
+#else
+  return state_->stride;
+#endif
+}
+
 uint64_t BlockPool::TotalAllocations() {
   return g_block_allocations.load(std::memory_order_relaxed);
 }

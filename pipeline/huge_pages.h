@@ -42,6 +42,9 @@ class BlockPool {
   // REQUIRES: `block` came from this pool's Allocate() and is not used after.
   void Free(void* block);
 
+  // The memory one block takes: its size, plus the cache line between blocks
+  // (see Allocate in huge_pages.cc).
+  size_t Footprint() const;
   // Bytes taken from the system for this pool's blocks so far.
   size_t ReservedBytes() const;
   // Allocate() calls of every pool so far (benchmarks count them as heap
