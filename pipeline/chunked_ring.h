@@ -10,7 +10,8 @@
 // block pointers, so growing never copies elements (only the table: one pointer
 // per block), and freed blocks are kept for reuse: after warm-up, push and pop
 // never allocate, and no operation stalls. Blocks come from a BlockPool
-// (pipeline/huge_pages.h): 2 MiB regions backed by huge pages where the system
+// (pipeline/huge_pages.h): 64 MiB regions aligned to 2 MiB, backed by huge
+// pages where the system
 // has them, shared by every ring of the same type. REQUIRES: at most kMaxSize
 // elements at once. Not thread-safe (the pool is).
 

@@ -233,7 +233,9 @@ bool WindowCore<kExact>::ExactLayoutHolds() const {
     if (DabaPos(end_) != x_.open_start) return false;
     if (front_ != end_ && DabaPos(front_) != x_.front_end) return false;
     // The suffix step left of the DABA's oldest chunk.
-    if (x_.pre_left >= kChunk) return false;
+    if (x_.pre_left >= kChunk || (front_ == end_ && x_.pre_left != 0)) {
+      return false;
+    }
     if (front_ != end_ && x_.pre_pos != DabaPos(front_) + x_.pre_left) {
       return false;
     }

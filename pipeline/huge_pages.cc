@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -123,7 +124,8 @@ void* BlockPool::Allocate() {
   // uncoloured blocks on huge pages. A region is large enough for the
   // colours to go round every set of a 64 KiB cache way before they repeat
   // (1,024 blocks or more); only the huge pages it touches take memory.
-  if (static_cast<size_t>(s.limit - s.next) < s.bytes) {
+  // (next may lie up to a gap past limit: compare signed.)
+  if (s.limit - s.next < static_cast<ptrdiff_t>(s.bytes)) {
     const size_t region =
         RoundUp(std::max(kRegionBytes, 1024 * s.stride), kHugePageBytes);
     s.next = static_cast<char*>(MapAligned(region));
