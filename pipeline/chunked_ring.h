@@ -11,9 +11,8 @@
 // per block), and freed blocks are kept for reuse: after warm-up, push and pop
 // never allocate, and no operation stalls. Blocks come from a BlockPool
 // (pipeline/huge_pages.h): 64 MiB regions aligned to 2 MiB, backed by huge
-// pages where the system
-// has them, shared by every ring of the same type. REQUIRES: at most kMaxSize
-// elements at once. Not thread-safe (the pool is).
+// pages where the system has them, shared by every ring of the same type.
+// REQUIRES: at most kMaxSize elements at once. Not thread-safe (the pool is).
 
 #include <algorithm>
 #include <cstdint>

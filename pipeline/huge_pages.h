@@ -1,8 +1,8 @@
 #pragma once
 
 // Memory for the state that thousands of windows touch at random (ring blocks,
-// the symbol map's table), carved from 2 MiB-aligned regions that the kernel is
-// asked, with madvise(MADV_HUGEPAGE), to back with transparent huge pages.
+// the symbol map's table), carved from 2 MiB-aligned mappings that the kernel
+// is asked, with madvise(MADV_HUGEPAGE), to back with transparent huge pages.
 //
 // With 50,000 instruments the windows hold about a gigabyte, and each event
 // touches a few lines on unrelated pages: with 4 KiB pages almost every access
@@ -22,7 +22,7 @@
 
 namespace ebb {
 
-// Bytes of one region, and the alignment of large arrays.
+// A huge page: the alignment of the pools' regions and of large arrays.
 inline constexpr size_t kHugePageBytes = size_t{2} << 20;
 
 // A process-wide pool of equal-sized blocks. Thread-safe. Freed blocks are
@@ -47,8 +47,8 @@ class BlockPool {
   size_t Footprint() const;
   // Bytes taken from the system for this pool's blocks so far.
   size_t ReservedBytes() const;
-  // Allocate() calls of every pool so far (benchmarks count them as heap
-  // allocations).
+  // Allocate() calls of every pool so far, reuses of freed blocks included
+  // (the benchmarks count each as an allocation).
   static uint64_t TotalAllocations();
 
   BlockPool(const BlockPool&) = delete;
