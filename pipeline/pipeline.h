@@ -198,7 +198,9 @@ class Pipeline {
   Output* output_;
   std::vector<std::string> sources_;
   // The table is read at random on every event: on huge pages where the
-  // system has them (pipeline/huge_pages.h).
+  // system has them (pipeline/huge_pages.h). The hash and equality are the
+  // map's defaults, spelled out to reach the allocator argument; they keep
+  // lookups by string_view without building a std::string.
   absl::flat_hash_map<std::string, SymbolState,
                       absl::container_internal::hash_default_hash<std::string>,
                       absl::container_internal::hash_default_eq<std::string>,
