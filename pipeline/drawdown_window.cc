@@ -336,9 +336,7 @@ void WindowCore<kExact>::NextFrontChunk() {
         run = Combine(Lift(pos), run);
         ring_[pos].agg = run.s;
       }
-      const uint32_t front_end = tail;
-      RestartChunks();
-      x_.front_end = front_end;
+      RestartChunks();  // the front chunk now ends at the tail
     }
   }
 }
@@ -374,7 +372,7 @@ void WindowCore<kExact>::Add(TimeNs time, double price, WindowMetrics* out) {
     if (front_start_ <= horizon) ExactEvict(horizon);
     const uint32_t pos = ring_.tail();
     ring_.push_back().entry = {time, price};
-    const HotSummary lifted = {{0.0, pos, pos, pos, pos}, price, price};
+    const HotSummary lifted = Point(pos, price);
     if (pos - x_.open_start == kChunk) {  // the open chunk is full
       const bool was_empty = front_ == end_;
       DabaInsert(x_.open);

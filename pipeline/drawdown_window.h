@@ -170,9 +170,12 @@ class WindowCore {
 
   // Exact mode's chunks (drawdown_window.cc explains them).
   static constexpr uint32_t kChunk = 64;
-  HotSummary Lift(uint32_t pos) const {
-    const double price = ring_[pos].entry.last;
+  // The summary of one event.
+  static HotSummary Point(uint32_t pos, double price) {
     return {{0.0, pos, pos, pos, pos}, price, price};
+  }
+  HotSummary Lift(uint32_t pos) const {
+    return Point(pos, ring_[pos].entry.last);
   }
   void ExactEvict(TimeNs horizon);
   void NextFrontChunk();

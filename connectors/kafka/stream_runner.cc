@@ -210,13 +210,7 @@ StreamStats StreamRunner::stats() const {
 
 absl::Status StreamRunner::Run(const std::atomic<bool>* stop) {
   if (options_.record_latency) {
-    for (std::vector<uint32_t>* samples : {&latencies_, &service_times_}) {
-      const size_t size = samples->size();
-      if (samples->capacity() < size + options_.latency_capacity) {
-        samples->resize(size + options_.latency_capacity);  // touched now
-        samples->resize(size);
-      }
-    }
+    RoomForSamples(options_.latency_capacity, /*geometric=*/false);
   }
   const double cpu_start = ThreadCpuSeconds();
   absl::Status status = Loop(stop);
@@ -318,20 +312,27 @@ void StreamRunner::StartWithoutWarmUp(Task& task,
   task.next_offset = committed >= 0 ? committed : -1;
 }
 
+void StreamRunner::RoomForSamples(size_t extra, bool geometric) {
+  // The new memory is written once here, so that no page fault of the
+  // samples' own memory lands inside a measurement.
+  for (std::vector<uint32_t>* samples : {&latencies_, &service_times_}) {
+    const size_t size = samples->size();
+    if (samples->capacity() - size < extra) {
+      samples->resize(geometric
+                          ? std::max<size_t>({2 * samples->capacity(),
+                                              size + extra, size_t{1} << 20})
+                          : size + extra);
+      samples->resize(size);
+    }
+  }
+}
+
 void StreamRunner::ProcessBatch(size_t count) {
   if (options_.record_latency) {
     // Room for the batch's samples before the clock starts, growing
     // geometrically (reserving exactly size() + count would copy every sample
-    // so far on every batch), and written once, so that no page fault of the
-    // samples' own memory lands inside a measurement.
-    for (std::vector<uint32_t>* samples : {&latencies_, &service_times_}) {
-      if (samples->capacity() - samples->size() < count) {
-        const size_t size = samples->size();
-        samples->resize(std::max<size_t>(
-            {2 * samples->capacity(), size + count, size_t{1} << 20}));
-        samples->resize(size);
-      }
-    }
+    // so far on every batch).
+    RoomForSamples(count, /*geometric=*/true);
   }
   const int64_t batch_start = options_.record_latency ? NowNs() : 0;
   // The task of the previous message and its topic handle: librdkafka keeps

@@ -133,6 +133,9 @@ class StreamRunner : public RebalanceListener, public Output {
   absl::Status Loop(const std::atomic<bool>* stop);
   size_t NextBatch();  // into batch_
   void ProcessBatch(size_t count);
+  // With record_latency: room for `extra` more samples in each vector
+  // (geometric: at least doubling, and at least 2^20 samples).
+  void RoomForSamples(size_t extra, bool geometric);
   void Process(Task& task, const rd_kafka_message_t& message);
   // Loads the message structs, keys and values of the messages ahead of
   // batch_[i] into the cache; hints only.
