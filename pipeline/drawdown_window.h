@@ -10,21 +10,25 @@
 // query in the worst case, so no event ever pays for a stack flip. Exact mode
 // runs it over chunks of 64 events, with suffix summaries for the oldest chunk
 // (drawdown_window.cc): an event that evicts at most one entry does at most
-// about 70 combines (the front moving to the next chunk), most do 4; one that
-// evicts k entries at once also pays O(k). A summary
-// names its witnesses by ring position (4 x 32 bits) instead of copying prices
-// and times, so an exact-mode entry costs 16 + 24 = 40 bytes. A bucketed-mode
-// summary also carries its max and min prices, and a bucket's own points sit
-// in a separate cold slot, so the DABA's steps read one line per position.
+// about 70 combines (the front moving to the next chunk), most do 3. One that
+// evicts k entries at once also pays O(k). A summary names its witnesses by
+// ring position (4 x 32 bits) instead of copying prices and times. An
+// exact-mode entry is its time and price, 16 bytes: the chunks' summaries and
+// the oldest chunks' suffixes are kept beside the ring, not per entry. A
+// bucketed-mode summary also carries its max and min prices, and a bucket's
+// own points sit in a separate cold slot, so the DABA's steps read one line
+// per position.
 
 #include <cstdint>
 #include <limits>
 #include <optional>
 #include <type_traits>
+#include <utility>
 #include <variant>
 
 #include "absl/base/attributes.h"
 #include "pipeline/chunked_ring.h"
+#include "pipeline/huge_pages.h"
 #include "pipeline/time_util.h"
 
 namespace ebb {
@@ -93,9 +97,40 @@ struct HotSummary {
   Summary s;
   double max, min;  // the prices at s.max_at and s.min_at
 };
-struct Slot {  // exact mode: 40 bytes
-  Entry entry;
-  Summary agg;
+// Exact mode's suffix summaries: the summary of [pos, end of pos's chunk)
+// for the positions of the two oldest chunks, at pos % kSlots (two chunks
+// span at most kSlots consecutive positions). One pool block per window,
+// taken by the first event.
+class SuffixBuffer {
+ public:
+  static constexpr uint32_t kSlots = 128;
+  SuffixBuffer() = default;
+  SuffixBuffer(SuffixBuffer&& other) noexcept
+      : slots_(std::exchange(other.slots_, nullptr)) {}
+  SuffixBuffer& operator=(SuffixBuffer&& other) noexcept {
+    std::swap(slots_, other.slots_);  // ours is freed with `other`
+    return *this;
+  }
+  ~SuffixBuffer() {
+    if (slots_ != nullptr) Pool().Free(slots_);
+  }
+  bool allocated() const { return slots_ != nullptr; }
+  void Allocate() { slots_ = static_cast<HotSummary*>(Pool().Allocate()); }
+  HotSummary& operator[](uint32_t pos) { return slots_[pos & (kSlots - 1)]; }
+  const HotSummary& operator[](uint32_t pos) const {
+    return slots_[pos & (kSlots - 1)];
+  }
+  size_t MemoryBytes() const {
+    return slots_ != nullptr ? Pool().Footprint() : 0;
+  }
+
+ private:
+  static BlockPool& Pool() {
+    static BlockPool& pool =
+        BlockPool::For(kSlots * sizeof(HotSummary), alignof(HotSummary));
+    return pool;
+  }
+  HotSummary* slots_ = nullptr;
 };
 // Bucketed mode: one cache line per hot slot, plus a 64-byte BucketPoints.
 struct alignas(64) BucketSlot {
@@ -116,57 +151,78 @@ class WindowCore {
   void PrefetchNextAdd() const;
   void PrefetchTable() const;
   uint32_t entries() const { return ring_.size(); }
-  size_t MemoryBytes() const { return ring_.MemoryBytes(); }
+  size_t MemoryBytes() const {
+    if constexpr (kExact) {
+      return ring_.MemoryBytes() + x_.daba.MemoryBytes() +
+             x_.suffix.MemoryBytes();
+    } else {
+      return ring_.MemoryBytes();
+    }
+  }
   bool CheckInvariants() const;
 
  private:
-  using RingT = std::conditional_t<kExact, ChunkedRing<Slot>,
+  using RingT = std::conditional_t<kExact, ChunkedRing<Entry>,
                                    ChunkedRing<BucketSlot, BucketPoints>>;
   static constexpr Summary kIdentity = {-1.0, 0, 0, 0, 0};
   static constexpr HotSummary kHotIdentity = {kIdentity, 0.0, 0.0};
 
+  const Entry& EntryAt(uint32_t pos) const {
+    if constexpr (kExact) {
+      return ring_[pos];
+    } else {
+      return ring_[pos].entry;
+    }
+  }
   // An entry's own max or min point (bucketed: the open bucket's, for the
   // newest position).
   PricePoint MaxPoint(uint32_t pos) const;
   PricePoint MinPoint(uint32_t pos) const;
-  // The summary stored at `pos`, with its witnesses' prices (exact mode reads
-  // them from the ring; bucketed mode stores them).
+  // Bucketed mode: the summary stored at ring position `pos` (exact mode's
+  // entries hold none).
   HotSummary AggAt(uint32_t pos) const {
     if constexpr (kExact) {
-      const Summary& s = ring_[pos].agg;
-      if (s.mdd < 0) return kHotIdentity;
-      return {s, ring_[s.max_at].entry.last, ring_[s.min_at].entry.last};
+      return kHotIdentity;
     } else {
       return ring_[pos].agg;
     }
   }
   void SetAgg(uint32_t pos, const HotSummary& h) {
-    if constexpr (kExact) {
-      ring_[pos].agg = h.s;
-    } else {
-      ring_[pos].agg = h;
-    }
+    if constexpr (!kExact) ring_[pos].agg = h;
   }
   ABSL_ATTRIBUTE_ALWAYS_INLINE static HotSummary Combine(const HotSummary& a,
                                                          const HotSummary& b);
+  // Combine(Point(pos, price), b) and Combine(a, Point(pos, price)) for a
+  // non-identity b or a: the same results, with the comparisons a point
+  // makes constant folded away (exact mode's per-event combines).
+  ABSL_ATTRIBUTE_ALWAYS_INLINE static HotSummary PointThen(uint32_t pos,
+                                                           double price,
+                                                           const HotSummary& b);
+  ABSL_ATTRIBUTE_ALWAYS_INLINE static void ThenPoint(HotSummary* a,
+                                                     uint32_t pos,
+                                                     double price);
 
   // DABA Lite over positions [front_, end_): bucketed mode, ring positions
-  // (one per bucket); exact mode, chunk numbers (one per kChunk events, its
-  // summary stored in the chunk's first slot). `lifted` is the summary of
-  // the element inserted at end_.
+  // (one per bucket); exact mode, positions in x_.daba (one per chunk of
+  // kChunk events). `lifted` is the summary of the element inserted at end_.
   void DabaInsert(const HotSummary& lifted);
   void DabaEvict();
   HotSummary DabaQuery() const;
   void DabaStep();
-  uint32_t DabaPos(uint32_t i) const {
+  HotSummary DabaAgg(uint32_t i) const {
     if constexpr (kExact) {
-      return x_.split + i * kChunk;
+      return x_.daba[i];
     } else {
-      return i;
+      return AggAt(i);
     }
   }
-  HotSummary DabaAgg(uint32_t i) const { return AggAt(DabaPos(i)); }
-  void SetDabaAgg(uint32_t i, const HotSummary& h) { SetAgg(DabaPos(i), h); }
+  void SetDabaAgg(uint32_t i, const HotSummary& h) {
+    if constexpr (kExact) {
+      x_.daba[i] = h;
+    } else {
+      SetAgg(i, h);
+    }
+  }
 
   // Exact mode's chunks (drawdown_window.cc explains them).
   static constexpr uint32_t kChunk = 64;
@@ -174,14 +230,18 @@ class WindowCore {
   static HotSummary Point(uint32_t pos, double price) {
     return {{0.0, pos, pos, pos, pos}, price, price};
   }
-  HotSummary Lift(uint32_t pos) const {
-    return Point(pos, ring_[pos].entry.last);
-  }
-  void ExactEvict(TimeNs horizon);
+  HotSummary Lift(uint32_t pos) const { return Point(pos, EntryAt(pos).last); }
+  // Exact mode's eviction of the entries at or before `horizon`. REQUIRES:
+  // front_start_ <= horizon.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void ExactEvict(TimeNs horizon);
+  // The front chunk's last entry has just left: the next chunk becomes the
+  // front chunk, or the window restarts empty. Returns false when the window
+  // is empty.
+  ABSL_ATTRIBUTE_NOINLINE bool FrontChunkDrained();
   void NextFrontChunk();
   void RestartChunks();
   void StartSuffixes();
-  void SuffixStep();
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void SuffixStep();
   bool ExactLayoutHolds() const;
 
   // Evicts the entries at or before `horizon`. REQUIRES: front_start_ <=
@@ -241,15 +301,19 @@ class WindowCore {
       report_cache_{};
   [[no_unique_address]] std::conditional_t<kExact, BucketedOnly, OpenBucket>
       open_;
-  // Exact mode: the chunks. Positions are ring positions.
+  // Exact mode: the chunks. Positions are ring positions, except in daba.
   struct Chunks {
-    uint32_t split = 0;              // the ring position of DABA chunk number 0
-    uint32_t front_end = 0;          // the end of the front chunk
-    uint32_t open_start = 0;         // the start of the open chunk
-    uint32_t pre_pos = 0;            // the next suffix to compute, downwards
-    uint32_t pre_left = 0;           // suffixes left to compute
-    HotSummary open = kHotIdentity;  // of [open_start, tail)
+    uint32_t front_end = 0;             // the end of the front chunk
+    uint32_t open_start = 0;            // the start of the open chunk
+    uint32_t pre_pos = 0;               // the next suffix to compute, downwards
+    uint32_t pre_left = 0;              // suffixes left to compute
+    HotSummary open = kHotIdentity;     // of [open_start, tail)
     HotSummary pre_run = kHotIdentity;  // of [pre_pos + 1, its chunk's end)
+    // The suffixes of the front chunk and of the DABA's oldest chunk.
+    SuffixBuffer suffix;
+    // The DABA's elements, one per full chunk between the two: [front_,
+    // end_) are its positions.
+    ChunkedRing<HotSummary> daba;
   };
   [[no_unique_address]] std::conditional_t<kExact, Chunks, BucketedOnly> x_;
   RingT ring_;
@@ -292,7 +356,7 @@ class DrawdownWindow {
 
   // True when the window cannot take another entry (ChunkedRing::kMaxSize).
   bool full() const {
-    return entries() + 1 >= ChunkedRing<window_internal::Slot>::kMaxSize;
+    return entries() + 1 >= ChunkedRing<window_internal::Entry>::kMaxSize;
   }
   uint32_t entries() const {
     return std::visit([](const auto& core) { return core.entries(); }, core_);
