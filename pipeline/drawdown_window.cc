@@ -68,65 +68,59 @@ inline HotSummary WindowCore<kExact>::Combine(const HotSummary& a,
   return out;
 }
 
+// The two below are written as selects, not branches: on a random walk their
+// comparisons go either way at random, and a mispredicted branch costs more
+// than the division and moves that a select always pays (exact mode, 43,200
+// entries, min of 21 interleaved runs: 24.2 -> 20.9 ns per event; a strictly
+// falling series, predictable either way, 16.4 -> 17.2). A select of two
+// doubles whose equal values are interchangeable is a max or min instruction.
+// The general Combine written the same way measured no faster.
+
 template <bool kExact>
 inline HotSummary WindowCore<kExact>::PointThen(uint32_t pos, double price,
                                                 const HotSummary& b) {
   HotSummary out;
-  if (b.max >= price) {
-    out.s.max_at = b.s.max_at;
-    out.max = b.max;
-  } else {
-    out.s.max_at = pos;
-    out.max = price;
-  }
-  // The point's mdd is 0 with the pair (pos, pos); the cross term, when b's
-  // min is at or below the price, is >= 0 and wins the tie.
-  out.s.pk_at = pos;
-  if (b.min <= price) {
-    out.s.min_at = b.s.min_at;
-    out.min = b.min;
-    out.s.mdd = 1.0 - b.min / price;
-    out.s.tr_at = b.s.min_at;
-  } else {
-    out.s.min_at = pos;
-    out.min = price;
-    out.s.mdd = 0.0;
-    out.s.tr_at = pos;
-  }
-  if (b.s.mdd >= out.s.mdd) {
-    out.s.mdd = b.s.mdd;
-    out.s.pk_at = b.s.pk_at;
-    out.s.tr_at = b.s.tr_at;
-  }
+  const bool b_max = b.max >= price;
+  out.max = price > b.max ? price : b.max;
+  out.s.max_at = b_max ? b.s.max_at : pos;
+  // The point's mdd is 0 with the pair (pos, pos). When b's min is at or
+  // below the price, the cross term is >= 0 and wins that tie; otherwise it is
+  // negative.
+  const bool b_min = b.min <= price;
+  out.min = price < b.min ? price : b.min;
+  out.s.min_at = b_min ? b.s.min_at : pos;
+  const double cross = 1.0 - b.min / price;
+  const double mdd = cross > 0.0 ? cross : 0.0;
+  const uint32_t tr = b_min ? b.s.min_at : pos;
+  const bool b_mdd = b.s.mdd >= mdd;
+  out.s.mdd = mdd > b.s.mdd ? mdd : b.s.mdd;
+  out.s.pk_at = b_mdd ? b.s.pk_at : pos;
+  out.s.tr_at = b_mdd ? b.s.tr_at : tr;
   return out;
 }
 
 template <bool kExact>
 inline void WindowCore<kExact>::ThenPoint(HotSummary* a, uint32_t pos,
                                           double price) {
-  // The cross term first: it reads a's max before it moves.
-  if (price <= a->max) {
-    const double cross = 1.0 - price / a->max;
-    if (cross >= a->s.mdd) {
-      a->s.mdd = cross;
-      a->s.pk_at = a->s.max_at;
-      a->s.tr_at = pos;
-    }
-  }
+  HotSummary x = *a;
+  // The cross term reads a's max before it moves. Above the max it is
+  // negative, below every mdd (>= 0).
+  const double cross = 1.0 - price / x.max;
+  const bool take = cross >= x.s.mdd;
+  x.s.mdd = x.s.mdd > cross ? x.s.mdd : cross;
+  x.s.pk_at = take ? x.s.max_at : x.s.pk_at;
+  x.s.tr_at = take ? pos : x.s.tr_at;
   // The point's own mdd, 0, wins a tie with 0.
-  if (!(a->s.mdd > 0)) {
-    a->s.mdd = 0.0;
-    a->s.pk_at = pos;
-    a->s.tr_at = pos;
-  }
-  if (price >= a->max) {
-    a->s.max_at = pos;
-    a->max = price;
-  }
-  if (price <= a->min) {
-    a->s.min_at = pos;
-    a->min = price;
-  }
+  const bool zero = !(x.s.mdd > 0);
+  x.s.pk_at = zero ? pos : x.s.pk_at;
+  x.s.tr_at = zero ? pos : x.s.tr_at;
+  const bool up = price >= x.max;
+  x.max = x.max > price ? x.max : price;
+  x.s.max_at = up ? pos : x.s.max_at;
+  const bool down = price <= x.min;
+  x.min = x.min < price ? x.min : price;
+  x.s.min_at = down ? pos : x.s.min_at;
+  *a = x;
 }
 
 // DABA Lite. Positions: front_ <= l_ <= r_ <= a_ <= b_ <= end_ (as distances
