@@ -104,8 +104,8 @@ class ChunkedRing {
   }
 
   // Every line of a slot (slots are at most one line long): a slot that is
-  // not line-aligned (an exact-mode slot is 40 bytes) straddles two lines half
-  // of the time, and the second is where its summary's witness positions are.
+  // not line-aligned (a 40-byte summary in exact mode's DABA ring) straddles
+  // two lines half of the time.
   static void PrefetchSlot(const T* slot) {
     static_assert(sizeof(T) <= 64);
     PrefetchLine(slot);
