@@ -1,7 +1,8 @@
 #pragma once
 
-// ChunkedRing<T, Cold>: a FIFO of T addressed by a 32-bit position that wraps
-// around, optionally with a second, "cold" slot of type Cold per position.
+// ChunkedRing<T, Cold, kShift>: a FIFO of T addressed by a 32-bit position
+// that wraps around, optionally with a second, "cold" slot of type Cold per
+// position, in blocks of 2^kShift slots (128 by default).
 //
 // The cold slots live in the same block as the hot ones but in their own array,
 // so code that walks the hot slots never pulls cold bytes into the cache.
@@ -39,10 +40,11 @@ struct Block<T, void, kSize> {
 };
 }  // namespace ring_internal
 
-template <typename T, typename Cold = void>
+template <typename T, typename Cold = void, uint32_t kShift = 7>
 class ChunkedRing {
  public:
-  static constexpr uint32_t kBlockShift = 7;
+  // Blocks of 2^kBlockShift slots.
+  static constexpr uint32_t kBlockShift = kShift;
   static constexpr uint32_t kBlockSize = 1u << kBlockShift;
   static constexpr uint32_t kMaxSize = 1u << 30;
 

@@ -131,7 +131,7 @@ inline void WindowCore<kExact>::ThenPoint(HotSummary* a, uint32_t pos,
 template <bool kExact>
 void WindowCore<kExact>::DabaInsert(const HotSummary& lifted) {
   query_cached_ = false;
-  if constexpr (kExact) x_.daba.push_back();
+  if constexpr (kExact) daba_.push_back();
   SetDabaAgg(end_, lifted);
   back_ = Combine(back_, lifted);
   if constexpr (!kExact) {
@@ -146,7 +146,7 @@ void WindowCore<kExact>::DabaEvict() {
   query_cached_ = false;
   ++front_;
   DabaStep();
-  if constexpr (kExact) x_.daba.pop_front();
+  if constexpr (kExact) daba_.pop_front();
 }
 
 template <bool kExact>
@@ -208,10 +208,10 @@ void WindowCore<kExact>::PrefetchNextAdd() const {
     ring_.PrefetchHot(head);
     ring_.PrefetchHot(head + 1);
     ring_.PrefetchNextPush();
-    PrefetchLine(&x_.suffix[head + 1]);
+    ChunkedRing<HotSummary>::PrefetchSlot(&x_.suffix[head + 1]);
     if (x_.pre_left > 0) {
       ring_.PrefetchHot(x_.pre_pos);
-      PrefetchLine(&x_.suffix[x_.pre_pos]);
+      ChunkedRing<HotSummary>::PrefetchSlot(&x_.suffix[x_.pre_pos]);
     }
   } else {
     // DabaQuery reads the front and, after an eviction, the entry after it
@@ -281,8 +281,9 @@ bool WindowCore<kExact>::CheckInvariants() const {
 template <bool kExact>
 bool WindowCore<kExact>::ExactLayoutHolds() const {
   if constexpr (kExact) {
-    if (x_.daba.head() != front_ || x_.daba.tail() != end_) return false;
+    if (daba_.head() != front_ || daba_.tail() != end_) return false;
     if (ring_.empty()) return front_start_ == kNoFront && front_ == end_;
+    if (!x_.suffix.allocated()) return false;
     const uint32_t head = ring_.head(), tail = ring_.tail();
     const uint32_t front_len = x_.front_end - head;
     const uint32_t open_at = x_.open_start - head, size = tail - head;
@@ -294,8 +295,10 @@ bool WindowCore<kExact>::ExactLayoutHolds() const {
     if (front_start_ != ring_[head].start) return false;
     // The DABA's chunks fill [front_end, open_start), kChunk entries each.
     if ((end_ - front_) * kChunk != open_at - front_len) return false;
-    // The suffix steps left in the DABA's oldest chunk.
-    if (x_.pre_left >= kChunk || (front_ == end_ && x_.pre_left != 0)) {
+    // The suffix steps left in the DABA's oldest chunk (its last position's
+    // suffix is computed when the chunk becomes the oldest, its first one's
+    // when it becomes the front).
+    if (x_.pre_left > kChunk - 2 || (front_ == end_ && x_.pre_left != 0)) {
       return false;
     }
     if (front_ != end_ && x_.pre_pos != x_.front_end + x_.pre_left) {
@@ -321,7 +324,7 @@ bool WindowCore<kExact>::ExactLayoutHolds() const {
         fold = Combine(Lift(pos), fold);
         if (!same(fold, x_.suffix[pos])) return false;
       }
-      if (!same(fold, x_.pre_run)) return false;
+      if (fold.s.mdd < 0 || !same(fold, x_.pre_run)) return false;
     }
     // The open summary is the fold of the open chunk.
     HotSummary open = kHotIdentity;
@@ -329,10 +332,16 @@ bool WindowCore<kExact>::ExactLayoutHolds() const {
       open = Combine(open, Lift(pos));
     }
     if (!same(open, x_.open)) return false;
+    // A cached DABA answer is the current one.
+    if (query_cached_) {
+      const HotSummary q = DabaQuery();
+      if (!same(q, query_cache_)) return false;
+    }
     // The DABA's answer agrees with the fold of its chunks' events (checked
     // for short DABAs: the tests call this on every event). Where rounding
     // makes two pairs' declines equal, the grouping decides which pair is
-    // named: the pair only has to realise the value.
+    // named: the pair only has to realise the value, and a value of 0 is one
+    // event's.
     if (end_ - front_ <= 8) {
       fold = kHotIdentity;
       for (uint32_t pos = x_.front_end; pos != x_.open_start; ++pos) {
@@ -344,11 +353,16 @@ bool WindowCore<kExact>::ExactLayoutHolds() const {
           fold.min != q.min) {
         return false;
       }
-      if (q.s.mdd >= 0 &&
-          (q.s.pk_at - x_.front_end > q.s.tr_at - x_.front_end ||
-           (q.s.mdd > 0 &&
-            1.0 - ring_[q.s.tr_at].last / ring_[q.s.pk_at].last != q.s.mdd))) {
-        return false;
+      if (q.s.mdd >= 0) {
+        const uint32_t pk = q.s.pk_at - x_.front_end;
+        const uint32_t tr = q.s.tr_at - x_.front_end;
+        if (pk > tr || tr >= x_.open_start - x_.front_end) return false;
+        if (q.s.mdd == 0
+                ? pk != tr
+                : 1.0 - ring_[q.s.tr_at].last / ring_[q.s.pk_at].last !=
+                      q.s.mdd) {
+          return false;
+        }
       }
     }
   }
@@ -372,8 +386,9 @@ void WindowCore<kExact>::Evict(TimeNs horizon) {
 }
 
 // Exact mode (docs/design.md, "The window"). The window [head, tail) is
-// three runs: the front chunk [head, front_end), whose slots hold suffix
-// summaries (slot i: the summary of [i, front_end)); the DABA's chunks of
+// three runs: the front chunk [head, front_end), whose positions have suffix
+// summaries in x_.suffix (position i: the summary of [i, front_end)); the
+// DABA's chunks of
 // kChunk entries each, [front_end, open_start); and the open chunk
 // [open_start, tail), summarised in x_.open. The window's summary is front
 // suffix + DABA query + open summary: two combines, and the DABA changes
@@ -417,8 +432,8 @@ void WindowCore<kExact>::RestartChunks() {
     x_.front_end = x_.open_start = tail;
     x_.open = kHotIdentity;
     x_.pre_left = 0;
-    // The DABA is empty: its positions restart at x_.daba's.
-    front_ = l_ = r_ = a_ = b_ = end_ = x_.daba.tail();
+    // The DABA is empty: its positions restart at daba_'s.
+    front_ = l_ = r_ = a_ = b_ = end_ = daba_.tail();
     mid_ = back_ = kHotIdentity;
     query_cached_ = false;
   }

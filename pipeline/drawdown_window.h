@@ -10,7 +10,7 @@
 // query in the worst case, so no event ever pays for a stack flip. Exact mode
 // runs it over chunks of 64 events, with suffix summaries for the oldest chunk
 // (drawdown_window.cc): an event that evicts at most one entry does at most
-// about 70 combines (the front moving to the next chunk), most do 3. One that
+// about 70 combines (the front moving to the next chunk), most do 4. One that
 // evicts k entries at once also pays O(k). A summary names its witnesses by
 // ring position (4 x 32 bits) instead of copying prices and times. An
 // exact-mode entry is its time and price, 16 bytes: the chunks' summaries and
@@ -21,6 +21,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -115,7 +116,11 @@ class SuffixBuffer {
     if (slots_ != nullptr) Pool().Free(slots_);
   }
   bool allocated() const { return slots_ != nullptr; }
-  void Allocate() { slots_ = static_cast<HotSummary*>(Pool().Allocate()); }
+  // REQUIRES: !allocated().
+  void Allocate() {
+    slots_ = static_cast<HotSummary*>(Pool().Allocate());
+    std::uninitialized_default_construct_n(slots_, kSlots);
+  }
   HotSummary& operator[](uint32_t pos) { return slots_[pos & (kSlots - 1)]; }
   const HotSummary& operator[](uint32_t pos) const {
     return slots_[pos & (kSlots - 1)];
@@ -153,7 +158,7 @@ class WindowCore {
   uint32_t entries() const { return ring_.size(); }
   size_t MemoryBytes() const {
     if constexpr (kExact) {
-      return ring_.MemoryBytes() + x_.daba.MemoryBytes() +
+      return ring_.MemoryBytes() + daba_.MemoryBytes() +
              x_.suffix.MemoryBytes();
     } else {
       return ring_.MemoryBytes();
@@ -203,7 +208,7 @@ class WindowCore {
                                                      double price);
 
   // DABA Lite over positions [front_, end_): bucketed mode, ring positions
-  // (one per bucket); exact mode, positions in x_.daba (one per chunk of
+  // (one per bucket); exact mode, positions in daba_ (one per chunk of
   // kChunk events). `lifted` is the summary of the element inserted at end_.
   void DabaInsert(const HotSummary& lifted);
   void DabaEvict();
@@ -211,14 +216,14 @@ class WindowCore {
   void DabaStep();
   HotSummary DabaAgg(uint32_t i) const {
     if constexpr (kExact) {
-      return x_.daba[i];
+      return daba_[i];
     } else {
       return AggAt(i);
     }
   }
   void SetDabaAgg(uint32_t i, const HotSummary& h) {
     if constexpr (kExact) {
-      x_.daba[i] = h;
+      daba_[i] = h;
     } else {
       SetAgg(i, h);
     }
@@ -301,7 +306,7 @@ class WindowCore {
       report_cache_{};
   [[no_unique_address]] std::conditional_t<kExact, BucketedOnly, OpenBucket>
       open_;
-  // Exact mode: the chunks. Positions are ring positions, except in daba.
+  // Exact mode: the chunks. Positions are ring positions.
   struct Chunks {
     uint32_t front_end = 0;             // the end of the front chunk
     uint32_t open_start = 0;            // the start of the open chunk
@@ -311,12 +316,16 @@ class WindowCore {
     HotSummary pre_run = kHotIdentity;  // of [pre_pos + 1, its chunk's end)
     // The suffixes of the front chunk and of the DABA's oldest chunk.
     SuffixBuffer suffix;
-    // The DABA's elements, one per full chunk between the two: [front_,
-    // end_) are its positions.
-    ChunkedRing<HotSummary> daba;
   };
   [[no_unique_address]] std::conditional_t<kExact, Chunks, BucketedOnly> x_;
   RingT ring_;
+  // Exact mode: the DABA's elements, one per full chunk between the front and
+  // the open chunk; [front_, end_) are its positions. Touched once per kChunk
+  // events, hence last. Blocks of 32 (1,280 bytes): a window keeps a block
+  // and a spare even when it holds two chunks.
+  [[no_unique_address]] std::conditional_t<
+      kExact, ChunkedRing<HotSummary, void, 5>, BucketedOnly>
+      daba_;
 };
 
 extern template class WindowCore<true>;
