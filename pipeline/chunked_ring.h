@@ -135,6 +135,10 @@ class ChunkedRing {
     if ((head_ & kMask) == 0) ReleaseBlock((head_ - 1) >> kBlockShift);
   }
 
+  // BlockPool::Prefault for the blocks of this ring type (shared by every
+  // ring of the type): the next `blocks` blocks taken are already backed.
+  static void PrefaultBlocks(size_t blocks) { Pool().Prefault(blocks); }
+
   // Bytes held: live and spare blocks (each with the pool's spacing), and the
   // table.
   size_t MemoryBytes() const {

@@ -149,6 +149,19 @@ void BlockPool::Free(void* block) {
 #endif
 }
 
+void BlockPool::Prefault(size_t blocks) {
+  std::vector<void*> taken;
+  taken.reserve(blocks);
+  for (size_t i = 0; i < blocks; ++i) {
+    char* block = static_cast<char*>(Allocate());
+    for (size_t at = 0; at < state_->bytes; at += 4096) block[at] = 0;
+    block[state_->bytes - 1] = 0;
+    taken.push_back(block);
+  }
+  // Freed in reverse, so that the free list hands them out in address order.
+  for (auto it = taken.rbegin(); it != taken.rend(); ++it) Free(*it);
+}
+
 size_t BlockPool::Footprint() const {
 #ifdef EBB_ASAN
   return state_->bytes;

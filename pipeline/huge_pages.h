@@ -42,6 +42,16 @@ class BlockPool {
   // REQUIRES: `block` came from this pool's Allocate() and is not used after.
   void Free(void* block);
 
+  // Makes sure the next `blocks` Allocate() calls return memory that is
+  // already backed by pages: takes that many blocks (reused ones first),
+  // writes to every page of each, and frees them again. The kernel's
+  // first-touch cost (zeroing a page, setting up its mapping: for a 2 MiB
+  // page in a virtual machine, up to milliseconds) is then paid here instead
+  // of inside whichever event takes the block. For a caller that knows how
+  // many blocks it will need: a service at start-up, a benchmark between its
+  // timed phases.
+  void Prefault(size_t blocks);
+
   // The memory one block takes: its size, plus the cache line between blocks
   // (see Allocate in huge_pages.cc).
   size_t Footprint() const;

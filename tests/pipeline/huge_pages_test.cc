@@ -5,6 +5,8 @@
 
 #include "pipeline/huge_pages.h"
 
+#include <sys/mman.h>
+
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -152,6 +154,42 @@ TEST(BlockPoolTest, BlocksStayInsideTheirRegions) {
     blocks.push_back(b);
   }
   EXPECT_GT(blocks.size(), kRegion / kStride);
+  for (char* b : blocks) pool.Free(b);
+}
+
+// Whether every page of [p, p + bytes) is resident (mincore).
+bool Resident(const void* p, size_t bytes) {
+  const uintptr_t page = 4096;
+  const uintptr_t begin = reinterpret_cast<uintptr_t>(p) & ~(page - 1);
+  const uintptr_t end = reinterpret_cast<uintptr_t>(p) + bytes;
+  std::vector<unsigned char> in((end - begin + page - 1) / page);
+  if (mincore(reinterpret_cast<void*>(begin), end - begin, in.data()) != 0) {
+    return false;
+  }
+  for (unsigned char c : in) {
+    if ((c & 1) == 0) return false;
+  }
+  return true;
+}
+
+// Prefault(n): the next n blocks come from memory already taken and touched,
+// in address order, and every page of them is resident.
+TEST(BlockPoolTest, PrefaultedBlocksAreResidentAndTakenNext) {
+  constexpr size_t kSize = (size_t{1} << 20) + 4096;  // a pool of its own
+  constexpr int kBlocks = 6;
+  BlockPool& pool = BlockPool::For(kSize, 64);
+  pool.Prefault(kBlocks);
+  const size_t reserved = pool.ReservedBytes();
+  EXPECT_GE(reserved, kBlocks * kSize);
+  std::vector<char*> blocks;
+  for (int i = 0; i < kBlocks; ++i) {
+    blocks.push_back(static_cast<char*>(pool.Allocate()));
+    EXPECT_TRUE(Resident(blocks.back(), kSize)) << "block " << i;
+    if (i > 0) {
+      EXPECT_LT(blocks[i - 1], blocks[i]) << "block " << i;
+    }
+  }
+  EXPECT_EQ(pool.ReservedBytes(), reserved);
   for (char* b : blocks) pool.Free(b);
 }
 #endif
