@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "absl/base/optimization.h"
+
 namespace ebb {
 
 namespace window_internal {
@@ -324,7 +326,8 @@ bool WindowCore<kExact>::ExactLayoutHolds() const {
         fold = Combine(Lift(pos), fold);
         if (!same(fold, x_.suffix[pos])) return false;
       }
-      if (fold.s.mdd < 0 || !same(fold, x_.pre_run)) return false;
+      // (The run the next step extends is the last suffix computed.)
+      if (fold.s.mdd < 0) return false;
     }
     // The open summary is the fold of the open chunk.
     HotSummary open = kHotIdentity;
@@ -332,37 +335,36 @@ bool WindowCore<kExact>::ExactLayoutHolds() const {
       open = Combine(open, Lift(pos));
     }
     if (!same(open, x_.open)) return false;
+    // Whether `got` agrees with `want`, the summary of [from, to) grouped
+    // another way. Where rounding makes two pairs' declines equal, the
+    // grouping decides which pair is named: the pair only has to realise the
+    // value, and a value of 0 is one event's.
+    const auto agrees = [this](const HotSummary& want, const HotSummary& got,
+                               uint32_t from, uint32_t to) {
+      if (want.s.mdd != got.s.mdd) return false;
+      if (want.s.mdd < 0) return true;
+      if (want.s.max_at != got.s.max_at || want.s.min_at != got.s.min_at ||
+          want.max != got.max || want.min != got.min) {
+        return false;
+      }
+      const uint32_t pk = got.s.pk_at - from, tr = got.s.tr_at - from;
+      if (pk > tr || tr >= to - from) return false;
+      return got.s.mdd == 0
+                 ? pk == tr
+                 : 1.0 - ring_[got.s.tr_at].last / ring_[got.s.pk_at].last ==
+                       got.s.mdd;
+    };
     // A cached DABA answer is the current one.
-    if (query_cached_) {
-      const HotSummary q = DabaQuery();
-      if (!same(q, query_cache_)) return false;
-    }
+    if (query_cached_ && !same(DabaQuery(), query_cache_)) return false;
     // The DABA's answer agrees with the fold of its chunks' events (checked
-    // for short DABAs: the tests call this on every event). Where rounding
-    // makes two pairs' declines equal, the grouping decides which pair is
-    // named: the pair only has to realise the value, and a value of 0 is one
-    // event's.
+    // for short DABAs: the tests call this on every event).
     if (end_ - front_ <= 8) {
       fold = kHotIdentity;
       for (uint32_t pos = x_.front_end; pos != x_.open_start; ++pos) {
         fold = Combine(fold, Lift(pos));
       }
-      const HotSummary q = DabaQuery();
-      if (fold.s.mdd != q.s.mdd || fold.s.max_at != q.s.max_at ||
-          fold.s.min_at != q.s.min_at || fold.max != q.max ||
-          fold.min != q.min) {
+      if (!agrees(fold, DabaQuery(), x_.front_end, x_.open_start)) {
         return false;
-      }
-      if (q.s.mdd >= 0) {
-        const uint32_t pk = q.s.pk_at - x_.front_end;
-        const uint32_t tr = q.s.tr_at - x_.front_end;
-        if (pk > tr || tr >= x_.open_start - x_.front_end) return false;
-        if (q.s.mdd == 0
-                ? pk != tr
-                : 1.0 - ring_[q.s.tr_at].last / ring_[q.s.pk_at].last !=
-                      q.s.mdd) {
-          return false;
-        }
       }
     }
   }
@@ -445,7 +447,8 @@ void WindowCore<kExact>::NextFrontChunk() {
     if (front_ != end_) {  // the DABA's oldest chunk becomes the front chunk
       const uint32_t first = x_.front_end;
       while (x_.pre_left > 0) SuffixStep();
-      x_.suffix[first] = Combine(Lift(first), x_.pre_run);
+      x_.suffix[first] =
+          PointThen(first, ring_[first].last, x_.suffix[first + 1]);
       DabaEvict();
       x_.front_end = first + kChunk;
       StartSuffixes();
@@ -474,8 +477,7 @@ void WindowCore<kExact>::StartSuffixes() {
     // last one's is its point: computed now, so that every step combines with
     // a non-identity run.
     const uint32_t last = x_.front_end + kChunk - 1;
-    x_.pre_run = Lift(last);
-    x_.suffix[last] = x_.pre_run;
+    x_.suffix[last] = Lift(last);
     x_.pre_left = kChunk - 2;
     x_.pre_pos = last - 1;
   }
@@ -484,8 +486,8 @@ void WindowCore<kExact>::StartSuffixes() {
 template <bool kExact>
 inline void WindowCore<kExact>::SuffixStep() {
   if constexpr (kExact) {
-    x_.pre_run = PointThen(x_.pre_pos, ring_[x_.pre_pos].last, x_.pre_run);
-    x_.suffix[x_.pre_pos] = x_.pre_run;
+    const uint32_t pos = x_.pre_pos;
+    x_.suffix[pos] = PointThen(pos, ring_[pos].last, x_.suffix[pos + 1]);
     --x_.pre_pos;
     --x_.pre_left;
   }
@@ -498,17 +500,17 @@ void WindowCore<kExact>::Add(TimeNs time, double price, WindowMetrics* out) {
     if (front_start_ <= horizon) ExactEvict(horizon);
     const uint32_t pos = ring_.tail();
     ring_.push_back() = {time, price};
-    const HotSummary lifted = Point(pos, price);
-    if (pos - x_.open_start == kChunk) {  // the open chunk is full
+    if (ABSL_PREDICT_FALSE(pos - x_.open_start == kChunk)) {
+      // The open chunk is full.
       const bool was_empty = front_ == end_;
       DabaInsert(x_.open);
       if (was_empty) StartSuffixes();
       x_.open_start = pos;
-      x_.open = lifted;
-    } else if (x_.open.s.mdd >= 0) {
+      x_.open = Point(pos, price);
+    } else if (ABSL_PREDICT_TRUE(x_.open.s.mdd >= 0)) {
       ThenPoint(&x_.open, pos, price);
     } else {
-      x_.open = lifted;
+      x_.open = Point(pos, price);
     }
     if (x_.front_end == ring_.head()) {  // the window was empty
       NextFrontChunk();
@@ -591,9 +593,14 @@ inline void WindowCore<kExact>::Report(double price, const Summary& s,
   if constexpr (kExact) {
     // In cache, reading the witness entries is cheaper than keeping a cache
     // of them (a falling series changes the pair on every event).
-    out->peak = MaxPoint(s.max_at);
-    out->mdd_peak = MaxPoint(s.pk_at);
-    out->mdd_trough = MinPoint(s.tr_at);
+    // All three read before *out is written: a store through `out` could
+    // alias the ring's block table, and would make every read reload it.
+    const PricePoint peak = MaxPoint(s.max_at);
+    const PricePoint mdd_peak = MaxPoint(s.pk_at);
+    const PricePoint mdd_trough = MinPoint(s.tr_at);
+    out->peak = peak;
+    out->mdd_peak = mdd_peak;
+    out->mdd_trough = mdd_trough;
   } else {
     ReportWitnessesCached(s, out);
   }

@@ -268,8 +268,8 @@ class WindowCore {
   // Bucketed: the newest entry is open (not yet in the DABA) until open_end_.
   // Its ring slots are written when it closes; until then it lives in open_.
   bool has_open_ = false;
-  // Bucketed: query_cache_ holds DabaQuery() of the closed buckets (valid until
-  // an insert or evict).
+  // query_cache_ holds DabaQuery() (valid until the DABA's next insert or
+  // evict).
   bool query_cached_ = false;
   bool evicted_any_ = false;
   uint32_t front_ = 0, l_ = 0, r_ = 0, a_ = 0, b_ = 0, end_ = 0;
@@ -308,12 +308,11 @@ class WindowCore {
       open_;
   // Exact mode: the chunks. Positions are ring positions.
   struct Chunks {
-    uint32_t front_end = 0;             // the end of the front chunk
-    uint32_t open_start = 0;            // the start of the open chunk
-    uint32_t pre_pos = 0;               // the next suffix to compute, downwards
-    uint32_t pre_left = 0;              // suffixes left to compute
-    HotSummary open = kHotIdentity;     // of [open_start, tail)
-    HotSummary pre_run = kHotIdentity;  // of [pre_pos + 1, its chunk's end)
+    uint32_t front_end = 0;          // the end of the front chunk
+    uint32_t open_start = 0;         // the start of the open chunk
+    uint32_t pre_pos = 0;            // the next suffix to compute, downwards
+    uint32_t pre_left = 0;           // suffixes left to compute
+    HotSummary open = kHotIdentity;  // of [open_start, tail)
     // The suffixes of the front chunk and of the DABA's oldest chunk.
     SuffixBuffer suffix;
   };
