@@ -320,8 +320,8 @@ class WindowCore {
   RingT ring_;
   // Exact mode: the DABA's elements, one per full chunk between the front and
   // the open chunk; [front_, end_) are its positions. Touched once per kChunk
-  // events, hence last. Blocks of 32 (1,280 bytes): a window keeps a block
-  // and a spare even when it holds two chunks.
+  // events, hence last. Blocks of 32 summaries (1,280 bytes), so that the
+  // block and the spare a short window holds stay small.
   [[no_unique_address]] std::conditional_t<
       kExact, ChunkedRing<HotSummary, void, 5>, BucketedOnly>
       daba_;

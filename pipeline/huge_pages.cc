@@ -158,7 +158,9 @@ void BlockPool::Prefault(size_t blocks) {
     block[state_->bytes - 1] = 0;
     taken.push_back(block);
   }
-  // Freed in reverse, so that the free list hands them out in address order.
+  // Freed in reverse, so that the free list hands them out in the order they
+  // were taken (address order, for fresh memory). Each take is counted by
+  // TotalAllocations().
   for (auto it = taken.rbegin(); it != taken.rend(); ++it) Free(*it);
 }
 
