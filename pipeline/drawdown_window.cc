@@ -211,7 +211,7 @@ void WindowCore<kExact>::PrefetchNextAdd() const {
     ring_.PrefetchHot(head + 1);
     ring_.PrefetchNextPush();
     ChunkedRing<HotSummary>::PrefetchSlot(&x_.suffix[head + 1]);
-    if (x_.pre_left > 0) {
+    if (x_.pre_pos != x_.front_end) {
       ring_.PrefetchHot(x_.pre_pos);
       ChunkedRing<HotSummary>::PrefetchSlot(&x_.suffix[x_.pre_pos]);
     }
@@ -300,10 +300,8 @@ bool WindowCore<kExact>::ExactLayoutHolds() const {
     // The suffix steps left in the DABA's oldest chunk (its last position's
     // suffix is computed when the chunk becomes the oldest, its first one's
     // when it becomes the front).
-    if (x_.pre_left > kChunk - 2 || (front_ == end_ && x_.pre_left != 0)) {
-      return false;
-    }
-    if (front_ != end_ && x_.pre_pos != x_.front_end + x_.pre_left) {
+    const uint32_t steps_left = x_.pre_pos - x_.front_end;
+    if (steps_left > kChunk - 2 || (front_ == end_ && steps_left != 0)) {
       return false;
     }
     const auto same = [](const HotSummary& a, const HotSummary& b) {
@@ -317,8 +315,7 @@ bool WindowCore<kExact>::ExactLayoutHolds() const {
       fold = Combine(Lift(pos), fold);
       if (!same(fold, x_.suffix[pos])) return false;
     }
-    // So are the suffixes computed so far in the DABA's oldest chunk, and the
-    // run the next step extends.
+    // So are the suffixes computed so far in the DABA's oldest chunk.
     if (front_ != end_) {
       fold = kHotIdentity;
       for (uint32_t pos = x_.front_end + kChunk; pos != x_.pre_pos + 1;) {
@@ -326,7 +323,7 @@ bool WindowCore<kExact>::ExactLayoutHolds() const {
         fold = Combine(Lift(pos), fold);
         if (!same(fold, x_.suffix[pos])) return false;
       }
-      // (The run the next step extends is the last suffix computed.)
+      // (At least its last one: the next step extends it.)
       if (fold.s.mdd < 0) return false;
     }
     // The open summary is the fold of the open chunk.
@@ -390,13 +387,12 @@ void WindowCore<kExact>::Evict(TimeNs horizon) {
 // Exact mode (docs/design.md, "The window"). The window [head, tail) is
 // three runs: the front chunk [head, front_end), whose positions have suffix
 // summaries in x_.suffix (position i: the summary of [i, front_end)); the
-// DABA's chunks of
-// kChunk entries each, [front_end, open_start); and the open chunk
-// [open_start, tail), summarised in x_.open. The window's summary is front
-// suffix + DABA query + open summary: two combines, and the DABA changes
-// only once per kChunk events. While the front chunk drains, the suffixes of
-// the DABA's oldest chunk are computed one per event, from its end, so that
-// it is ready when the front moves into it.
+// DABA's chunks of kChunk entries each, [front_end, open_start); and the open
+// chunk [open_start, tail), summarised in x_.open. The window's summary is
+// front suffix + DABA query + open summary: two combines, and the DABA
+// changes only once per kChunk events. While the front chunk drains, the
+// suffixes of the DABA's oldest chunk are computed one per event, from its
+// end, so that it is ready when the front moves into it.
 
 template <bool kExact>
 inline void WindowCore<kExact>::ExactEvict(TimeNs horizon) {
@@ -431,9 +427,8 @@ template <bool kExact>
 void WindowCore<kExact>::RestartChunks() {
   if constexpr (kExact) {
     const uint32_t tail = ring_.tail();
-    x_.front_end = x_.open_start = tail;
+    x_.front_end = x_.open_start = x_.pre_pos = tail;
     x_.open = kHotIdentity;
-    x_.pre_left = 0;
     // The DABA is empty: its positions restart at daba_'s.
     front_ = l_ = r_ = a_ = b_ = end_ = daba_.tail();
     mid_ = back_ = kHotIdentity;
@@ -446,7 +441,7 @@ void WindowCore<kExact>::NextFrontChunk() {
   if constexpr (kExact) {
     if (front_ != end_) {  // the DABA's oldest chunk becomes the front chunk
       const uint32_t first = x_.front_end;
-      while (x_.pre_left > 0) SuffixStep();
+      while (x_.pre_pos != first) SuffixStep();
       x_.suffix[first] =
           PointThen(first, ring_[first].last, x_.suffix[first + 1]);
       DabaEvict();
@@ -470,7 +465,7 @@ template <bool kExact>
 void WindowCore<kExact>::StartSuffixes() {
   if constexpr (kExact) {
     if (front_ == end_) {
-      x_.pre_left = 0;
+      x_.pre_pos = x_.front_end;  // no steps
       return;
     }
     // Every position but the first, whose suffix is the whole chunk's. The
@@ -478,7 +473,6 @@ void WindowCore<kExact>::StartSuffixes() {
     // a non-identity run.
     const uint32_t last = x_.front_end + kChunk - 1;
     x_.suffix[last] = Lift(last);
-    x_.pre_left = kChunk - 2;
     x_.pre_pos = last - 1;
   }
 }
@@ -489,7 +483,6 @@ inline void WindowCore<kExact>::SuffixStep() {
     const uint32_t pos = x_.pre_pos;
     x_.suffix[pos] = PointThen(pos, ring_[pos].last, x_.suffix[pos + 1]);
     --x_.pre_pos;
-    --x_.pre_left;
   }
 }
 
@@ -515,7 +508,7 @@ void WindowCore<kExact>::Add(TimeNs time, double price, WindowMetrics* out) {
     if (x_.front_end == ring_.head()) {  // the window was empty
       NextFrontChunk();
       front_start_ = time;
-    } else if (x_.pre_left > 0) {
+    } else if (x_.pre_pos != x_.front_end) {
       SuffixStep();
     }
     if (!query_cached_) {

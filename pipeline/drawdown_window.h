@@ -308,10 +308,11 @@ class WindowCore {
       open_;
   // Exact mode: the chunks. Positions are ring positions.
   struct Chunks {
-    uint32_t front_end = 0;          // the end of the front chunk
-    uint32_t open_start = 0;         // the start of the open chunk
-    uint32_t pre_pos = 0;            // the next suffix to compute, downwards
-    uint32_t pre_left = 0;           // suffixes left to compute
+    uint32_t front_end = 0;   // the end of the front chunk
+    uint32_t open_start = 0;  // the start of the open chunk
+    // The next suffix to compute, downwards; front_end when none is left
+    // (the first position's is computed when the chunk becomes the front).
+    uint32_t pre_pos = 0;
     HotSummary open = kHotIdentity;  // of [open_start, tail)
     // The suffixes of the front chunk and of the DABA's oldest chunk.
     SuffixBuffer suffix;
