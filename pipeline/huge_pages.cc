@@ -33,8 +33,9 @@ bool HugePagesWanted() {
 
 // `bytes` (a multiple of kHugePageBytes) of fresh, zero pages at a 2 MiB
 // boundary, advised for huge pages. Throws std::bad_alloc when the system has
-// no memory left, as operator new does.
-void* MapAligned(size_t bytes) {
+// no memory left, as operator new does. (Unused under ASan, where every
+// allocation is an operator new.)
+[[maybe_unused]] void* MapAligned(size_t bytes) {
   const size_t span = bytes + kHugePageBytes;
   void* raw = mmap(nullptr, span, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
