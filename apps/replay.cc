@@ -166,14 +166,18 @@ int RunReplay(int argc, char** argv) {
   // for a binary record, the symbol field its bytes start with). Records own
   // their bytes, so buffering them is safe.
   constexpr size_t kLookahead = Pipeline::kPrefetchStateAhead;
-  std::vector<SourceRecord> ahead(kLookahead + 1);
+  // A ring of a power of two slots (indexed with a mask, not a division),
+  // filled to kLookahead + 1 records.
+  constexpr size_t kRing = 32;
+  static_assert(kLookahead + 1 <= kRing && (kRing & (kRing - 1)) == 0);
+  std::vector<SourceRecord> ahead(kRing);
   size_t head = 0, buffered = 0;
   bool exhausted = false;
   uint64_t records = 0;
   const bool strict = config->strict();
   while (true) {
-    while (!exhausted && buffered < ahead.size()) {
-      auto more = merged->Next(&ahead[(head + buffered) % ahead.size()]);
+    while (!exhausted && buffered < kLookahead + 1) {
+      auto more = merged->Next(&ahead[(head + buffered) & (kRing - 1)]);
       if (!more.ok()) {
         progress.Finish();
         return fail(more.status());
@@ -187,7 +191,7 @@ int RunReplay(int argc, char** argv) {
     if (buffered == 0) break;
     // Record numbers count from the start, as PrefetchAhead requires.
     engine.PrefetchAhead(records, records + buffered, [&](size_t k) {
-      const SourceRecord& r = ahead[(head + k - records) % ahead.size()];
+      const SourceRecord& r = ahead[(head + k - records) & (kRing - 1)];
       switch (r.kind) {
         case SourceRecord::Kind::kPrice:
           return absl::string_view(r.symbol);
@@ -198,7 +202,7 @@ int RunReplay(int argc, char** argv) {
       }
     });
     const SourceRecord& record = ahead[head];
-    head = (head + 1) % ahead.size();
+    head = (head + 1) & (kRing - 1);
     --buffered;
     const Origin origin{source_ids[record.source_index], -1, record.offset};
     switch (record.kind) {

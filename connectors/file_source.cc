@@ -41,6 +41,30 @@ constexpr int64_t kMinSeconds =
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
+uint64_t Load64(const char* p) {
+  uint64_t w;
+  std::memcpy(&w, p, sizeof w);
+  return w;
+}
+
+// a[0, n) == b[0, n) for 8 <= n <= 64, in whole words (the last one overlaps
+// the one before): no library call for the short texts a row repeats.
+bool EqualWords(const char* a, const char* b, size_t n) {
+  uint64_t diff = Load64(a + n - 8) ^ Load64(b + n - 8);
+  for (size_t i = 0; i + 8 < n; i += 8) diff |= Load64(a + i) ^ Load64(b + i);
+  return diff == 0;
+}
+
+// The high bit of each byte of `w` that is zero, and no other bit.
+uint64_t ZeroBytes(uint64_t w) {
+  constexpr uint64_t kLow7 = 0x7F7F7F7F7F7F7F7FULL;
+  return ~(((w & kLow7) + kLow7) | w | kLow7);
+}
+
+constexpr uint64_t kEachByte = 0x0101010101010101ULL;
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+              "the word-at-a-time scans take the lowest byte as the first");
+
 // Reads `n` digits at s[pos]; false if any is not a digit.
 bool Digits(absl::string_view s, size_t pos, size_t n, int* out) {
   if (pos + n > s.size()) return false;
@@ -138,7 +162,7 @@ const char* ParseTimeImpl(absl::string_view s, TimeNs* out,
   }
   int64_t days;
   if (cache != nullptr && cache->valid &&
-      std::memcmp(cache->text, s.data(), 10) == 0) {
+      EqualWords(cache->text, s.data(), 10)) {
     days = cache->days;  // the same text was validated before
   } else {
     int year, month, day;
@@ -373,7 +397,11 @@ bool IsBlank(absl::string_view line) {
   return true;
 }
 
-absl::string_view TrimSpaces(absl::string_view s) {
+inline bool IsSpaceOrTab(char c) { return c == ' ' || c == '\t'; }
+
+inline absl::string_view TrimSpaces(absl::string_view s) {
+  if (s.empty() || (!IsSpaceOrTab(s.front()) && !IsSpaceOrTab(s.back())))
+    return s;
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
     s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
@@ -453,10 +481,10 @@ class CsvSource : public RecordSource {
       }
       return true;
     }
-    if (fields_.size() != header_.size()) {
+    if (field_count_ != header_.size()) {
       SetError(record, ebb::v1::MALFORMED,
                absl::StrCat("expected ", header_.size(), " fields, found ",
-                            fields_.size()),
+                            field_count_),
                line, number);
       return true;
     }
@@ -465,11 +493,21 @@ class CsvSource : public RecordSource {
       record->symbol.assign(symbol.data(), symbol.size());
     }
     const absl::string_view time_text = TrimSpaces(fields_[time_index_]);
-    const char* why = ParseTimeImpl(time_text, &record->time, &date_cache_);
-    if (why != nullptr) {
-      SetError(record, ebb::v1::INVALID_TIME, TimeError(time_text, why), line,
-               number);
-      return true;
+    if (time_text.size() == last_time_size_ && last_time_size_ != 0 &&
+        EqualWords(time_text.data(), last_time_text_, last_time_size_)) {
+      record->time = last_time_;
+    } else {
+      const char* why = ParseTimeImpl(time_text, &record->time, &date_cache_);
+      if (why != nullptr) {
+        SetError(record, ebb::v1::INVALID_TIME, TimeError(time_text, why), line,
+                 number);
+        return true;
+      }
+      if (time_text.size() >= 8 && time_text.size() <= sizeof last_time_text_) {
+        std::memcpy(last_time_text_, time_text.data(), time_text.size());
+        last_time_size_ = time_text.size();
+        last_time_ = record->time;
+      }
     }
     const absl::string_view price_text = TrimSpaces(fields_[price_index_]);
     double price = 0;
@@ -503,6 +541,12 @@ class CsvSource : public RecordSource {
 
  private:
   DateCache date_cache_;
+  // The last time text parsed (8 to 64 bytes) and its value: a time-major file
+  // repeats one timestamp on consecutive rows, one per symbol. A size of 0
+  // matches nothing.
+  char last_time_text_[64];
+  size_t last_time_size_ = 0;
+  TimeNs last_time_ = 0;
   static constexpr const char* kFieldTooLong = "field too long";
 
   absl::StatusOr<bool> ReadHeader(absl::string_view line, int64_t number,
@@ -510,8 +554,8 @@ class CsvSource : public RecordSource {
     have_header_ = true;
     const char* split_error = Split(line);
     if (split_error == nullptr) {
-      for (absl::string_view f : fields_)
-        header_.push_back(absl::AsciiStrToLower(TrimSpaces(f)));
+      for (size_t i = 0; i < field_count_; ++i)
+        header_.push_back(absl::AsciiStrToLower(TrimSpaces(fields_[i])));
     }
     auto find = [&](absl::string_view name) -> int {
       for (size_t i = 0; i < header_.size(); ++i) {
@@ -551,26 +595,55 @@ class CsvSource : public RecordSource {
     return true;
   }
 
-  // Splits `line` into fields_. Returns nullptr, kFieldTooLong (long_field_
-  // set) or why the quoting is broken.
+  // Splits `line` into fields_[0, field_count_). Returns nullptr,
+  // kFieldTooLong (long_field_ set) or why the quoting is broken.
   const char* Split(absl::string_view line) {
-    fields_.clear();
+    field_count_ = 0;
     const char* p = line.data();
     const char* const end = p + line.size();
-    // An unquoted line (the usual case) in one pass: lines are short, and a
-    // byte loop costs less than a memchr call per field.
+    // An unquoted line (the usual case) in one pass: lines are short, and
+    // a word at a time costs less than a memchr call per field. The last
+    // word overlaps the one before; its bytes already seen are masked off.
+    // A quote anywhere sends the whole line to the quoting split below.
     const char* field = p;
     const char* at = p;
-    for (; at < end && *at != '"'; ++at) {
-      if (*at == ',') {
-        fields_.emplace_back(field, static_cast<size_t>(at - field));
-        field = at + 1;
+    bool quoted = false;
+    if (line.size() >= 8) {
+      uint64_t seen = 0;  // the last word: its bytes before `at`
+      while (at < end) {
+        if (end - at < 8) {
+          seen = ~uint64_t{0} >> (8 * (end - at));
+          at = end - 8;
+        }
+        const uint64_t w = Load64(at);
+        if ((ZeroBytes(w ^ (kEachByte * '"')) & ~seen) != 0) {
+          quoted = true;
+          break;
+        }
+        for (uint64_t commas = ZeroBytes(w ^ (kEachByte * ',')) & ~seen;
+             commas != 0; commas &= commas - 1) {
+          const char* comma = at + (__builtin_ctzll(commas) >> 3);
+          PutField(field, comma);
+          field = comma + 1;
+        }
+        at += 8;
+      }
+    } else {
+      for (; at < end; ++at) {
+        if (*at == '"') {
+          quoted = true;
+          break;
+        }
+        if (*at == ',') {
+          PutField(field, at);
+          field = at + 1;
+        }
       }
     }
-    if (at == end) {
-      fields_.emplace_back(field, static_cast<size_t>(end - field));
-    } else {  // a quote: split the whole line again, honouring quotes
-      fields_.clear();
+    if (!quoted) {
+      PutField(field, end);
+    } else {
+      field_count_ = 0;
       size_t scratch_used = 0;
       for (;;) {
         const char* q = p;
@@ -604,26 +677,36 @@ class CsvSource : public RecordSource {
           while (q < end && (*q == ' ' || *q == '\t')) ++q;
           if (q < end && *q != ',')
             return "unexpected character after a closing quote";
-          fields_.push_back(value);
+          PutField(value.data(), value.data() + value.size());
           if (q == end) break;
           p = q + 1;
         } else {
           const char* comma =
               static_cast<const char*>(std::memchr(p, ',', end - p));
           const char* field_end = comma != nullptr ? comma : end;
-          fields_.emplace_back(p, static_cast<size_t>(field_end - p));
+          PutField(p, field_end);
           if (comma == nullptr) break;
           p = comma + 1;
         }
       }
     }
-    for (size_t i = 0; i < fields_.size(); ++i) {
+    if (line.size() <= kCsvMaxField) return nullptr;
+    for (size_t i = 0; i < field_count_; ++i) {
       if (fields_[i].size() > kCsvMaxField) {
         long_field_ = i;
         return kFieldTooLong;
       }
     }
     return nullptr;
+  }
+
+  // Appends [begin, end) to the fields; fields_ only grows (no per-line
+  // clear and push_back).
+  void PutField(const char* begin, const char* end) {
+    if (field_count_ == fields_.size())
+      fields_.resize(std::max<size_t>(16, 2 * fields_.size()));
+    fields_[field_count_++] =
+        absl::string_view(begin, static_cast<size_t>(end - begin));
   }
 
   LineReader lines_;
@@ -637,6 +720,7 @@ class CsvSource : public RecordSource {
   int symbol_index_ = -1;
   int event_id_index_ = -1;
   std::vector<absl::string_view> fields_;
+  size_t field_count_ = 0;
   std::deque<std::string>
       scratch_;  // unescaped quoted fields; a deque keeps views valid
   size_t long_field_ = 0;

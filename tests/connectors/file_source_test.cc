@@ -6,13 +6,16 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 #include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/delimited_message_util.h"
@@ -453,6 +456,91 @@ TEST(CsvSourceTest, QuotedFields) {
               "unexpected character after a closing quote", row4, 5);
   ExpectPrice(r[4], "BRK.A", T("2025-01-06T00:00:00Z"), 3, row5, 6);
   EXPECT_EQ(r[4].event_id, "\"");
+}
+
+// Random rows against the fields they were built from: fields of every
+// length put the commas at every offset of the word-at-a-time split (and in
+// its overlapping last word), quoted fields with commas inside send lines to
+// the quoting split, wrong field counts are rejected, and runs of one
+// timestamp (the repeated-time shortcut) alternate with texts of the same
+// length that differ in one digit.
+TEST(CsvSourceTest, RandomRowsSplitAsBuilt) {
+  std::mt19937_64 rng(20261204);
+  auto pick = [&](int n) { return static_cast<int>(rng() % n); };
+  const std::vector<std::string> columns = {"x",     "timestamp", "symbol", "y",
+                                            "close", "event_id",  "z"};
+  auto filler = [&]() {
+    std::string f(pick(14), 'a');
+    for (char& c : f) c = "abc xyz.-"[pick(9)];
+    return f;
+  };
+  std::string data = absl::StrJoin(columns, ",") + "\n";
+  struct Want {
+    bool ok;
+    size_t fields;
+    std::string symbol, event_id, line;
+    TimeNs time;
+    double price;
+  };
+  std::vector<Want> want;
+  TimeNs time = T("2025-03-01T00:00:00Z");
+  for (int row = 0; row < 20'000; ++row) {
+    if (pick(3) == 0) time += (1 + pick(3)) * kNanosPerMinute;
+    const absl::Time at = absl::FromUnixNanos(time);
+    std::string time_text;
+    switch (pick(3)) {
+      case 0:
+        time_text =
+            absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", at, absl::UTCTimeZone());
+        break;
+      case 1:
+        time_text = absl::FormatTime("%Y-%m-%d %H:%M:%S+00:00", at,
+                                     absl::UTCTimeZone());
+        break;
+      default:
+        time_text = absl::StrCat(time / 1'000'000);
+    }
+    Want w;
+    w.symbol = absl::StrCat("S", pick(1000));
+    w.event_id = filler();
+    w.time = time;
+    w.price = (1 + pick(100000)) / 100.0;
+    std::vector<std::string> fields = {
+        filler(),   time_text, w.symbol, filler(), absl::StrCat(w.price),
+        w.event_id, filler()};
+    for (int q = pick(4); q < 3; q += 3) {  // a quarter: one quoted field
+      const int i = std::vector<int>{0, 3, 6}[pick(3)];
+      fields[i] = absl::StrCat("\"", fields[i], ",", filler(), "\"");
+    }
+    if (pick(10) == 0) {  // a field too many or too few
+      if (pick(2) == 0) {
+        fields.push_back(filler());
+      } else {
+        fields.pop_back();
+      }
+    }
+    w.ok = fields.size() == columns.size();
+    w.fields = fields.size();
+    w.line = absl::StrJoin(fields, ",");
+    absl::StrAppend(&data, w.line, "\n");
+    want.push_back(std::move(w));
+  }
+  auto r = ReadCsv("random_rows.csv", data);
+  ASSERT_EQ(r.size(), want.size());
+  for (size_t i = 0; i < r.size(); ++i) {
+    const Want& w = want[i];
+    SCOPED_TRACE(absl::StrCat("row ", i, ": ", w.line));
+    if (w.ok) {
+      ExpectPrice(r[i], w.symbol, w.time, w.price, w.line,
+                  static_cast<int64_t>(i) + 2);
+      EXPECT_EQ(r[i].event_id, absl::StripAsciiWhitespace(w.event_id));
+    } else {
+      ExpectError(r[i], ebb::v1::MALFORMED,
+                  absl::StrCat("expected 7 fields, found ", w.fields), w.line,
+                  static_cast<int64_t>(i) + 2);
+    }
+    if (::testing::Test::HasFailure()) break;
+  }
 }
 
 TEST(CsvSourceTest, ManyRowsAcrossChunks) {
