@@ -60,7 +60,8 @@ SymbolState& Pipeline::StateFor(absl::string_view symbol) {
       return *last_state_;
     }
   }
-  if (last_state_ != nullptr && symbol == *last_symbol_) return *last_state_;
+  if (last_state_ != nullptr && SameBytes(symbol, *last_symbol_))
+    return *last_state_;
   auto it = symbols_.find(symbol);
   if (it == symbols_.end()) {
     SymbolState::RuleIndices rules;

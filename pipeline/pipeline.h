@@ -26,6 +26,7 @@
 #include "pipeline/config.h"
 #include "pipeline/huge_pages.h"
 #include "pipeline/price_event_codec.h"
+#include "pipeline/short_bytes.h"
 #include "pipeline/symbol_state.h"
 #include "pipeline/validate.h"
 
@@ -184,7 +185,7 @@ class Pipeline {
   };
   bool Matches(const Lookup& lookup, absl::string_view symbol) const {
     return lookup.entry != nullptr && lookup.generation == generation_ &&
-           lookup.entry->first == symbol;
+           SameBytes(lookup.entry->first, symbol);
   }
   Lookup PrefetchStateLookup(absl::string_view symbol);
   void PrefetchWindowLookup(absl::string_view symbol, Lookup* lookup);
@@ -198,13 +199,13 @@ class Pipeline {
   Output* output_;
   std::vector<std::string> sources_;
   // The table is read at random on every event: on huge pages where the
-  // system has them (pipeline/huge_pages.h). The hash and equality are the
-  // map's defaults, spelled out to reach the allocator argument; they keep
-  // lookups by string_view without building a std::string.
+  // system has them (pipeline/huge_pages.h). The hash is the map's default,
+  // spelled out to reach the allocator argument; the equality compares short
+  // keys without a memcmp call (pipeline/short_bytes.h). Both take
+  // string_view, so lookups build no std::string.
   absl::flat_hash_map<std::string, SymbolState,
                       absl::container_internal::hash_default_hash<std::string>,
-                      absl::container_internal::hash_default_eq<std::string>,
-                      HugePageAllocator<Entry>>
+                      SameBytesEq, HugePageAllocator<Entry>>
       symbols_;
   // The state of the previous event's symbol: runs of one symbol skip the hash
   // lookup.
