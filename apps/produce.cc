@@ -148,7 +148,9 @@ int RunProduce(int argc, char** argv) {
       return Fail(status);
     }
     (*producer)->Poll();
-    progress.Update(++published, merged->bytes_read(), merged->size_bytes());
+    progress.Update(++published, [&] {
+      return std::make_pair(merged->bytes_read(), merged->size_bytes());
+    });
   }
   absl::Status flushed = (*producer)->Flush(absl::Seconds(120));
   progress.Finish();

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <utility>
 
 namespace ebb {
 
@@ -21,7 +22,15 @@ class ProgressLine {
 
   // Call often; cheap unless a redraw is due. total may be 0 when unknown.
   void Update(uint64_t records, uint64_t done_bytes, uint64_t total_bytes) {
+    Update(records, [&] { return std::make_pair(done_bytes, total_bytes); });
+  }
+  // The same, with the byte counts (done, total) asked of `bytes` only when a
+  // redraw is due: a replay's sources answer through virtual calls, which
+  // cost more per record than the check.
+  template <typename Bytes>
+  void Update(uint64_t records, Bytes bytes) {
     if (!enabled_ || (++calls_ & 0x3fff) != 0) return;
+    const auto [done_bytes, total_bytes] = bytes();
     const auto now = std::chrono::steady_clock::now();
     if (now - last_ < std::chrono::milliseconds(200)) return;
     last_ = now;

@@ -228,7 +228,9 @@ int RunReplay(int argc, char** argv) {
       (void)(*output)->Close();
       return 2;
     }
-    progress.Update(++records, merged->bytes_read(), merged->size_bytes());
+    progress.Update(++records, [&] {
+      return std::make_pair(merged->bytes_read(), merged->size_bytes());
+    });
   }
   engine.Flush();
   progress.Finish();

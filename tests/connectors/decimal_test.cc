@@ -82,6 +82,71 @@ TEST(ParsePlainDecimalTest, EverythingElseIsLeftToFromChars) {
   }
 }
 
+// The character-by-character definition the fast path must agree with: digits
+// with at most one '.' that has digits on both sides, at most 16 bytes and 15
+// digits.
+bool ReferenceAccepts(const std::string& text, uint64_t* mantissa,
+                      int* fraction) {
+  if (text.empty() || text.size() > 16) return false;
+  uint64_t m = 0;
+  int digits = 0, point = -1;
+  for (const char c : text) {
+    if (c >= '0' && c <= '9') {
+      m = m * 10 + static_cast<uint64_t>(c - '0');
+      ++digits;
+    } else if (c == '.' && point < 0 && digits > 0) {
+      point = digits;
+    } else {
+      return false;
+    }
+  }
+  if (digits > 15 || point == digits) return false;
+  *mantissa = m;
+  *fraction = point < 0 ? 0 : digits - point;
+  return true;
+}
+
+// Random byte strings of every length to 18 from digits, points and bytes
+// next to them in value ('/', ':', '-', 0x00, 0x80, 0xAE, 0xB0, 0xFF), so that
+// the word-wise checks see every near miss at every position: the fast path
+// accepts exactly what the definition accepts, with exactly its value.
+TEST(ParsePlainDecimalTest, RandomBytesAgreeWithTheDefinition) {
+  std::mt19937_64 rng(20261204);
+  const char kNearMisses[] = {'/',    ':',    '-', '\0', '\x80', '\xAE',
+                              '\xB0', '\xFF', ' ', '+',  'e'};
+  int accepted = 0;
+  for (int i = 0; i < 1'000'000; ++i) {
+    const size_t n = rng() % 19;
+    std::string text(n, '0');
+    for (char& c : text) {
+      const uint64_t r = rng() % 40;
+      c = r < 30   ? static_cast<char>('0' + r % 10)
+          : r < 34 ? '.'
+                   : kNearMisses[rng() % sizeof kNearMisses];
+    }
+    uint64_t m = 0;
+    int f = 0;
+    const bool want = ReferenceAccepts(text, &m, &f);
+    double got = -7.0;
+    ASSERT_EQ(ParsePlainDecimal(text, &got), want)
+        << '"' << text << "\" (" << n << " bytes)";
+    if (!want) {
+      ASSERT_EQ(got, -7.0);
+      continue;
+    }
+    ++accepted;
+    double slow = 0;
+    ASSERT_TRUE(FromChars(text, &slow)) << '"' << text << '"';
+    ASSERT_EQ(Bits(got), Bits(slow)) << '"' << text << '"';
+    static constexpr double kPow10[] = {1e0,  1e1,  1e2,  1e3,  1e4,
+                                        1e5,  1e6,  1e7,  1e8,  1e9,
+                                        1e10, 1e11, 1e12, 1e13, 1e14};
+    ASSERT_EQ(Bits(got), Bits(static_cast<double>(m) / kPow10[f]))
+        << '"' << text << '"';
+  }
+  EXPECT_GT(accepted, 50'000);
+}
+
 TEST(ParsePlainDecimalTest, RandomDecimalsMatchFromChars) {
   std::mt19937_64 rng(5);
   int taken = 0;
