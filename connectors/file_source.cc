@@ -12,6 +12,10 @@
 #include <limits>
 #include <utility>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -55,15 +59,43 @@ bool EqualWords(const char* a, const char* b, size_t n) {
   return diff == 0;
 }
 
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+              "the block scans take the lowest byte as the first");
+
+// Where the commas and quotes are in a block of kScanBytes bytes, as masks
+// with kBitsPerByte bits per byte, the first byte's lowest. With SSE2 (every
+// x86-64): 16 bytes a step, one bit per byte. Elsewhere: a 64-bit word, 8
+// bytes a step, each byte's high bit.
+struct CommasAndQuotes {
+  uint64_t commas, quotes;
+};
+#if defined(__SSE2__)
+constexpr size_t kScanBytes = 16;
+constexpr int kBitsPerByte = 1;
+CommasAndQuotes ScanBlock(const char* p) {
+  const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return {static_cast<uint64_t>(static_cast<uint32_t>(
+              _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(','))))),
+          static_cast<uint64_t>(static_cast<uint32_t>(
+              _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')))))};
+}
+// The mask of the first `bytes` bytes of a block (bytes < kScanBytes).
+uint64_t FirstBytes(size_t bytes) { return (uint64_t{1} << bytes) - 1; }
+#else
+constexpr size_t kScanBytes = 8;
+constexpr int kBitsPerByte = 8;
+constexpr uint64_t kEachByte = 0x0101010101010101ULL;
 // The high bit of each byte of `w` that is zero, and no other bit.
 uint64_t ZeroBytes(uint64_t w) {
   constexpr uint64_t kLow7 = 0x7F7F7F7F7F7F7F7FULL;
   return ~(((w & kLow7) + kLow7) | w | kLow7);
 }
-
-constexpr uint64_t kEachByte = 0x0101010101010101ULL;
-static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
-              "the word-at-a-time scans take the lowest byte as the first");
+CommasAndQuotes ScanBlock(const char* p) {
+  const uint64_t w = Load64(p);
+  return {ZeroBytes(w ^ (kEachByte * ',')), ZeroBytes(w ^ (kEachByte * '"'))};
+}
+uint64_t FirstBytes(size_t bytes) { return (uint64_t{1} << (8 * bytes)) - 1; }
+#endif
 
 // Reads `n` digits at s[pos]; false if any is not a digit.
 bool Digits(absl::string_view s, size_t pos, size_t n, int* out) {
@@ -601,32 +633,33 @@ class CsvSource : public RecordSource {
     field_count_ = 0;
     const char* p = line.data();
     const char* const end = p + line.size();
-    // An unquoted line (the usual case) in one pass: lines are short, and
-    // a word at a time costs less than a memchr call per field. The last
-    // word overlaps the one before; its bytes already seen are masked off.
-    // A quote anywhere sends the whole line to the quoting split below.
+    // An unquoted line (the usual case) in one pass: lines are short, and a
+    // block at a time (ScanBlock) costs less than a memchr call per field.
+    // The last block overlaps the one before; its bytes already seen are
+    // masked off. A quote anywhere sends the whole line to the quoting split
+    // below.
     const char* field = p;
     const char* at = p;
     bool quoted = false;
-    if (line.size() >= 8) {
-      uint64_t seen = 0;  // the last word: its bytes before `at`
+    if (line.size() >= kScanBytes) {
+      uint64_t seen = 0;  // the last block: its bytes before `at`
       while (at < end) {
-        if (end - at < 8) {
-          seen = ~uint64_t{0} >> (8 * (end - at));
-          at = end - 8;
+        if (static_cast<size_t>(end - at) < kScanBytes) {
+          seen = FirstBytes(kScanBytes - static_cast<size_t>(end - at));
+          at = end - kScanBytes;
         }
-        const uint64_t w = Load64(at);
-        if ((ZeroBytes(w ^ (kEachByte * '"')) & ~seen) != 0) {
+        const CommasAndQuotes found = ScanBlock(at);
+        if ((found.quotes & ~seen) != 0) {
           quoted = true;
           break;
         }
-        for (uint64_t commas = ZeroBytes(w ^ (kEachByte * ',')) & ~seen;
-             commas != 0; commas &= commas - 1) {
-          const char* comma = at + (__builtin_ctzll(commas) >> 3);
+        for (uint64_t commas = found.commas & ~seen; commas != 0;
+             commas &= commas - 1) {
+          const char* comma = at + __builtin_ctzll(commas) / kBitsPerByte;
           PutField(field, comma);
           field = comma + 1;
         }
-        at += 8;
+        at += kScanBytes;
       }
     } else {
       for (; at < end; ++at) {
