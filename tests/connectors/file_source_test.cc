@@ -1,5 +1,7 @@
 #include "connectors/file_source.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -797,6 +799,60 @@ TEST(BinarySourceTest, News) {
               undated.SerializeAsString(), second);
   ExpectError(r[2], ebb::v1::TRUNCATED, "not a valid ebb.v1.NewsEvent",
               "\xFF\xFF", third);
+}
+
+// Records far longer than one read (files are read 64 KiB at a time): a
+// 900 KB news message and a 300 KB JSON line, between short ones, come out
+// whole, read from a file and from a pipe.
+TEST(FileSourceTest, RecordsLongerThanOneReadComeOutWhole) {
+  ebb::v1::NewsEvent big;
+  big.set_id("long");
+  big.set_summary(std::string(900'000, 's'));
+  ToTimestamp(T("2025-07-01T12:00:00Z"), big.mutable_event_time());
+  ebb::v1::NewsEvent small = big;
+  small.set_id("short");
+  small.set_summary("x");
+  std::ostringstream out;
+  for (const auto* e : {&small, &big, &small}) {
+    ASSERT_TRUE(google::protobuf::util::SerializeDelimitedToOstream(*e, &out));
+  }
+  const std::string json_big =
+      R"({"symbol":"X","eventTime":"2025-01-01T00:00:00Z","price":2,"eventId":")" +
+      std::string(300'000, 'e') + R"("})";
+  const std::string json_small =
+      R"({"symbol":"X","eventTime":"2025-01-01T00:00:01Z","price":3})";
+  for (const bool pipe : {false, true}) {
+    SCOPED_TRACE(pipe ? "pipe" : "file");
+    auto read = [&](const std::string& name, const std::string& content,
+                    bool news) {
+      FileSourceOptions options;
+      options.path = WriteFile(name, content);
+      options.news = news;
+      if (pipe) {  // a FIFO is read in chunks with no size known
+        const std::string fifo = TempPath(name + ".fifo");
+        std::filesystem::remove(fifo);
+        EXPECT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+        const std::string cmd = "cat '" + options.path + "' > '" + fifo + "' &";
+        EXPECT_EQ(std::system(cmd.c_str()), 0);
+        options.path = fifo;
+        options.format = name.substr(name.rfind('.') + 1);
+      }
+      return ReadFile(options);
+    };
+    auto news = read("long.pb", out.str(), true);
+    ASSERT_EQ(news.size(), 3u);
+    EXPECT_EQ(news[0].news.id(), "short");
+    EXPECT_EQ(news[1].news.id(), "long");
+    EXPECT_EQ(news[1].news.summary(), big.summary());
+    EXPECT_EQ(news[2].news.id(), "short");
+    auto prices =
+        read("long.jsonl",
+             json_small + "\n" + json_big + "\n" + json_small + "\n", false);
+    ASSERT_EQ(prices.size(), 3u);
+    ExpectPrice(prices[1], "X", T("2025-01-01T00:00:00Z"), 2, json_big, 2);
+    EXPECT_EQ(prices[1].event_id, std::string(300'000, 'e'));
+    ExpectPrice(prices[2], "X", T("2025-01-01T00:00:01Z"), 3, json_small, 3);
+  }
 }
 
 TEST(BinarySourceTest, ManyRecordsAcrossChunks) {
