@@ -62,6 +62,8 @@ size_t RoundUp(size_t n, size_t to) { return (n + to - 1) / to * to; }
 constexpr size_t kRegionBytes = size_t{64} << 20;
 
 std::atomic<uint64_t> g_block_allocations{0};
+// Footprints of the blocks taken and not yet freed, over every pool.
+std::atomic<int64_t> g_live_bytes{0};
 
 }  // namespace
 
@@ -106,6 +108,8 @@ BlockPool& BlockPool::For(size_t bytes, size_t align) {
 void* BlockPool::Allocate() {
   State& s = *state_;
   g_block_allocations.fetch_add(1, std::memory_order_relaxed);
+  g_live_bytes.fetch_add(static_cast<int64_t>(Footprint()),
+                         std::memory_order_relaxed);
 #ifdef EBB_ASAN
   return ::operator new (s.bytes, std::align_val_t{s.align});
 #else
@@ -141,6 +145,8 @@ void* BlockPool::Allocate() {
 
 void BlockPool::Free(void* block) {
   State& s = *state_;
+  g_live_bytes.fetch_sub(static_cast<int64_t>(Footprint()),
+                         std::memory_order_relaxed);
 #ifdef EBB_ASAN
   ::operator delete (block, std::align_val_t{s.align});
 #else
@@ -175,6 +181,11 @@ size_t BlockPool::Footprint() const {
 
 uint64_t BlockPool::TotalAllocations() {
   return g_block_allocations.load(std::memory_order_relaxed);
+}
+
+size_t BlockPool::LiveBytes() {
+  const int64_t live = g_live_bytes.load(std::memory_order_relaxed);
+  return live > 0 ? static_cast<size_t>(live) : 0;
 }
 
 size_t BlockPool::ReservedBytes() const {

@@ -60,6 +60,10 @@ class BlockPool {
   // Allocate() calls of every pool so far, reuses of freed blocks included
   // (the benchmarks count each as an allocation).
   static uint64_t TotalAllocations();
+  // The footprints of the blocks taken and not yet freed, over every pool of
+  // the process: the memory the windows hold (Pipeline::PrefetchAhead gives
+  // its hints only once it is large).
+  static size_t LiveBytes();
 
   BlockPool(const BlockPool&) = delete;
   BlockPool& operator=(const BlockPool&) = delete;

@@ -109,6 +109,8 @@ int Main(int argc, char** argv) {
     return 1;
   }
   Pipeline& pipeline = **created;
+  // Measure the hints themselves, whatever the windows' size.
+  pipeline.set_hint_min_window_bytes(0);
   const Origin origin{pipeline.RegisterSource("prefetch_ab"), 0, 0};
 
   const int n = args.symbols;

@@ -111,6 +111,26 @@ TEST(BlockPoolTest, FreedBlocksAreReusedBeforeNewMemoryIsTaken) {
   EXPECT_EQ(pool.ReservedBytes(), reserved);
 }
 
+// LiveBytes counts what is taken and not freed, over every pool, by
+// footprint; Prefault takes and frees, so it leaves the count as it was.
+TEST(BlockPoolTest, LiveBytesFollowsAllocateAndFree) {
+  BlockPool& a = BlockPool::For(kBlock * 5, 64);
+  BlockPool& b = BlockPool::For(kBlock * 7, 128);
+  const size_t before = BlockPool::LiveBytes();
+  std::vector<void*> from_a, from_b;
+  for (int i = 0; i < 10; ++i) from_a.push_back(a.Allocate());
+  for (int i = 0; i < 3; ++i) from_b.push_back(b.Allocate());
+  EXPECT_EQ(BlockPool::LiveBytes(),
+            before + 10 * a.Footprint() + 3 * b.Footprint());
+  a.Prefault(4);
+  EXPECT_EQ(BlockPool::LiveBytes(),
+            before + 10 * a.Footprint() + 3 * b.Footprint());
+  for (void* p : from_a) a.Free(p);
+  EXPECT_EQ(BlockPool::LiveBytes(), before + 3 * b.Footprint());
+  for (void* p : from_b) b.Free(p);
+  EXPECT_EQ(BlockPool::LiveBytes(), before);
+}
+
 // Blocks of a power-of-two size are coloured: the same slot of 1,024 blocks
 // falls in many different sets of a 64 KiB cache way, not in the 4 that
 // blocks laid end to end would give.

@@ -272,6 +272,7 @@ TEST(PipelineTest, PrefetchHintsChangeNothing) {
     const std::vector<Ev> merged = Interleave(rng, per_symbol);
     Harness plain(Compile(length, resolution, 0));
     Harness hinted(Compile(length, resolution, 0));
+    hinted.pipeline->set_hint_min_window_bytes(0);  // hint small windows too
     for (size_t i = 0; i < merged.size(); ++i) {
       Pipeline& p = *hinted.pipeline;
       p.PrefetchAhead(i, merged.size(), [&](size_t k) {
@@ -316,6 +317,7 @@ TEST(PipelineTest, PrefetchLookupsSurviveWrongHintsAndRestartedBatches) {
     const std::vector<Ev> merged = Interleave(rng, per_symbol, 6);
     Harness plain(Compile(length, resolution, lateness));
     Harness hinted(Compile(length, resolution, lateness));
+    hinted.pipeline->set_hint_min_window_bytes(0);  // hint small windows too
     size_t batch_start = 0;
     uint64_t wrong_hints = 0;
     while (batch_start < merged.size()) {
