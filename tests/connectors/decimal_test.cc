@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstring>
 #include <random>
+#include <regex>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -82,27 +83,22 @@ TEST(ParsePlainDecimalTest, EverythingElseIsLeftToFromChars) {
   }
 }
 
-// The character-by-character definition the fast path must agree with: digits
-// with at most one '.' that has digits on both sides, at most 16 bytes and 15
-// digits.
+// The definition the fast path must agree with, written independently of it:
+// the pattern digits[.digits] (a regex), at most 16 bytes and 15 digits; the
+// value m / 10^f, with m the digits as one integer and f the digits after the
+// point.
 bool ReferenceAccepts(const std::string& text, uint64_t* mantissa,
                       int* fraction) {
-  if (text.empty() || text.size() > 16) return false;
-  uint64_t m = 0;
-  int digits = 0, point = -1;
-  for (const char c : text) {
-    if (c >= '0' && c <= '9') {
-      m = m * 10 + static_cast<uint64_t>(c - '0');
-      ++digits;
-    } else if (c == '.' && point < 0 && digits > 0) {
-      point = digits;
-    } else {
-      return false;
-    }
-  }
-  if (digits > 15 || point == digits) return false;
-  *mantissa = m;
-  *fraction = point < 0 ? 0 : digits - point;
+  static const std::regex kPlain("[0-9]+(\\.[0-9]+)?");
+  if (text.size() > 16 || !std::regex_match(text, kPlain)) return false;
+  std::string digits = text;
+  const size_t point = text.find('.');
+  if (point != std::string::npos) digits.erase(point, 1);
+  if (digits.size() > 15) return false;
+  *mantissa = std::stoull(digits);
+  *fraction = point == std::string::npos
+                  ? 0
+                  : static_cast<int>(text.size() - point - 1);
   return true;
 }
 
@@ -115,7 +111,7 @@ TEST(ParsePlainDecimalTest, RandomBytesAgreeWithTheDefinition) {
   const char kNearMisses[] = {'/',    ':',    '-', '\0', '\x80', '\xAE',
                               '\xB0', '\xFF', ' ', '+',  'e'};
   int accepted = 0;
-  for (int i = 0; i < 1'000'000; ++i) {
+  for (int i = 0; i < 500'000; ++i) {
     const size_t n = rng() % 19;
     std::string text(n, '0');
     for (char& c : text) {
@@ -144,7 +140,7 @@ TEST(ParsePlainDecimalTest, RandomBytesAgreeWithTheDefinition) {
     ASSERT_EQ(Bits(got), Bits(static_cast<double>(m) / kPow10[f]))
         << '"' << text << '"';
   }
-  EXPECT_GT(accepted, 50'000);
+  EXPECT_GT(accepted, 25'000);
 }
 
 TEST(ParsePlainDecimalTest, RandomDecimalsMatchFromChars) {
