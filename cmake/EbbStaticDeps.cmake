@@ -10,9 +10,16 @@
 
 option(EBB_STATIC_DEPS "Link Abseil and Protobuf statically into the programs" ON)
 
+# Only when the archive exists (Debian's libprotobuf-dev has it): elsewhere the shared library
+# is found as before rather than nothing.
 macro(ebb_prefer_static_protobuf)
   if(EBB_STATIC_DEPS)
-    set(Protobuf_USE_STATIC_LIBS ON)
+    find_library(EBB_PROTOBUF_ARCHIVE NAMES libprotobuf.a)
+    if(EBB_PROTOBUF_ARCHIVE)
+      set(Protobuf_USE_STATIC_LIBS ON)
+    else()
+      message(STATUS "EBB_STATIC_DEPS: no libprotobuf.a; linking protobuf shared")
+    endif()
   endif()
 endmacro()
 
