@@ -22,6 +22,7 @@
 #include "connectors/decimal.h"
 #include "google/protobuf/util/json_util.h"
 #include "pipeline/price_event_codec.h"
+#include "pipeline/short_bytes.h"
 #include "pipeline/status_macros.h"
 
 namespace ebb {
@@ -45,20 +46,6 @@ constexpr int64_t kMinSeconds =
     std::numeric_limits<TimeNs>::min() / kNanosPerSecond;
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-
-uint64_t Load64(const char* p) {
-  uint64_t w;
-  std::memcpy(&w, p, sizeof w);
-  return w;
-}
-
-// a[0, n) == b[0, n) for 8 <= n <= 64, in whole words (the last one overlaps
-// the one before): no library call for the short texts a row repeats.
-bool EqualWords(const char* a, const char* b, size_t n) {
-  uint64_t diff = Load64(a + n - 8) ^ Load64(b + n - 8);
-  for (size_t i = 0; i + 8 < n; i += 8) diff |= Load64(a + i) ^ Load64(b + i);
-  return diff == 0;
-}
 
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
               "the block scans take the lowest byte as the first");
@@ -86,6 +73,11 @@ uint64_t FirstBytes(size_t bytes) { return (uint64_t{1} << bytes) - 1; }
 constexpr size_t kScanBytes = 8;
 constexpr int kBitsPerByte = 8;
 constexpr uint64_t kEachByte = 0x0101010101010101ULL;
+uint64_t Load64(const char* p) {
+  uint64_t w;
+  std::memcpy(&w, p, sizeof w);
+  return w;
+}
 // The high bit of each byte of `w` that is zero, and no other bit.
 uint64_t ZeroBytes(uint64_t w) {
   constexpr uint64_t kLow7 = 0x7F7F7F7F7F7F7F7FULL;
@@ -194,8 +186,8 @@ const char* ParseTimeImpl(absl::string_view s, TimeNs* out,
     }
   }
   int64_t days;
-  if (cache != nullptr && cache->valid && s.size() >= 10 &&
-      EqualWords(cache->text, s.data(), 10)) {
+  if (cache != nullptr && cache->valid &&
+      SameBytes(absl::string_view(cache->text, 10), s.substr(0, 10))) {
     days = cache->days;  // the same text was validated before
   } else {
     int year, month, day;
@@ -534,8 +526,9 @@ class CsvSource : public RecordSource {
       record->symbol.assign(symbol.data(), symbol.size());
     }
     const absl::string_view time_text = TrimSpaces(fields_[time_index_]);
-    if (time_text.size() == last_time_size_ && last_time_size_ != 0 &&
-        EqualWords(time_text.data(), last_time_text_, last_time_size_)) {
+    if (last_time_size_ != 0 &&
+        SameBytes(time_text,
+                  absl::string_view(last_time_text_, last_time_size_))) {
       record->time = last_time_;
     } else {
       const char* why = ParseTimeImpl(time_text, &record->time, &date_cache_);
@@ -544,7 +537,7 @@ class CsvSource : public RecordSource {
                  number);
         return true;
       }
-      if (time_text.size() >= 8 && time_text.size() <= sizeof last_time_text_) {
+      if (!time_text.empty() && time_text.size() <= sizeof last_time_text_) {
         std::memcpy(last_time_text_, time_text.data(), time_text.size());
         last_time_size_ = time_text.size();
         last_time_ = record->time;
@@ -582,7 +575,7 @@ class CsvSource : public RecordSource {
 
  private:
   DateCache date_cache_;
-  // The last time text parsed (8 to 64 bytes) and its value: a time-major file
+  // The last time text parsed (1 to 64 bytes) and its value: a time-major file
   // repeats one timestamp on consecutive rows, one per symbol. A size of 0
   // matches nothing.
   char last_time_text_[64];

@@ -134,14 +134,14 @@ class Pipeline {
   // (successive calls for one batch or stream take successive i).
   //
   // The hints only pay when the windows are larger than the caches: below
-  // hint_min_window_bytes() of window memory in the process
+  // kHintMinWindowBytes (set_hint_min_window_bytes) of window memory in the
+  // process
   // (BlockPool::LiveBytes()) PrefetchAhead does nothing, and each record is
   // looked up when it is handed over. Measured with 20 symbols of full 30-day
   // exact windows (14 MiB), a replay ran 7.95 -> 9.40 M records/s without
   // them; with 200 such windows (150 MB) they gave 1.33x, and the pipeline
   // benchmark's shapes (300 MB and more) need them.
   static constexpr size_t kHintMinWindowBytes = size_t{32} << 20;
-  size_t hint_min_window_bytes() const { return hint_min_window_bytes_; }
   // Tests set 0, so that small pipelines exercise the hints.
   void set_hint_min_window_bytes(size_t bytes) {
     hint_min_window_bytes_ = bytes;
