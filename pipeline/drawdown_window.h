@@ -10,11 +10,12 @@
 // query in the worst case, so no event ever pays for a stack flip. Exact mode
 // runs it over chunks of 64 events, with suffix summaries for the oldest chunk
 // (drawdown_window.cc): an event that evicts at most one entry does at most
-// about 70 combines (the front moving to the next chunk), most do 4. One that
-// evicts k entries at once also pays O(k). A summary names its witnesses by
-// ring position (4 x 32 bits) instead of copying prices and times. An
-// exact-mode entry is its time and price, 16 bytes: the chunks' summaries and
-// the oldest chunks' suffixes are kept beside the ring, not per entry. A
+// 64 suffix steps and a few combines (the front moving to the next chunk), most
+// do 3 combines. One that evicts k entries at once also pays O(k). A summary
+// names its witnesses by ring position (4 x 32 bits) instead of copying prices
+// and times. An exact-mode entry is its time and price, 16 bytes: the chunks'
+// summaries and the oldest chunk's suffixes are kept beside the ring, not per
+// entry. A
 // bucketed-mode summary also carries its max and min prices, and a bucket's
 // own points sit in a separate cold slot, so the DABA's steps read one line
 // per position.
@@ -98,13 +99,13 @@ struct HotSummary {
   Summary s;
   double max, min;  // the prices at s.max_at and s.min_at
 };
-// Exact mode's suffix summaries: the summary of [pos, end of pos's chunk)
-// for the positions of the two oldest chunks, at pos % kSlots (two chunks
-// span at most kSlots consecutive positions). One pool block per window,
-// taken by the first event.
+// Exact mode's suffix summaries: the summary of [pos, end of the front chunk)
+// for the positions of the front chunk, at pos % kSlots (a chunk spans at
+// most kSlots consecutive positions). One pool block per window, taken by the
+// first event.
 class SuffixBuffer {
  public:
-  static constexpr uint32_t kSlots = 128;
+  static constexpr uint32_t kSlots = 64;
   SuffixBuffer() = default;
   SuffixBuffer(SuffixBuffer&& other) noexcept
       : slots_(std::exchange(other.slots_, nullptr)) {}
@@ -197,12 +198,9 @@ class WindowCore {
   }
   ABSL_ATTRIBUTE_ALWAYS_INLINE static HotSummary Combine(const HotSummary& a,
                                                          const HotSummary& b);
-  // Combine(Point(pos, price), b) and Combine(a, Point(pos, price)) for a
-  // non-identity b or a: the same results, with the comparisons a point
-  // makes constant folded away (exact mode's per-event combines).
-  ABSL_ATTRIBUTE_ALWAYS_INLINE static HotSummary PointThen(uint32_t pos,
-                                                           double price,
-                                                           const HotSummary& b);
+  // Combine(a, Point(pos, price)) for a non-identity a: the same result, with
+  // the comparisons a point makes constant folded away (exact mode's
+  // per-event combine).
   ABSL_ATTRIBUTE_ALWAYS_INLINE static void ThenPoint(HotSummary* a,
                                                      uint32_t pos,
                                                      double price);
@@ -231,6 +229,7 @@ class WindowCore {
 
   // Exact mode's chunks (drawdown_window.cc explains them).
   static constexpr uint32_t kChunk = 64;
+  static_assert(kChunk <= SuffixBuffer::kSlots);
   // The summary of one event.
   static HotSummary Point(uint32_t pos, double price) {
     return {{0.0, pos, pos, pos, pos}, price, price};
@@ -245,8 +244,14 @@ class WindowCore {
   ABSL_ATTRIBUTE_NOINLINE bool FrontChunkDrained();
   void NextFrontChunk();
   void RestartChunks();
-  void StartSuffixes();
-  ABSL_ATTRIBUTE_ALWAYS_INLINE void SuffixStep();
+  // x_.suffix[pos] for every pos in [first, end): the summary of [pos, end).
+  // REQUIRES: 0 < end - first <= kChunk, [first, end) in the ring.
+  void ComputeSuffixes(uint32_t first, uint32_t end);
+  // The position whose line PrefetchNextAdd loads for the chunk after the
+  // front chunk: over the front chunk's last kChunk / 4 + 1 events, one line
+  // of that chunk each (ComputeSuffixes reads them all when the front moves
+  // into it); the head otherwise.
+  uint32_t NextChunkProbe() const;
   bool ExactLayoutHolds() const;
 
   // Evicts the entries at or before `horizon`. REQUIRES: front_start_ <=
@@ -308,13 +313,10 @@ class WindowCore {
       open_;
   // Exact mode: the chunks. Positions are ring positions.
   struct Chunks {
-    uint32_t front_end = 0;   // the end of the front chunk
-    uint32_t open_start = 0;  // the start of the open chunk
-    // The next suffix to compute, downwards; front_end when none is left
-    // (the first position's is computed when the chunk becomes the front).
-    uint32_t pre_pos = 0;
+    uint32_t front_end = 0;          // the end of the front chunk
+    uint32_t open_start = 0;         // the start of the open chunk
     HotSummary open = kHotIdentity;  // of [open_start, tail)
-    // The suffixes of the front chunk and of the DABA's oldest chunk.
+    // The suffixes of the front chunk, computed when it becomes the front.
     SuffixBuffer suffix;
   };
   [[no_unique_address]] std::conditional_t<kExact, Chunks, BucketedOnly> x_;
