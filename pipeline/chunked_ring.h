@@ -135,6 +135,13 @@ class ChunkedRing {
     if ((head_ & kMask) == 0) ReleaseBlock((head_ - 1) >> kBlockShift);
   }
 
+  // push_back() and pop_front() for callers that have checked that no block
+  // changes hands: the tail is inside a held block, or the oldest element is
+  // not the last of its block. REQUIRES: tail() % kBlockSize != 0;
+  // (head() + 1) % kBlockSize != 0 and !empty().
+  T& push_back_within_block() { return (*this)[tail_++]; }
+  void pop_front_within_block() { ++head_; }
+
   // BlockPool::Prefault for the blocks of this ring type (shared by every
   // ring of the type): the next `blocks` blocks taken are already backed.
   static void PrefaultBlocks(size_t blocks) { Pool().Prefault(blocks); }

@@ -459,9 +459,10 @@ void WindowCore<kExact>::NextFrontChunk() {
 }
 
 template <bool kExact>
-void WindowCore<kExact>::Add(TimeNs time, double price, WindowMetrics* out) {
-  const TimeNs horizon = time - options_.length;
+void WindowCore<kExact>::ExactAdd(TimeNs time, double price,
+                                  WindowMetrics* out) {
   if constexpr (kExact) {
+    const TimeNs horizon = time - options_.length;
     if (front_start_ <= horizon) ExactEvict(horizon);
     const uint32_t pos = ring_.tail();
     ring_.push_back() = {time, price};
@@ -486,6 +487,45 @@ void WindowCore<kExact>::Add(TimeNs time, double price, WindowMetrics* out) {
     Report(price,
            Combine(Combine(x_.suffix[ring_.head()], query_cache_), x_.open).s,
            out);
+  }
+}
+
+template <bool kExact>
+void WindowCore<kExact>::Add(TimeNs time, double price, WindowMetrics* out) {
+  const TimeNs horizon = time - options_.length;
+  if constexpr (kExact) {
+    // The common event, without a call (so nothing to save and restore): the
+    // DABA's answer is cached, the event extends the open chunk inside its
+    // ring block, and it evicts nothing or one entry that is neither the last
+    // of the front chunk nor of its ring block. ExactAdd takes the others:
+    // in a window that slides by one entry per event, the ends of chunks and
+    // ring blocks, 6 events in 128.
+    constexpr uint32_t kBlockMask = RingT::kBlockSize - 1;
+    const uint32_t head = ring_.head(), tail = ring_.tail();
+    if (ABSL_PREDICT_TRUE(query_cached_ && x_.open.s.mdd >= 0 &&
+                          tail - x_.open_start != kChunk &&
+                          (tail & kBlockMask) != 0)) {
+      uint32_t front = head;
+      if (front_start_ <= horizon) {
+        ++front;
+        if (front == x_.front_end || (front & kBlockMask) == 0) {
+          return ExactAdd(time, price, out);
+        }
+        const Entry* const oldest = &ring_[head];
+        const TimeNs next_start = oldest[1].start;
+        if (next_start <= horizon) return ExactAdd(time, price, out);
+        asof_price_ = oldest->last;
+        evicted_any_ = true;
+        front_start_ = next_start;
+        ring_.pop_front_within_block();
+      }
+      ring_.push_back_within_block() = {time, price};
+      ThenPoint(&x_.open, tail, price);
+      Report(price, Combine(Combine(x_.suffix[front], query_cache_), x_.open).s,
+             out);
+      return;
+    }
+    ExactAdd(time, price, out);
   } else {
     // Events come in time order: one comparison tells whether the open bucket
     // still holds this one (the 64-bit division only runs for a new bucket).

@@ -235,6 +235,9 @@ class WindowCore {
     return {{0.0, pos, pos, pos, pos}, price, price};
   }
   HotSummary Lift(uint32_t pos) const { return Point(pos, EntryAt(pos).last); }
+  // Exact mode's Add for any event (Add takes the common one itself).
+  ABSL_ATTRIBUTE_NOINLINE void ExactAdd(TimeNs time, double price,
+                                        WindowMetrics* out);
   // Exact mode's eviction of the entries at or before `horizon`. REQUIRES:
   // front_start_ <= horizon.
   ABSL_ATTRIBUTE_ALWAYS_INLINE void ExactEvict(TimeNs horizon);
