@@ -527,6 +527,23 @@ void WindowCore<kExact>::Add(TimeNs time, double price, WindowMetrics* out) {
     }
     ExactAdd(time, price, out);
   } else {
+    // The common event, without a call: it falls in the open bucket, evicts
+    // nothing, and the closed buckets' summary is cached. BucketedAdd takes
+    // the others (a bucket's first event, mostly).
+    if (ABSL_PREDICT_TRUE(has_open_ && time < open_end_ &&
+                          front_start_ > horizon && query_cached_)) {
+      ReportBucketed(price, ExtendOpenBucket(time, price), out);
+      return;
+    }
+    BucketedAdd(time, price, out);
+  }
+}
+
+template <bool kExact>
+void WindowCore<kExact>::BucketedAdd(TimeNs time, double price,
+                                     WindowMetrics* out) {
+  if constexpr (!kExact) {
+    const TimeNs horizon = time - options_.length;
     // Events come in time order: one comparison tells whether the open bucket
     // still holds this one (the 64-bit division only runs for a new bucket).
     OpenBucket& x = open_;
@@ -535,26 +552,7 @@ void WindowCore<kExact>::Add(TimeNs time, double price, WindowMetrics* out) {
     // summary is the one the previous event reported.
     bool open_changed = true;
     if (has_open_ && time < open_end_) {
-      open_changed = false;
-      // Above the max, the decline would be negative: no division needed.
-      if (price <= x.max.price) {
-        const double cross = 1.0 - price / x.max.price;
-        if (cross >= x.mdd) {
-          x.mdd = cross;
-          x.pk = x.max;
-          x.tr = {price, time};
-          open_changed = true;
-        }
-      }
-      if (price >= x.max.price) {
-        x.max = {price, time};
-        open_changed = true;
-      }
-      if (price <= x.min.price) {
-        x.min = {price, time};
-        open_changed = true;
-      }
-      x.last = price;
+      open_changed = ExtendOpenBucket(time, price);
     } else {
       if (has_open_) {  // close it: write its slots and enter it in the DABA
         const uint32_t pos = ring_.tail() - 1;
@@ -577,7 +575,44 @@ void WindowCore<kExact>::Add(TimeNs time, double price, WindowMetrics* out) {
       query_cached_ = true;
       open_changed = true;
     }
+    ReportBucketed(price, open_changed, out);
+  }
+}
+
+template <bool kExact>
+inline bool WindowCore<kExact>::ExtendOpenBucket(TimeNs time, double price) {
+  bool changed = false;
+  if constexpr (!kExact) {
+    OpenBucket& x = open_;
+    // Above the max, the decline would be negative: no division needed.
+    if (price <= x.max.price) {
+      const double cross = 1.0 - price / x.max.price;
+      if (cross >= x.mdd) {
+        x.mdd = cross;
+        x.pk = x.max;
+        x.tr = {price, time};
+        changed = true;
+      }
+    }
+    if (price >= x.max.price) {
+      x.max = {price, time};
+      changed = true;
+    }
+    if (price <= x.min.price) {
+      x.min = {price, time};
+      changed = true;
+    }
+    x.last = price;
+  }
+  return changed;
+}
+
+template <bool kExact>
+inline void WindowCore<kExact>::ReportBucketed(double price, bool open_changed,
+                                               WindowMetrics* out) {
+  if constexpr (!kExact) {
     if (open_changed) {
+      const OpenBucket& x = open_;
       const uint32_t open = ring_.tail() - 1;
       window_summary_ =
           Combine(query_cache_,

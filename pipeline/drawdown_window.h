@@ -235,9 +235,19 @@ class WindowCore {
     return {{0.0, pos, pos, pos, pos}, price, price};
   }
   HotSummary Lift(uint32_t pos) const { return Point(pos, EntryAt(pos).last); }
-  // Exact mode's Add for any event (Add takes the common one itself).
+  // Add for any event, by mode (Add takes the common one itself).
   ABSL_ATTRIBUTE_NOINLINE void ExactAdd(TimeNs time, double price,
                                         WindowMetrics* out);
+  ABSL_ATTRIBUTE_NOINLINE void BucketedAdd(TimeNs time, double price,
+                                           WindowMetrics* out);
+  // Bucketed mode: applies an event inside the open bucket to it; true when
+  // its summary changed.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE bool ExtendOpenBucket(TimeNs time, double price);
+  // Bucketed mode: the window's summary (recomputed when the open bucket's
+  // changed or the DABA's answer was just recomputed) reported for `price`.
+  ABSL_ATTRIBUTE_ALWAYS_INLINE void ReportBucketed(double price,
+                                                   bool open_changed,
+                                                   WindowMetrics* out);
   // Exact mode's eviction of the entries at or before `horizon`. REQUIRES:
   // front_start_ <= horizon.
   ABSL_ATTRIBUTE_ALWAYS_INLINE void ExactEvict(TimeNs horizon);
