@@ -1,6 +1,7 @@
 #include "apps/common.h"
 
 #include "absl/strings/str_cat.h"
+#include "connectors/config_file.h"
 #include "pipeline/config.h"
 #include "pipeline/status_macros.h"
 #include "pipeline/validate.h"

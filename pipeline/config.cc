@@ -3,8 +3,6 @@
 #include <fnmatch.h>
 
 #include <cmath>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -136,16 +134,6 @@ absl::StatusOr<ebb::v1::EbbConfig> ParseConfig(absl::string_view text,
   if (parsed.max_future().empty()) parsed.set_max_future(merged.max_future());
   merged.MergeFrom(parsed);
   return merged;
-}
-
-absl::StatusOr<ebb::v1::EbbConfig> LoadConfigFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return absl::NotFoundError(absl::StrCat(path, ": cannot open config file"));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  const bool json = absl::EndsWith(path, ".json");
-  return ParseConfig(buffer.str(), json, path);
 }
 
 absl::StatusOr<EngineConfig> CompileConfig(const ebb::v1::EbbConfig& config) {

@@ -44,11 +44,6 @@ struct EngineConfig {
 // 10/15/20 % (WARNING, WARNING, CRITICAL) with a 2 % re-arm margin.
 ebb::v1::EbbConfig DefaultConfig();
 
-// Reads a config file: text format for .textproto/.txtpb/.pbtxt/.cfg, JSON for
-// .json. Unknown fields are errors. The result is merged over DefaultConfig()
-// for unset scalars; rules given in the file replace the default rules.
-absl::StatusOr<ebb::v1::EbbConfig> LoadConfigFile(const std::string& path);
-
 // Parses config text. `json` selects the JSON mapping; `origin` names the text
 // in errors.
 absl::StatusOr<ebb::v1::EbbConfig> ParseConfig(absl::string_view text,

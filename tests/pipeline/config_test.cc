@@ -4,8 +4,6 @@
 #include "pipeline/config.h"
 
 #include <algorithm>
-#include <cstdio>
-#include <fstream>
 #include <string>
 #include <vector>
 
@@ -315,34 +313,6 @@ TEST(ConfigTest, StableHash64IsFnv1a) {
   EXPECT_EQ(StableHash64(""), 0xcbf29ce484222325ull);
   EXPECT_EQ(StableHash64("a"), 0xaf63dc4c8601ec8cull);
   EXPECT_EQ(StableHash64("foobar"), 0x85944171f73967e8ull);
-}
-
-TEST(ConfigTest, LoadConfigFile) {
-  const std::string dir = ::testing::TempDir();
-  const std::string text_path = dir + "/ebb_config_test.txtpb";
-  const std::string json_path = dir + "/ebb_config_test.json";
-  {
-    std::ofstream(text_path) << kFullText;
-    std::ofstream(json_path) << kFullJson;
-  }
-  absl::StatusOr<ebb::v1::EbbConfig> text = LoadConfigFile(text_path);
-  ASSERT_TRUE(text.ok()) << text.status();
-  absl::StatusOr<ebb::v1::EbbConfig> json = LoadConfigFile(json_path);
-  ASSERT_TRUE(json.ok()) << json.status();
-  ExpectFullConfig(*CompileConfig(*text));
-  ExpectFullConfig(*CompileConfig(*json));
-  // JSON in a text-format file is an error that names the file.
-  const std::string wrong = dir + "/ebb_config_test_wrong.textproto";
-  { std::ofstream(wrong) << kFullJson; }
-  absl::StatusOr<ebb::v1::EbbConfig> bad = LoadConfigFile(wrong);
-  ASSERT_FALSE(bad.ok());
-  EXPECT_TRUE(absl::StrContains(bad.status().message(), wrong)) << bad.status();
-  absl::StatusOr<ebb::v1::EbbConfig> missing =
-      LoadConfigFile(dir + "/does_not_exist.json");
-  EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
-  std::remove(text_path.c_str());
-  std::remove(json_path.c_str());
-  std::remove(wrong.c_str());
 }
 
 }  // namespace
