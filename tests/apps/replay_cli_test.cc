@@ -10,6 +10,8 @@
 #include "ebb/v1/dead_letter.pb.h"
 #include "ebb/v1/metrics.pb.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/util/delimited_message_util.h"
 #include "gtest/gtest.h"
 
 namespace {
@@ -98,6 +100,75 @@ TEST(ReplayTest, EveryInputFormatGivesIdenticalResults) {
       EXPECT_EQ(x.SerializeAsString(), y.SerializeAsString()) << i;
     }
   }
+}
+
+// Outputs named .binpb are length-delimited protobuf: the same messages, in
+// the same order, as the JSON lines of the same replay.
+template <typename M>
+std::vector<M> ReadDelimited(const std::string& path) {
+  const std::string bytes = ReadFile(path);
+  google::protobuf::io::ArrayInputStream stream(bytes.data(),
+                                                static_cast<int>(bytes.size()));
+  std::vector<M> out;
+  for (;;) {
+    M m;
+    bool clean_eof = false;
+    if (!google::protobuf::util::ParseDelimitedFromZeroCopyStream(&m, &stream,
+                                                                  &clean_eof)) {
+      EXPECT_TRUE(clean_eof)
+          << path << ": a truncated or corrupt record after " << out.size();
+      return out;
+    }
+    out.push_back(std::move(m));
+  }
+}
+
+template <typename M>
+void ExpectSameMessages(const std::vector<M>& json, const std::vector<M>& bin) {
+  ASSERT_EQ(json.size(), bin.size());
+  for (size_t i = 0; i < json.size(); ++i) {
+    EXPECT_EQ(json[i].SerializeAsString(), bin[i].SerializeAsString()) << i;
+  }
+}
+
+TEST(ReplayTest, BinpbOutputsHoldTheJsonLinesMessages) {
+  const std::string feed = Tmp("outfmt_feed.csv");
+  ASSERT_EQ(RunEbb("generate --symbols 3 --days 45 --interval 1h --seed 8 "
+                   "--crash-day 20 --out " +
+                   feed)
+                .exit_code,
+            0);
+  const std::string bad = Tmp("outfmt_bad.csv");
+  WriteFile(bad,
+            "timestamp,symbol,price\n"
+            "2025-01-01T00:01:00Z,AAA,nan\n"
+            "2025-01-01T00:04:00Z,AAA\n");
+  const std::string inputs = " --prices " + feed + " --prices " + bad;
+  const std::string json_outs = " --metrics-out " + Tmp("of_m.jsonl") +
+                                " --alerts-out " + Tmp("of_a.jsonl") +
+                                " --dlq-out " + Tmp("of_d.jsonl");
+  const std::string bin_outs = " --metrics-out " + Tmp("of_m.binpb") +
+                               " --alerts-out " + Tmp("of_a.binpb") +
+                               " --dlq-out " + Tmp("of_d.binpb");
+  auto r = RunEbb("replay" + inputs + json_outs);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = RunEbb("replay" + inputs + bin_outs);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  const auto metrics =
+      ReadDelimited<ebb::v1::DrawdownMetrics>(Tmp("of_m.binpb"));
+  EXPECT_EQ(metrics.size(), 3u * 45 * 24);
+  ExpectSameMessages(ReadJsonLines<ebb::v1::DrawdownMetrics>(Tmp("of_m.jsonl")),
+                     metrics);
+  const auto alerts = ReadDelimited<ebb::v1::Alert>(Tmp("of_a.binpb"));
+  EXPECT_GT(alerts.size(), 2u) << "the crash should open alerts";
+  ExpectSameMessages(ReadJsonLines<ebb::v1::Alert>(Tmp("of_a.jsonl")), alerts);
+  const auto letters = ReadDelimited<ebb::v1::DeadLetter>(Tmp("of_d.binpb"));
+  ASSERT_EQ(letters.size(), 2u);
+  EXPECT_EQ(letters[0].reason(), ebb::v1::INVALID_PRICE);
+  EXPECT_EQ(letters[1].reason(), ebb::v1::MALFORMED);
+  ExpectSameMessages(ReadJsonLines<ebb::v1::DeadLetter>(Tmp("of_d.jsonl")),
+                     letters);
 }
 
 TEST(ReplayTest, BadRowsAreDeadLetteredCountedAndNeverFatal) {
