@@ -139,8 +139,10 @@ TEST(DailyReplayFacts, November2025Drawdowns) {
 }
 
 // Minute files: 43,200 rows. Peak, drawdown, change and full_window are checked
-// on every event with a direct scan of the window; max_drawdown on every 13th
-// event (O(w) each).
+// on every event with a direct scan of the window; that the max-drawdown pair
+// lies in the window, in order, and realises max_drawdown, on every event too;
+// that no pair beats it, on every 13th event (O(w) each). One-minute buckets
+// hold one event each here, so the bucketed replay must equal the exact one.
 class MinuteReplayTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(MinuteReplayTest, EveryEventEqualsADirectScan) {
@@ -148,6 +150,13 @@ TEST_P(MinuteReplayTest, EveryEventEqualsADirectScan) {
   const std::string file = dir + "/prices/minute/" + GetParam();
   auto metrics = Replay(file, "exact");
   ASSERT_EQ(metrics.size(), 43200u);
+  const auto bucketed = Replay(file, "1m");
+  ASSERT_EQ(bucketed.size(), metrics.size());
+  for (size_t i = 0; i < metrics.size(); ++i) {
+    ASSERT_EQ(bucketed[i].SerializeAsString(), metrics[i].SerializeAsString())
+        << "event " << i << ": 1m buckets " << bucketed[i].DebugString()
+        << " exact " << metrics[i].DebugString();
+  }
   std::vector<int64_t> t(metrics.size());
   std::vector<double> p(metrics.size());
   for (size_t i = 0; i < metrics.size(); ++i) {
@@ -174,6 +183,22 @@ TEST_P(MinuteReplayTest, EveryEventEqualsADirectScan) {
     ASSERT_EQ(m.has_change(), start > 0) << j;
     if (start > 0) {
       ASSERT_EQ(m.change(), p[j] / p[start - 1] - 1.0) << j;
+    }
+    // The pair: two events of the window, the peak first, that realise the
+    // value (one event when it is 0).
+    const int64_t pk_time = Nanos(m.max_drawdown_peak().time());
+    const int64_t tr_time = Nanos(m.max_drawdown_trough().time());
+    ASSERT_GE(pk_time, t[start]) << j;
+    ASSERT_LE(pk_time, tr_time) << j;
+    ASSERT_LE(tr_time, t[j]) << j;
+    const size_t pk = start + (pk_time - t[start]) / kMinute;
+    const size_t tr = start + (tr_time - t[start]) / kMinute;
+    ASSERT_EQ(m.max_drawdown_peak().price(), p[pk]) << j;
+    ASSERT_EQ(m.max_drawdown_trough().price(), p[tr]) << j;
+    if (m.max_drawdown() > 0) {
+      ASSERT_EQ(m.max_drawdown(), 1.0 - p[tr] / p[pk]) << j;
+    } else {
+      ASSERT_EQ(pk, tr) << j;
     }
     if (j % 13 == 0 || j + 1 == metrics.size()) {
       double mdd = 0, running_max = p[start];
