@@ -68,8 +68,8 @@ struct PipelineStats {
   uint64_t received = 0;
   uint64_t applied = 0;                 // price events applied to a window
   uint64_t news = 0;                    // news records accepted
-  std::array<uint64_t, 10> rejected{};  // by ebb::v1::RejectReason
-  std::array<uint64_t, 4> alerts{};     // by ebb::v1::Transition
+  std::array<uint64_t, ebb::v1::RejectReason_ARRAYSIZE> rejected{};
+  std::array<uint64_t, ebb::v1::Transition_ARRAYSIZE> alerts{};
   uint64_t symbols = 0;
 
   uint64_t total_rejected() const;

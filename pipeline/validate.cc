@@ -90,6 +90,10 @@ absl::string_view RejectReasonName(ebb::v1::RejectReason reason) {
       return "unknown_layout";
     case ebb::v1::KEY_MISMATCH:
       return "key_mismatch";
+    case ebb::v1::SYMBOL_LIMIT:
+      return "symbol_limit";
+    case ebb::v1::EMPTY_VALUE:
+      return "empty_value";
     default:
       return "unspecified";
   }

@@ -11,7 +11,8 @@ cd "$(dirname "$0")/.."
 # kcat, python3-kafka and python3-protobuf are the independent Kafka clients of the
 # integration tests.
 packages=(g++ make cmake pkg-config protobuf-compiler libprotobuf-dev libabsl-dev librdkafka-dev
-          libgtest-dev libgmock-dev libbenchmark-dev kcat python3 python3-kafka python3-protobuf)
+          libgtest-dev libgmock-dev libbenchmark-dev clang-format kcat python3 python3-kafka
+          python3-protobuf)
 presets=(release)
 for arg in "$@"; do
   case $arg in

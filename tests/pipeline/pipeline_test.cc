@@ -764,7 +764,7 @@ TEST(PipelineTest, EveryRecordIsAccountedFor) {
     std::map<std::string, TimeNs> last_applied;
     std::map<std::string, TimeNs> clock_time;
     std::vector<ebb::v1::RejectReason> expected_reasons;
-    std::array<uint64_t, 10> expected_counts{};
+    decltype(PipelineStats::rejected) expected_counts{};
     size_t expected_applied = 0;
     std::normal_distribution<double> z(0.0, 0.04);
     std::map<std::string, double> price;
