@@ -41,7 +41,10 @@ std::optional<RuleOutcome> EvaluateRule(const RuleSpec& rule,
   }
   int level = -1;
   const int levels = static_cast<int>(rule.thresholds.size());
-  while (level + 1 < levels && value >= rule.thresholds[level + 1]) ++level;
+  while (level + 1 < levels &&
+         ReachesLevel(value, rule.thresholds[level + 1])) {
+    ++level;
+  }
 
   if (!episode->active) {
     if (level < 0) return std::nullopt;
@@ -54,7 +57,7 @@ std::optional<RuleOutcome> EvaluateRule(const RuleSpec& rule,
     episode->reached = level;
     return RuleOutcome{ebb::v1::ESCALATED, level, value};
   }
-  if (value < rule.thresholds[0] - rule.rearm) {
+  if (!ReachesLevel(value, rule.thresholds[0] - rule.rearm)) {
     episode->active = false;
     return RuleOutcome{ebb::v1::RESOLVED, episode->reached, value};
   }

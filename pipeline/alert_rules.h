@@ -3,6 +3,7 @@
 // The rules stage: alert episodes per (symbol, rule) (docs/semantics.md,
 // "Alerts").
 
+#include <limits>
 #include <optional>
 #include <string>
 
@@ -37,6 +38,20 @@ void ToProto(const PricePoint& point, ebb::v1::PricePoint* out);
 std::string AlertId(absl::string_view symbol, absl::string_view rule,
                     TimeNs episode_start, ebb::v1::Transition transition,
                     int level_index);
+
+// A metric's value reaches a level when it is at or above the level within
+// kLevelTolerance: the metrics are fractions 1 - price / reference computed in
+// doubles, and a person reads 100 -> 80 as a 20 % fall although
+// 1 - 80.0 / 100.0 is 0.19999999999999996. The tolerance is 4 ulps of 1.0
+// (8.9e-16); the rounding of the prices, the division and the level itself
+// stay under 2 ulps, and two decimal prices that differ (up to 15 significant
+// digits) put the fraction 1e-15 or more apart. So "reaches L" means
+// price <= reference * (1 - L) as decimals, and "below B" means not reaching B.
+inline constexpr double kLevelTolerance =
+    4 * std::numeric_limits<double>::epsilon();
+inline bool ReachesLevel(double value, double level) {
+  return value >= level - kLevelTolerance;
+}
 
 // Evaluates one rule against one event, advancing `episode`. Returns the
 // transition it causes (one at most: a jump over several levels reports the

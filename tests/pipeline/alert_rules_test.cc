@@ -3,7 +3,9 @@
 
 #include "pipeline/alert_rules.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <random>
 #include <set>
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "ebb/v1/events.pb.h"
 #include "gtest/gtest.h"
 #include "pipeline/pipeline.h"
@@ -437,6 +440,79 @@ TEST(AlertRulesTest, AlertFields) {
   EXPECT_EQ(b[0].provenance().offset(), 7);
   EXPECT_EQ(b[0].provenance().event_id(), "");
   EXPECT_EQ(TimeOf(b[0].episode_start()), Minute(45) + 123456789);
+}
+
+// Levels are reached as a person reads prices (docs/semantics.md, "Alerts"):
+// a price at exactly peak * (1 - L), written with 2 to 8 decimals, reaches L
+// although 1 - price / peak rounds below L in doubles (1 - 80.0 / 100.0 is
+// 0.19999999999999996); one tick above it does not. The same holds for the
+// re-arm bound (0.10 - 0.02): at it, no resolution; one tick above, resolved.
+// Every default level, for drawdown, max_drawdown and decline.
+TEST(AlertRulesTest, LevelsAreReachedAtTheDecimalBoundary) {
+  std::string rules;
+  for (const char* metric : {"drawdown", "max_drawdown", "decline"}) {
+    absl::StrAppend(&rules, "rules { name: \"", metric, "\" metric: \"", metric,
+                    "\" levels { threshold: 0.10 } levels { threshold: 0.15 } "
+                    "levels { threshold: 0.20 severity: CRITICAL } rearm: "
+                    "0.02 }\n");
+  }
+  Harness h(rules, "10m");
+  const int level_percent[] = {10, 15, 20};
+  std::mt19937_64 rng(20251121);
+  int symbols = 0;
+  for (int decimals = 2; decimals <= 8; ++decimals) {
+    int64_t scale = 1;
+    for (int d = 0; d < decimals; ++d) scale *= 10;
+    // Peaks of up to 13 significant digits, multiples of 100 ticks so that
+    // peak * (1 - L) and peak * 0.92 are whole ticks.
+    const int64_t max_hundreds = std::min<int64_t>(
+        int64_t{10'000'000'000'000} / 100, int64_t{1'000'000} * scale / 100);
+    std::uniform_int_distribution<int64_t> hundreds(1, max_hundreds);
+    auto price = [&](int64_t ticks) {
+      // As a CSV field is read: the decimal text, correctly rounded.
+      return std::strtod(
+          absl::StrCat(ticks / scale, ".",
+                       absl::StrFormat("%0*d", decimals, ticks % scale))
+              .c_str(),
+          nullptr);
+    };
+    for (int c = 0; c < 200; ++c) {
+      const int64_t peak = hundreds(rng) * 100;
+      for (int li = 0; li < 3; ++li) {
+        const int64_t at = peak / 100 * (100 - level_percent[li]);
+        for (int above = 0; above <= 1; ++above) {
+          const std::string symbol = absl::StrCat("S", symbols++);
+          const std::string where =
+              absl::StrCat(symbol, ": peak ", peak, " ticks of 1e-", decimals,
+                           ", level 0.", level_percent[li],
+                           above ? ", one tick above" : ", at the boundary");
+          h.Price(0, price(peak), symbol);
+          h.Price(5, price(peak), symbol);
+          const std::vector<Alert> a = h.Price(10, price(at + above), symbol);
+          const int want = li - above;  // the level index reached, -1: none
+          ASSERT_EQ(a.size(), want < 0 ? 0u : 3u) << where;
+          for (const Alert& alert : a) {
+            EXPECT_EQ(alert.transition(), ebb::v1::OPENED) << where;
+            EXPECT_EQ(alert.level(), level_percent[want] / 100.0)
+                << where << " " << alert.rule();
+          }
+          if (want < 0) continue;
+          // Back up to the re-arm bound 0.08: not below it, so no alert; one
+          // tick above it, drawdown and decline resolve (max_drawdown still
+          // holds the fall).
+          const int64_t bound = peak / 100 * 92;
+          EXPECT_TRUE(h.Price(11, price(bound), symbol).empty()) << where;
+          const std::vector<Alert> r = h.Price(12, price(bound + 1), symbol);
+          ASSERT_EQ(r.size(), 2u) << where;
+          for (const Alert& alert : r) {
+            EXPECT_EQ(alert.transition(), ebb::v1::RESOLVED) << where;
+            EXPECT_NE(alert.rule(), "max_drawdown") << where;
+          }
+        }
+      }
+    }
+  }
+  EXPECT_EQ(symbols, 7 * 200 * 3 * 2);
 }
 
 }  // namespace
