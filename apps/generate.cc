@@ -106,7 +106,7 @@ int RunGenerate(int argc, char** argv) {
   if (!args.ok() || args->Has("help") || !args->positional().empty()) {
     if (!args.ok())
       std::fprintf(stderr, "ebb generate: %s\n\n",
-                   args.status().ToString().c_str());
+                   std::string(args.status().message()).c_str());
     std::fputs(kUsage, stderr);
     return args.ok() && args->Has("help") ? 0 : 1;
   }

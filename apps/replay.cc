@@ -118,7 +118,7 @@ int RunReplay(int argc, char** argv) {
   if (!args.ok() || args->Has("help") || !args->positional().empty()) {
     if (!args.ok())
       std::fprintf(stderr, "ebb replay: %s\n\n",
-                   args.status().ToString().c_str());
+                   std::string(args.status().message()).c_str());
     std::fputs(kUsage, stderr);
     return args.ok() && args->Has("help") ? 0 : 1;
   }

@@ -63,6 +63,22 @@ TEST(GenerateTest, RejectsBadFlags) {
   EXPECT_THAT(r.err, HasSubstr("unknown flag --bogus"));
 }
 
+// A flag error reads as the command's own words: "ebb replay: unknown flag
+// --bogus", not a status code name.
+TEST(CliTest, FlagErrorsNameTheCommandNotAStatusCode) {
+  for (const char* command :
+       {"replay", "generate", "run", "produce", "tail", "broker"}) {
+    const auto r = RunEbb(std::string(command) + " --bogus 1");
+    EXPECT_EQ(r.exit_code, 1) << command;
+    EXPECT_EQ(r.err.rfind(
+                  std::string("ebb ") + command + ": unknown flag --bogus", 0),
+              0u)
+        << command << ": " << r.err;
+    EXPECT_THAT(r.err, ::testing::Not(HasSubstr("INVALID_ARGUMENT")))
+        << command;
+  }
+}
+
 // The same feed as CSV, JSON lines and binary protobuf gives the same metrics
 // and alerts.
 TEST(ReplayTest, EveryInputFormatGivesIdenticalResults) {
