@@ -1,6 +1,8 @@
 // ebb replay: runs price (and news) files through the pipeline, in event-time
 // order.
 
+#include <sys/stat.h>
+
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -21,7 +23,7 @@ namespace ebb {
 namespace {
 
 constexpr char kUsage[] =
-    R"(usage: ebb replay [--config FILE] --prices [SYMBOL=]FILE... [--news FILE...]
+    R"(usage: ebb replay [--config FILE] --prices [SYMBOL=]FILE|-... [--news FILE...]
                   [--window 30d] [--resolution exact|1m|1h|...] [--lateness 0s]
                   [--format csv|jsonl|binpb] [--price-column close]
                   [--alerts-out PATH|-] [--metrics-out PATH] [--dlq-out PATH]
@@ -29,8 +31,9 @@ constexpr char kUsage[] =
 
 Replays price files (CSV, JSON lines or length-delimited protobuf; see docs/formats.md) through
 the drawdown engine, merged in event-time order, and writes alerts as JSON lines (stdout by
-default). Paths ending in .binpb write length-delimited protobuf instead. A summary goes to
-stderr. With --strict the first rejected record is an error (exit status 2).
+default). `-` reads standard input (CSV unless --format says otherwise; --prices SYMBOL=- when
+it has no symbol column). Paths ending in .binpb write length-delimited protobuf instead. A
+summary goes to stderr. With --strict the first rejected record is an error (exit status 2).
 )";
 
 const std::vector<FlagSpec> kFlags = {
@@ -82,6 +85,28 @@ void PrintSummary(const Pipeline& pipeline, size_t inputs, double seconds) {
   std::fprintf(stderr, "  windows   %s entries, %.1f MiB\n",
                Thousands(entries).c_str(),
                static_cast<double>(pipeline.WindowMemoryBytes()) / (1 << 20));
+}
+
+// An input that gave no record is most likely a mistake (a wrong file, a
+// failed download): say so, naming it. Inputs are counted in the order they
+// were opened, prices then news.
+void WarnAboutEmptyInputs(const ebb::v1::EbbConfig& config,
+                          const std::vector<uint64_t>& records_per_input) {
+  size_t i = 0;
+  for (const auto* inputs : {&config.prices(), &config.news()}) {
+    for (const ebb::v1::FileInput& in : *inputs) {
+      if (records_per_input[i++] != 0) continue;
+      struct stat st;
+      const bool empty = in.path() != kStandardInput &&
+                         ::stat(in.path().c_str(), &st) == 0 &&
+                         S_ISREG(st.st_mode) && st.st_size == 0;
+      std::fprintf(
+          stderr, "ebb replay: warning: %s: %s\n",
+          in.path() == kStandardInput ? "standard input" : in.path().c_str(),
+          empty ? "the file is empty"
+                : "no records (only a header or blank lines)");
+    }
+  }
 }
 
 absl::StatusOr<ebb::v1::EbbConfig> BuildConfig(const Args& args) {
@@ -158,6 +183,7 @@ int RunReplay(int argc, char** argv) {
     }
   }
   const size_t inputs = sources.size();
+  std::vector<uint64_t> records_per_input(inputs, 0);
   std::unique_ptr<RecordSource> merged = MergeSources(std::move(sources));
   Pipeline& engine = **pipeline;
   ProgressLine progress("ebb replay", !args->Has("no-progress"));
@@ -205,6 +231,7 @@ int RunReplay(int argc, char** argv) {
     head = (head + 1) & (kRing - 1);
     --buffered;
     const Origin origin{source_ids[record.source_index], -1, record.offset};
+    ++records_per_input[record.source_index];
     switch (record.kind) {
       case SourceRecord::Kind::kPrice:
         engine.OnPrice(record.symbol, record.time, record.price, origin,
@@ -234,6 +261,7 @@ int RunReplay(int argc, char** argv) {
   }
   engine.Flush();
   progress.Finish();
+  WarnAboutEmptyInputs(*config, records_per_input);
   const absl::Status closed = (*output)->Close();
   if (!args->Has("quiet"))
     PrintSummary(engine, inputs, progress.ElapsedSeconds());

@@ -619,6 +619,10 @@ class CsvSource : public RecordSource {
       problem = price_column_.empty()
                     ? std::string("no price column (close or price)")
                     : absl::StrCat("no price column \"", price_column_, "\"");
+    } else if (symbol_index_ < 0 && default_symbol_.empty()) {
+      problem =
+          "no symbol column, and standard input has no file name to take the "
+          "symbol from (give it: --prices SYMBOL=-)";
     }
     if (problem.empty()) return Next(record);
     done_ = true;
@@ -1095,6 +1099,7 @@ std::string FileStem(absl::string_view path) {
 
 absl::StatusOr<FileFormat> DetectFormat(const FileSourceOptions& options) {
   std::string name = absl::AsciiStrToLower(options.format);
+  if (name.empty() && options.path == kStandardInput) name = "csv";
   const bool from_extension = name.empty();
   if (from_extension) {
     absl::string_view base = options.path;
@@ -1137,9 +1142,11 @@ absl::StatusOr<std::unique_ptr<RecordSource>> OpenFileSource(
         options.path,
         ": news files must be jsonl or binpb (CSV holds prices only)"));
   }
+  const bool standard_input = options.path == kStandardInput;
   int fd;
   do {
-    fd = ::open(options.path.c_str(), O_RDONLY | O_CLOEXEC);
+    fd = standard_input ? ::fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 0)
+                        : ::open(options.path.c_str(), O_RDONLY | O_CLOEXEC);
   } while (fd < 0 && errno == EINTR);
   if (fd < 0) {
     return absl::NotFoundError(
@@ -1155,11 +1162,13 @@ absl::StatusOr<std::unique_ptr<RecordSource>> OpenFileSource(
       S_ISREG(st.st_mode) ? static_cast<uint64_t>(st.st_size) : 0;
   switch (format) {
     case FileFormat::kCsv:
-      return std::unique_ptr<RecordSource>(new CsvSource(
-          std::make_unique<ChunkedFile>(fd, options.path, size,
-                                        kCsvMaxLine + kChunk),
-          options.symbol.empty() ? FileStem(options.path) : options.symbol,
-          options.price_column));
+      return std::unique_ptr<RecordSource>(
+          new CsvSource(std::make_unique<ChunkedFile>(fd, options.path, size,
+                                                      kCsvMaxLine + kChunk),
+                        !options.symbol.empty() ? options.symbol
+                        : standard_input        ? std::string()
+                                                : FileStem(options.path),
+                        options.price_column));
     case FileFormat::kJsonLines:
       return std::unique_ptr<RecordSource>(new JsonLinesSource(
           std::make_unique<ChunkedFile>(fd, options.path, size,

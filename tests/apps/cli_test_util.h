@@ -33,15 +33,16 @@ inline void WriteFile(const std::string& path, const std::string& contents) {
 }
 
 // Runs `ebb <args>` (args are passed to /bin/sh as they are), capturing stdout
-// and stderr.
-inline RunResult RunEbb(const std::string& args) {
+// and stderr, with standard input read from `input`.
+inline RunResult RunEbb(const std::string& args,
+                        const std::string& input = "/dev/null") {
   static int counter = 0;
   // ctest runs test programs in parallel: the pid keeps their files apart.
   const std::string base = ::testing::TempDir() + "/ebb_run_" +
                            std::to_string(getpid()) + "_" +
                            std::to_string(++counter);
   const std::string command = std::string(EBB_BINARY_PATH) + " " + args + " >" +
-                              base + ".out 2>" + base + ".err </dev/null";
+                              base + ".out 2>" + base + ".err <" + input;
   const int status = std::system(command.c_str());
   RunResult r;
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -79,6 +79,70 @@ TEST(CliTest, FlagErrorsNameTheCommandNotAStatusCode) {
   }
 }
 
+// `--prices -` reads standard input: CSV unless --format says otherwise, the
+// symbol from SYMBOL=- or a symbol column; the same alerts as from the file.
+TEST(ReplayTest, PricesFromStandardInput) {
+  const std::string feed = Tmp("stdin_feed.csv");
+  ASSERT_EQ(RunEbb("generate --symbols 3 --days 40 --interval 1h --seed 3 "
+                   "--crash-day 20 --out " +
+                   feed)
+                .exit_code,
+            0);
+  const auto from_file = RunEbb("replay --quiet --prices " + feed);
+  ASSERT_EQ(from_file.exit_code, 0) << from_file.err;
+  ASSERT_FALSE(from_file.out.empty());
+  auto r = RunEbb("replay --quiet --prices -", feed);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  // Provenance names the source: the file's path, or "-".
+  std::string expected = from_file.out;
+  for (size_t at = 0; (at = expected.find(feed, at)) != std::string::npos;) {
+    expected.replace(at, feed.size(), "-");
+  }
+  EXPECT_EQ(r.out, expected);
+
+  // No symbol column: the symbol is given, or the header is rejected with a
+  // reason that says how to give it.
+  const std::string single = Tmp("stdin_single.csv");
+  WriteFile(single, "date,close\n2025-01-01,100\n2025-01-02,80\n");
+  r = RunEbb("replay --quiet --prices BTC=-", single);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\"symbol\":\"BTC\""));
+  EXPECT_THAT(r.out, HasSubstr("\"level\":0.2"));
+  r = RunEbb("replay --strict --prices -", single);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--prices SYMBOL=-"));
+  // Another format on standard input.
+  const std::string jsonl = Tmp("stdin.jsonl");
+  WriteFile(jsonl,
+            "{\"symbol\":\"ETH\",\"eventTime\":\"2025-01-01T00:00:00Z\","
+            "\"price\":100}\n{\"symbol\":\"ETH\",\"eventTime\":"
+            "\"2025-01-02T00:00:00Z\",\"price\":85}\n");
+  r = RunEbb("replay --quiet --format jsonl --prices -", jsonl);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\"symbol\":\"ETH\""));
+}
+
+// An input that gives no record is a warning naming it; the run goes on.
+TEST(ReplayTest, EmptyAndHeaderOnlyInputsAreWarnings) {
+  const std::string empty = Tmp("empty.csv");
+  const std::string header = Tmp("header_only.csv");
+  const std::string good = Tmp("good.csv");
+  WriteFile(empty, "");
+  WriteFile(header, "date,close\n\n");
+  WriteFile(good, "date,close\n2025-01-01,100\n");
+  const auto r = RunEbb("replay --prices " + empty + " " + header + " " + good);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("ebb replay: warning: " + empty +
+                               ": the file is empty"));
+  EXPECT_THAT(r.err, HasSubstr("ebb replay: warning: " + header +
+                               ": no records (only a header or blank lines)"));
+  EXPECT_THAT(r.err, ::testing::Not(HasSubstr("warning: " + good)));
+  EXPECT_THAT(r.err, HasSubstr("1 price events"));
+  const auto s = RunEbb("replay --prices -");  // /dev/null
+  EXPECT_EQ(s.exit_code, 0) << s.err;
+  EXPECT_THAT(s.err, HasSubstr("warning: standard input: no records"));
+}
+
 // The same feed as CSV, JSON lines and binary protobuf gives the same metrics
 // and alerts.
 TEST(ReplayTest, EveryInputFormatGivesIdenticalResults) {
