@@ -241,14 +241,20 @@ EOF
   tool kafka.tools.StorageTool "${format_args[@]}" >"$dir/logs/format.log" 2>&1 ||
     { cat "$dir/logs/format.log" >&2; die "formatting the storage in $dir/data failed"; }
 
-  # setsid: the broker leads its own process group, which stop signals as a whole.
-  # shellcheck disable=SC2086
-  setsid java $heap_opts -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExplicitGCInvokesConcurrent \
+  # setsid: the broker leads its own session and process group, which stop signals as a
+  # whole. The pid is written by the process that becomes the JVM (setsid may have forked).
+  # shellcheck disable=SC2016,SC2086
+  setsid bash -c 'echo $$ >"$0.tmp" && mv "$0.tmp" "$0" && exec "$@"' "$dir/kafka.pid" \
+    java $heap_opts -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExplicitGCInvokesConcurrent \
     -Djava.awt.headless=true -Dlog4j2.configurationFile="$dir/log4j2.properties" \
     -Dkafka.logs.dir="$dir/logs" -cp "$cache/lib/*" kafka.Kafka "$dir/server.properties" \
     </dev/null >"$dir/logs/kafka.out" 2>&1 9>&- &
-  pid=$!
-  echo "$pid" >"$dir/kafka.pid"
+  local waited=0
+  until [[ -s $dir/kafka.pid ]]; do
+    ((waited++ < 100)) || die "the broker's launcher wrote no pid to $dir/kafka.pid"
+    sleep 0.05
+  done
+  pid=$(<"$dir/kafka.pid")
 
   local bootstrap=127.0.0.1:$port
   until metadata_ok "$bootstrap"; do
