@@ -9,10 +9,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # kcat, python3-kafka and python3-protobuf are the independent Kafka clients of the
-# integration tests.
+# integration tests. OpenJDK 17 and maven run and fetch the real Kafka broker of
+# scripts/kafka.sh (its jars come from Maven Central at its first start, into ~/.cache/ebb).
 packages=(g++ make cmake pkg-config protobuf-compiler libprotobuf-dev libabsl-dev librdkafka-dev
           libgtest-dev libgmock-dev libbenchmark-dev clang-format kcat python3 python3-kafka
-          python3-protobuf)
+          python3-protobuf openjdk-17-jre-headless maven)
 presets=(release)
 for arg in "$@"; do
   case $arg in
