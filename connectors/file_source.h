@@ -1,8 +1,9 @@
 #pragma once
 
-// File sources for replay and backfill: CSV, JSON lines (protobuf JSON mapping) and
-// length-delimited binary protobuf, for prices and news; and a merge of several sources in
-// event-time order. See docs/formats.md for the layouts and time conventions.
+// File sources for replay and backfill: CSV, JSON lines (protobuf JSON mapping)
+// and length-delimited binary protobuf, for prices and news; and a merge of
+// several sources in event-time order. See docs/formats.md for the layouts and
+// time conventions.
 
 #include <cstdint>
 #include <memory>
@@ -20,10 +21,12 @@ enum class FileFormat { kCsv, kJsonLines, kBinaryProto };
 
 struct FileSourceOptions {
   std::string path;
-  // CSV: the symbol of every row when the file has no `symbol` column. Empty: the file name
-  // without directories and extension ("../BTC-USD.csv" -> "BTC-USD").
+  // CSV: the symbol of every row when the file has no `symbol` column. Empty:
+  // the file name without directories and extension ("../BTC-USD.csv" ->
+  // "BTC-USD").
   std::string symbol;
-  // "csv", "jsonl" or "binpb"; empty: from the extension (.csv, .jsonl/.json/.ndjson, .binpb/.pb).
+  // "csv", "jsonl" or "binpb"; empty: from the extension (.csv,
+  // .jsonl/.json/.ndjson, .binpb/.pb).
   std::string format;
   // CSV price column (case-insensitive). Empty: "close", else "price".
   std::string price_column;
@@ -34,8 +37,9 @@ struct FileSourceOptions {
 // One record read from a source.
 struct SourceRecord {
   enum class Kind {
-    kPrice,    // symbol, time, price (and event_id) are set; original is the line
-    kEncoded,  // original holds a serialized ebb.v1.PriceEvent (binary files): decode it
+    kPrice,  // symbol, time, price (and event_id) are set; original is the line
+    kEncoded,  // original holds a serialized ebb.v1.PriceEvent (binary files):
+               // decode it
     kNews,     // news is set
     kError,    // reason and detail are set; the record is rejected
   };
@@ -47,9 +51,11 @@ struct SourceRecord {
   ebb::v1::NewsEvent news;
   ebb::v1::RejectReason reason = ebb::v1::REJECT_REASON_UNSPECIFIED;
   std::string detail;
-  // The record's original bytes: a text line without its line ending, or a binary message.
+  // The record's original bytes: a text line without its line ending, or a
+  // binary message.
   std::string original;
-  // 1-based line number (text) or byte offset of the record's length prefix (binary).
+  // 1-based line number (text) or byte offset of the record's length prefix
+  // (binary).
   int64_t offset = 0;
   // Index of the source within a MergedSource (0 for a single source).
   uint32_t source_index = 0;
@@ -59,28 +65,34 @@ class RecordSource {
  public:
   virtual ~RecordSource() = default;
 
-  // Reads the next record into *record (overwriting every field it uses). Returns false at the
-  // end of the input. An I/O failure (not bad content) is an error status naming the file.
+  // Reads the next record into *record (overwriting every field it uses).
+  // Returns false at the end of the input. An I/O failure (not bad content) is
+  // an error status naming the file.
   virtual absl::StatusOr<bool> Next(SourceRecord* record) = 0;
 
-  // For progress lines: bytes consumed so far and the total, when known (0 if not).
+  // For progress lines: bytes consumed so far and the total, when known (0 if
+  // not).
   virtual uint64_t bytes_read() const = 0;
   virtual uint64_t size_bytes() const = 0;
 };
 
-// Opens one file. Fails (NotFound, InvalidArgument naming the option) before reading any record
-// when the file cannot be opened or the format is unknown. Content problems are kError records.
-absl::StatusOr<std::unique_ptr<RecordSource>> OpenFileSource(const FileSourceOptions& options);
+// Opens one file. Fails (NotFound, InvalidArgument naming the option) before
+// reading any record when the file cannot be opened or the format is unknown.
+// Content problems are kError records.
+absl::StatusOr<std::unique_ptr<RecordSource>> OpenFileSource(
+    const FileSourceOptions& options);
 
-// Merges sources in event-time order; ties go to the lower source index, then file order.
-// Error records are passed on as soon as they are read. Each record's source_index says which
-// input it came from.
-std::unique_ptr<RecordSource> MergeSources(std::vector<std::unique_ptr<RecordSource>> sources);
+// Merges sources in event-time order; ties go to the lower source index, then
+// file order. Error records are passed on as soon as they are read. Each
+// record's source_index says which input it came from.
+std::unique_ptr<RecordSource> MergeSources(
+    std::vector<std::unique_ptr<RecordSource>> sources);
 
-// Parses a time as found in files: RFC 3339 / ISO 8601 with 'T' or ' ' ("2025-05-30 16:39:00
-// +00:00", "2025-11-21T00:00:00.5Z"), a date alone ("2025-11-21", the END of that UTC day), or
-// epoch digits (up to 11 digits: seconds; 12-14: milliseconds; 15-17: microseconds; 18-19:
-// nanoseconds). InvalidArgument on anything else.
+// Parses a time as found in files: RFC 3339 / ISO 8601 with 'T' or ' '
+// ("2025-05-30 16:39:00 +00:00", "2025-11-21T00:00:00.5Z"), a date alone
+// ("2025-11-21", the END of that UTC day), or epoch digits (up to 11 digits:
+// seconds; 12-14: milliseconds; 15-17: microseconds; 18-19: nanoseconds).
+// InvalidArgument on anything else.
 absl::StatusOr<TimeNs> ParseFileTime(absl::string_view text);
 
 }  // namespace ebb
