@@ -17,8 +17,8 @@
 namespace ebb {
 namespace {
 
-// Files are written in chunks of about this size; the buffer holds one more
-// record of any size.
+// Files are written in whole chunks of this size (a multiple of the page
+// size); the buffer holds one chunk and the records that pass its end.
 constexpr size_t kChunk = 1 << 20;
 
 std::string DisplayName(const std::string& path) {
@@ -47,7 +47,7 @@ MessageWriter::MessageWriter(std::string path, int fd, bool binary, bool owned)
       fd_(fd),
       binary_(binary),
       owned_(owned),
-      buffer_(kChunk, '\0') {}
+      buffer_(2 * kChunk, '\0') {}
 
 absl::StatusOr<std::unique_ptr<MessageWriter>> MessageWriter::Open(
     const std::string& path) {
@@ -79,10 +79,12 @@ void MessageWriter::Fail(absl::Status status) {
   used_ = 0;
 }
 
-void MessageWriter::Flush() {
+void MessageWriter::Flush(bool all) {
+  // Whole chunks unless told otherwise: file pages are written whole.
+  const size_t end = all ? used_ : used_ / kChunk * kChunk;
   size_t done = 0;
-  while (done < used_ && status_.ok()) {
-    const ssize_t n = write(fd_, buffer_.data() + done, used_ - done);
+  while (done < end && status_.ok()) {
+    const ssize_t n = write(fd_, buffer_.data() + done, end - done);
     if (n < 0) {
       if (errno == EINTR) continue;
       Fail(WriteFailed(path_, errno));
@@ -90,13 +92,15 @@ void MessageWriter::Flush() {
       done += static_cast<size_t>(n);
     }
   }
-  used_ = 0;
+  if (!status_.ok()) return;
+  std::memmove(buffer_.data(), buffer_.data() + end, used_ - end);
+  used_ -= end;
 }
 
 char* MessageWriter::Reserve(size_t bytes) {
   if (buffer_.size() - used_ < bytes) {
-    Flush();
-    if (buffer_.size() < bytes) buffer_.resize(bytes);
+    Flush(/*all=*/used_ < kChunk);
+    if (buffer_.size() - used_ < bytes) buffer_.resize(used_ + bytes);
   }
   return buffer_.data() + used_;
 }
@@ -134,7 +138,11 @@ void MessageWriter::Write(const google::protobuf::Message& message) {
   char* p = Reserve(scratch_.size());
   std::memcpy(p, scratch_.data(), scratch_.size());
   Commit(p + scratch_.size());
-  if (!owned_ || used_ >= kChunk) Flush();
+  if (!owned_) {
+    Flush(/*all=*/true);
+  } else if (used_ >= kChunk) {
+    Flush(/*all=*/false);
+  }
 }
 
 void MessageWriter::WriteMetrics(const MetricsView& view) {
@@ -148,12 +156,12 @@ void MessageWriter::WriteMetrics(const MetricsView& view) {
       metrics_json_.Write(view, Reserve(MetricsJsonWriter::MaxSize(view) + 1));
   *p++ = '\n';
   Commit(p);
-  if (used_ >= kChunk) Flush();
+  if (used_ >= kChunk) Flush(/*all=*/false);
 }
 
 absl::Status MessageWriter::Close() {
   if (fd_ == -1) return status_;
-  Flush();
+  Flush(/*all=*/true);
   if (owned_ && close(fd_) != 0 && status_.ok()) {
     status_ = WriteFailed(path_, errno);
   }

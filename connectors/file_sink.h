@@ -48,7 +48,8 @@ class MessageWriter {
   // Room for `bytes` more at the end of the buffer; flushes first if needed.
   char* Reserve(size_t bytes);
   void Commit(char* end) { used_ = static_cast<size_t>(end - buffer_.data()); }
-  void Flush();
+  // Writes the buffered bytes (`all`) or its whole chunks.
+  void Flush(bool all);
   void Fail(absl::Status status);
 
   std::string path_;
