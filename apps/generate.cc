@@ -165,6 +165,7 @@ int RunGenerate(int argc, char** argv) {
         out_path, ": cannot open for writing: ", std::strerror(errno)));
   }
   std::setvbuf(out, nullptr, _IOFBF, 1 << 20);
+  int write_errno = 0;
 
   Rng rng(seed);
   std::vector<SymbolModel> models(static_cast<size_t>(symbols));
@@ -233,16 +234,29 @@ int RunGenerate(int argc, char** argv) {
           AppendDelimited(event, &line);  // line is empty here
         }
       }
-      std::fwrite(line.data(), 1, line.size(), out);
+      if (std::fwrite(line.data(), 1, line.size(), out) != line.size()) {
+        write_errno = errno;
+        break;
+      }
     }
+    if (write_errno != 0) break;
     progress.Update(static_cast<uint64_t>(step * symbols),
                     static_cast<uint64_t>(step), static_cast<uint64_t>(steps));
   }
   progress.Finish();
-  const bool write_failed = std::fflush(out) != 0 || std::ferror(out) != 0;
-  if (out != stdout) std::fclose(out);
-  if (write_failed)
-    return usage_error(absl::StrCat(out_path, ": write failed"));
+  // Every write, the flush and the close are checked (a full disk, a closed
+  // standard output).
+  if (write_errno == 0 && (std::fflush(out) != 0 || std::ferror(out) != 0)) {
+    write_errno = errno != 0 ? errno : EIO;
+  }
+  if (out != stdout && std::fclose(out) != 0 && write_errno == 0) {
+    write_errno = errno;
+  }
+  if (write_errno != 0) {
+    return usage_error(
+        absl::StrCat("write failed: ", out_path == "-" ? "stdout" : out_path,
+                     ": ", std::strerror(write_errno)));
+  }
   return 0;
 }
 

@@ -162,6 +162,15 @@ int RunReplay(int argc, char** argv) {
       config->outputs().alerts().empty() ? "-" : config->outputs().alerts();
   output_options.metrics_path = config->outputs().metrics();
   output_options.dead_letter_path = config->outputs().dead_letters();
+  std::vector<std::string> input_paths;
+  for (const auto* inputs : {&config->prices(), &config->news()}) {
+    for (const ebb::v1::FileInput& in : *inputs)
+      input_paths.push_back(in.path());
+  }
+  if (absl::Status s = CheckOutputsAreNotInputs(input_paths, output_options);
+      !s.ok()) {
+    return fail(s);
+  }
   auto output = FileOutput::Create(output_options);
   if (!output.ok()) return fail(output.status());
   auto pipeline = Pipeline::Create(*std::move(engine_config),
@@ -255,6 +264,8 @@ int RunReplay(int argc, char** argv) {
       (void)(*output)->Close();
       return 2;
     }
+    // An output that failed (a full disk, a closed pipe) ends the replay.
+    if ((*output)->failed()) break;
     progress.Update(++records, [&] {
       return std::make_pair(merged->bytes_read(), merged->size_bytes());
     });

@@ -11,10 +11,11 @@
 #include "apps/args.h"
 #include "apps/commands.h"
 #include "apps/signals.h"
+#include "connectors/file_sink.h"
+#include "connectors/json_mapping.h"
 #include "connectors/kafka/kafka_client.h"
 #include "ebb/v1/alert.pb.h"
 #include "ebb/v1/dead_letter.pb.h"
-#include "google/protobuf/util/json_util.h"
 #include "pipeline/validate.h"
 
 namespace ebb {
@@ -121,12 +122,12 @@ int RunTail(int argc, char** argv) {
   const std::string topic = args->Get("topic", "ebb.alerts");
   if (absl::Status s = (*consumer)->Subscribe({topic}); !s.ok()) return Fail(s);
 
+  // The lines `ebb replay` writes for the same messages, byte for byte.
+  auto out = MessageWriter::Open("-");
+  if (!out.ok()) return Fail(out.status());
   InstallStopHandlers();
-  google::protobuf::util::JsonPrintOptions json;
-  json.preserve_proto_field_names = false;  // lowerCamelCase, the JSON mapping
   ebb::v1::Alert alert;
   ebb::v1::DeadLetter dead_letter;
-  std::string line;
   uint64_t printed = 0;
   double idle = 0;
   bool assigned = false;
@@ -154,24 +155,31 @@ int RunTail(int argc, char** argv) {
       continue;
     }
     idle = 0;
-    line.clear();
     if (DeadLetterOf(*message, &dead_letter)) {
       // A record of ebb.dlq: its reason and source are in the headers.
-      (void)google::protobuf::util::MessageToJsonString(dead_letter, &line,
-                                                        json);
+      (*out)->Write(dead_letter);
     } else if (alert.ParseFromArray(message->payload,
                                     static_cast<int>(message->len))) {
-      (void)google::protobuf::util::MessageToJsonString(alert, &line, json);
+      std::string unused;
+      if (absl::Status s = AppendAlertJson(alert, &unused); !s.ok()) {
+        std::fprintf(stderr, "ebb tail: offset %lld: %s\n",
+                     static_cast<long long>(message->offset),
+                     std::string(s.message()).c_str());
+        continue;
+      }
+      (*out)->Write(alert);
     } else {
       std::fprintf(stderr, "ebb tail: offset %lld is not an ebb.v1.Alert\n",
                    static_cast<long long>(message->offset));
       continue;
     }
-    std::printf("%s\n", line.c_str());
-    std::fflush(stdout);
+    if ((*out)->failed()) break;
     ++printed;
   }
-  return (*consumer)->Close().ok() ? 0 : 1;
+  const absl::Status written = (*out)->Close();
+  const bool closed = (*consumer)->Close().ok();
+  if (!written.ok()) return Fail(written);
+  return closed ? 0 : 1;
 }
 
 }  // namespace ebb

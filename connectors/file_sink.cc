@@ -1,20 +1,36 @@
 #include "connectors/file_sink.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
-#include <charconv>
-#include <cmath>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
+#include "connectors/json_mapping.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/util/json_util.h"
 #include "pipeline/status_macros.h"
 
 namespace ebb {
+namespace {
+
+// Files are written in whole chunks of this size (a multiple of the page
+// size); the buffer holds one chunk and the records that pass its end.
+constexpr size_t kChunk = 1 << 20;
+
+std::string DisplayName(const std::string& path) {
+  return path == "-" ? "stdout" : path;
+}
+
+absl::Status WriteFailed(const std::string& path, int error) {
+  return absl::DataLossError(absl::StrCat("write failed: ", DisplayName(path),
+                                          ": ", std::strerror(error)));
+}
+
+}  // namespace
 
 void AppendDelimited(const google::protobuf::Message& message,
                      std::string* out) {
@@ -26,68 +42,131 @@ void AppendDelimited(const google::protobuf::Message& message,
   message.AppendToString(out);
 }
 
+MessageWriter::MessageWriter(std::string path, int fd, bool binary, bool owned)
+    : path_(std::move(path)),
+      fd_(fd),
+      binary_(binary),
+      owned_(owned),
+      buffer_(2 * kChunk, '\0') {}
+
 absl::StatusOr<std::unique_ptr<MessageWriter>> MessageWriter::Open(
     const std::string& path) {
   const bool binary =
       absl::EndsWith(path, ".binpb") || absl::EndsWith(path, ".pb");
   if (path == "-") {
+    // A closed standard output fails here, before a file opened later could
+    // take its descriptor.
+    if (fcntl(STDOUT_FILENO, F_GETFL) == -1) return WriteFailed(path, errno);
     return std::unique_ptr<MessageWriter>(
-        new MessageWriter(path, stdout, false, false));
+        new MessageWriter(path, STDOUT_FILENO, false, false));
   }
-  std::FILE* file = std::fopen(path.c_str(), "wb");
-  if (file == nullptr) {
+  const int fd =
+      open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd == -1) {
     return absl::NotFoundError(absl::StrCat(
         path, ": cannot open for writing: ", std::strerror(errno)));
   }
-  std::setvbuf(file, nullptr, _IOFBF, 1 << 20);
   return std::unique_ptr<MessageWriter>(
-      new MessageWriter(path, file, binary, true));
+      new MessageWriter(path, fd, binary, true));
 }
 
 MessageWriter::~MessageWriter() {
-  if (owned_ && file_ != nullptr) std::fclose(file_);
+  if (owned_ && fd_ != -1) close(fd_);
+}
+
+void MessageWriter::Fail(absl::Status status) {
+  if (status_.ok()) status_ = std::move(status);
+  used_ = 0;
+}
+
+void MessageWriter::Flush(bool all) {
+  // Whole chunks unless told otherwise: file pages are written whole.
+  const size_t end = all ? used_ : used_ / kChunk * kChunk;
+  size_t done = 0;
+  while (done < end && status_.ok()) {
+    const ssize_t n = write(fd_, buffer_.data() + done, end - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      Fail(WriteFailed(path_, errno));
+    } else {
+      done += static_cast<size_t>(n);
+    }
+  }
+  if (!status_.ok()) return;
+  std::memmove(buffer_.data(), buffer_.data() + end, used_ - end);
+  used_ -= end;
+}
+
+char* MessageWriter::Reserve(size_t bytes) {
+  if (buffer_.size() - used_ < bytes) {
+    Flush(/*all=*/used_ < kChunk);
+    if (buffer_.size() - used_ < bytes) buffer_.resize(used_ + bytes);
+  }
+  return buffer_.data() + used_;
 }
 
 void MessageWriter::Write(const google::protobuf::Message& message) {
-  if (failed_) return;
-  buffer_.clear();
+  if (failed()) return;
+  scratch_.clear();
   if (binary_) {
-    AppendDelimited(message, &buffer_);
-  } else {
-    // Alerts take the fast path unless they hold something it does not
-    // print; the result is the same line either way.
-    const auto* alert =
-        google::protobuf::DynamicCastToGenerated<ebb::v1::Alert>(&message);
-    if (alert == nullptr || !AppendAlertJson(*alert, &buffer_)) {
-      google::protobuf::util::JsonPrintOptions options;
-      options.always_print_primitive_fields = true;
-      google::protobuf::util::MessageToJsonString(message, &buffer_, options);
+    AppendDelimited(message, &scratch_);
+  } else if (const auto* alert =
+                 google::protobuf::DynamicCastToGenerated<ebb::v1::Alert>(
+                     &message)) {
+    if (absl::Status s = AppendAlertJson(*alert, &scratch_); !s.ok()) {
+      Fail(absl::InvalidArgumentError(
+          absl::StrCat(DisplayName(path_), ": ", s.message())));
+      return;
     }
-    buffer_.push_back('\n');
+  } else if (const auto* dead_letter =
+                 google::protobuf::DynamicCastToGenerated<ebb::v1::DeadLetter>(
+                     &message)) {
+    AppendDeadLetterJson(*dead_letter, &scratch_);
+  } else {
+    // Other messages (none of ebb's outputs) take libprotobuf's printer.
+    google::protobuf::util::JsonPrintOptions options;
+    options.always_print_primitive_fields = true;
+    if (const auto s = google::protobuf::util::MessageToJsonString(
+            message, &scratch_, options);
+        !s.ok()) {
+      Fail(absl::InvalidArgumentError(
+          absl::StrCat(DisplayName(path_), ": ", std::string(s.message()))));
+      return;
+    }
   }
-  if (std::fwrite(buffer_.data(), 1, buffer_.size(), file_) != buffer_.size())
-    failed_ = true;
-  // Alerts on a terminal or pipe show up as they happen.
-  if (!owned_) std::fflush(file_);
+  if (!binary_) scratch_.push_back('\n');
+  char* p = Reserve(scratch_.size());
+  std::memcpy(p, scratch_.data(), scratch_.size());
+  Commit(p + scratch_.size());
+  if (!owned_) {
+    Flush(/*all=*/true);
+  } else if (used_ >= kChunk) {
+    Flush(/*all=*/false);
+  }
 }
 
-void MessageWriter::WriteRaw(absl::string_view bytes) {
-  if (failed_) return;
-  if (std::fwrite(bytes.data(), 1, bytes.size(), file_) != bytes.size()) {
-    failed_ = true;
+void MessageWriter::WriteMetrics(const MetricsView& view) {
+  if (failed()) return;
+  if (binary_) {
+    ToProto(view, &metrics_message_);
+    Write(metrics_message_);
+    return;
   }
+  char* p =
+      metrics_json_.Write(view, Reserve(MetricsJsonWriter::MaxSize(view) + 1));
+  *p++ = '\n';
+  Commit(p);
+  if (used_ >= kChunk) Flush(/*all=*/false);
 }
 
 absl::Status MessageWriter::Close() {
-  if (file_ == nullptr) return absl::OkStatus();
-  if (std::fflush(file_) != 0) failed_ = true;
-  if (owned_) {
-    if (std::fclose(file_) != 0) failed_ = true;
+  if (fd_ == -1) return status_;
+  Flush(/*all=*/true);
+  if (owned_ && close(fd_) != 0 && status_.ok()) {
+    status_ = WriteFailed(path_, errno);
   }
-  file_ = nullptr;
-  if (failed_)
-    return absl::DataLossError(absl::StrCat(path_, ": write failed"));
-  return absl::OkStatus();
+  fd_ = -1;
+  return status_;
 }
 
 void ToProto(const MetricsView& view, ebb::v1::DrawdownMetrics* out) {
@@ -126,216 +205,8 @@ absl::StatusOr<std::unique_ptr<FileOutput>> FileOutput::Create(
   return out;
 }
 
-namespace {
-
-void AppendDouble(double v, std::string* out) {
-  char buf[32];
-  auto [end, ec] =
-      std::to_chars(buf, buf + sizeof(buf), v);  // shortest round-trip form
-  out->append(buf, static_cast<size_t>(end - buf));
-}
-
-// A duration as the JSON mapping prints it: seconds with 0, 3, 6 or 9
-// fractional digits. REQUIRES: seconds >= 0, nanos in [0, 1e9).
-void AppendDurationJson(int64_t seconds, int32_t nanos, std::string* out) {
-  out->push_back('"');
-  absl::StrAppend(out, seconds);
-  if (nanos != 0) {
-    const std::string digits = absl::StrFormat("%09d", nanos);
-    out->push_back('.');
-    out->append(nanos % 1000000 == 0 ? digits.substr(0, 3)
-                : nanos % 1000 == 0  ? digits.substr(0, 6)
-                                     : digits);
-  }
-  out->append("s\"");
-}
-
-// A double exactly as libprotobuf's JSON printer writes it (SimpleDtoa: "%.15g"
-// when that reads back as the same value, else "%.17g"). False for NaN and
-// infinities, which it writes as strings.
-bool AppendProtobufDouble(double v, std::string* out) {
-  if (!std::isfinite(v)) return false;
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%.15g", v);
-  if (std::strtod(buf, nullptr) != v) {
-    std::snprintf(buf, sizeof(buf), "%.17g", v);
-  }
-  out->append(buf);
-  return true;
-}
-
-// A string that needs no JSON escaping, quoted: printable ASCII without the
-// characters libprotobuf escapes or might (", \\, <, >, &, ', =). False for
-// anything else.
-bool AppendPlainString(const std::string& s, std::string* out) {
-  for (const char c : s) {
-    const unsigned char u = static_cast<unsigned char>(c);
-    if (u < 0x20 || u >= 0x7f || c == '"' || c == '\\' || c == '<' ||
-        c == '>' || c == '&' || c == '\'' || c == '=') {
-      return false;
-    }
-  }
-  out->push_back('"');
-  out->append(s);
-  out->push_back('"');
-  return true;
-}
-
-bool AppendTimestampJson(const google::protobuf::Timestamp& ts,
-                         std::string* out) {
-  const absl::StatusOr<TimeNs> t = FromTimestamp(ts);
-  if (!t.ok()) return false;
-  out->push_back('"');
-  AppendRfc3339(*t, out);
-  out->push_back('"');
-  return true;
-}
-
-bool AppendPricePointJson(const ebb::v1::PricePoint& p, std::string* out) {
-  out->append("{\"price\":");
-  if (!AppendProtobufDouble(p.price(), out)) return false;
-  if (p.has_time()) {
-    out->append(",\"time\":");
-    if (!AppendTimestampJson(p.time(), out)) return false;
-  }
-  out->push_back('}');
-  return true;
-}
-
-void AppendPointJson(const char* name, const PricePoint& p, std::string* out) {
-  out->append(name);
-  out->append("\":{\"price\":");
-  AppendDouble(p.price, out);
-  out->append(",\"time\":\"");
-  AppendRfc3339(p.time, out);
-  out->append("\"}");
-}
-
-}  // namespace
-
-void AppendMetricsJson(const MetricsView& view, std::string* out) {
-  const WindowMetrics& m = *view.metrics;
-  out->append("{\"symbol\":\"");
-  out->append(view.symbol.data(), view.symbol.size());
-  out->append("\",\"eventTime\":\"");
-  AppendRfc3339(view.time, out);
-  out->append("\",\"price\":");
-  AppendDouble(view.price, out);
-  AppendPointJson(",\"peak", m.peak, out);
-  out->append(",\"drawdown\":");
-  AppendDouble(m.drawdown, out);
-  out->append(",\"maxDrawdown\":");
-  AppendDouble(m.max_drawdown, out);
-  AppendPointJson(",\"maxDrawdownPeak", m.mdd_peak, out);
-  AppendPointJson(",\"maxDrawdownTrough", m.mdd_trough, out);
-  if (m.change.has_value()) {
-    out->append(",\"change\":");
-    AppendDouble(*m.change, out);
-  }
-  out->append(",\"fullWindow\":");
-  out->append(m.full_window ? "true" : "false");
-  // Windows are whole seconds or more in practice, but keep the rule for any
-  // length.
-  google::protobuf::Duration window;
-  ToDuration(view.window_length, &window);
-  out->append(",\"window\":");
-  AppendDurationJson(window.seconds(), window.nanos(), out);
-  out->append(",\"windowEntries\":\"");
-  absl::StrAppend(out, m.entries);
-  out->append("\"}\n");
-}
-
-bool AppendAlertJson(const ebb::v1::Alert& alert, std::string* out) {
-  const size_t mark = out->size();
-  auto fail = [out, mark] {
-    out->resize(mark);
-    return false;
-  };
-  if (alert.related_news_size() > 0 ||
-      !ebb::v1::Transition_IsValid(alert.transition()) ||
-      !ebb::v1::Severity_IsValid(alert.severity())) {
-    return fail();
-  }
-  // Field order is libprotobuf's: by number, except that the well-known types
-  // (Timestamp, Duration) directly in a message come after its other fields,
-  // and proto3 `optional` fields after those.
-  out->append("{\"id\":");
-  if (!AppendPlainString(alert.id(), out)) return fail();
-  out->append(",\"symbol\":");
-  if (!AppendPlainString(alert.symbol(), out)) return fail();
-  out->append(",\"rule\":");
-  if (!AppendPlainString(alert.rule(), out)) return fail();
-  out->append(",\"transition\":\"");
-  out->append(ebb::v1::Transition_Name(alert.transition()));
-  out->append("\",\"level\":");
-  if (!AppendProtobufDouble(alert.level(), out)) return fail();
-  out->append(",\"severity\":\"");
-  out->append(ebb::v1::Severity_Name(alert.severity()));
-  out->append("\",\"metric\":");
-  if (!AppendPlainString(alert.metric(), out)) return fail();
-  out->append(",\"value\":");
-  if (!AppendProtobufDouble(alert.value(), out)) return fail();
-  out->append(",\"price\":");
-  if (!AppendProtobufDouble(alert.price(), out)) return fail();
-  if (alert.has_peak()) {
-    out->append(",\"peak\":");
-    if (!AppendPricePointJson(alert.peak(), out)) return fail();
-  }
-  if (alert.has_trough()) {
-    out->append(",\"trough\":");
-    if (!AppendPricePointJson(alert.trough(), out)) return fail();
-  }
-  out->append(",\"fullWindow\":");
-  out->append(alert.full_window() ? "true" : "false");
-  out->append(",\"relatedNews\":[]");
-  if (alert.has_provenance()) {
-    const ebb::v1::Provenance& p = alert.provenance();
-    out->append(",\"provenance\":{\"source\":");
-    if (!AppendPlainString(p.source(), out)) return fail();
-    absl::StrAppend(out, ",\"offset\":\"", p.offset(), "\",\"configHash\":");
-    if (!AppendPlainString(p.config_hash(), out)) return fail();
-    out->append(",\"eventId\":");
-    if (!AppendPlainString(p.event_id(), out)) return fail();
-    if (p.has_partition()) {
-      absl::StrAppend(out, ",\"partition\":", p.partition());
-    }
-    out->push_back('}');
-  }
-  if (alert.has_event_time()) {
-    out->append(",\"eventTime\":");
-    if (!AppendTimestampJson(alert.event_time(), out)) return fail();
-  }
-  if (alert.has_episode_start()) {
-    out->append(",\"episodeStart\":");
-    if (!AppendTimestampJson(alert.episode_start(), out)) return fail();
-  }
-  if (alert.has_window()) {
-    const google::protobuf::Duration& w = alert.window();
-    // libprotobuf refuses durations beyond 10,000 years.
-    if (w.seconds() < 0 || w.seconds() > 315576000000 || w.nanos() < 0 ||
-        w.nanos() >= 1000000000) {
-      return fail();
-    }
-    out->append(",\"window\":");
-    AppendDurationJson(w.seconds(), w.nanos(), out);
-  }
-  if (alert.has_change()) {
-    out->append(",\"change\":");
-    if (!AppendProtobufDouble(alert.change(), out)) return fail();
-  }
-  out->push_back('}');
-  return true;
-}
-
 void FileOutput::OnMetrics(const MetricsView& view) {
-  if (metrics_->binary()) {
-    ToProto(view, &metrics_message_);
-    metrics_->Write(metrics_message_);
-    return;
-  }
-  line_.clear();
-  AppendMetricsJson(view, &line_);
-  metrics_->WriteRaw(line_);
+  metrics_->WriteMetrics(view);
 }
 
 void FileOutput::OnAlert(const ebb::v1::Alert& alert) {
@@ -364,12 +235,83 @@ void FileOutput::OnDeadLetter(const DeadLetterView& view) {
   dead_letters_->Write(dl);
 }
 
+bool FileOutput::failed() const {
+  for (const auto* writer : {&alerts_, &metrics_, &dead_letters_}) {
+    if (*writer != nullptr && (*writer)->failed()) return true;
+  }
+  return false;
+}
+
 absl::Status FileOutput::Close() {
   absl::Status status;
   for (auto* writer : {&alerts_, &metrics_, &dead_letters_}) {
     if (*writer != nullptr) status.Update((*writer)->Close());
   }
   return status;
+}
+
+namespace {
+
+// The identity of a regular file, or nothing.
+struct FileId {
+  bool regular = false;
+  dev_t device = 0;
+  ino_t inode = 0;
+  bool operator==(const FileId& o) const {
+    return regular && o.regular && device == o.device && inode == o.inode;
+  }
+};
+
+FileId IdOf(const std::string& path, int standard_fd) {
+  struct stat st;
+  const int rc =
+      path == "-" ? fstat(standard_fd, &st) : stat(path.c_str(), &st);
+  if (rc != 0 || !S_ISREG(st.st_mode)) return FileId{};
+  return FileId{true, st.st_dev, st.st_ino};
+}
+
+std::string Describe(const std::string& path, bool output) {
+  if (path != "-") return path;
+  return output ? "- (standard output)" : "- (standard input)";
+}
+
+}  // namespace
+
+absl::Status CheckOutputsAreNotInputs(const std::vector<std::string>& inputs,
+                                      const FileOutputOptions& outputs) {
+  const std::pair<const char*, const std::string*> named[] = {
+      {"alerts", &outputs.alerts_path},
+      {"metrics", &outputs.metrics_path},
+      {"dead letters", &outputs.dead_letter_path}};
+  std::vector<std::pair<const char*, const std::string*>> present;
+  for (const auto& output : named) {
+    if (!output.second->empty()) present.push_back(output);
+  }
+  for (size_t i = 0; i < present.size(); ++i) {
+    const std::string& path = *present[i].second;
+    const FileId id = IdOf(path, STDOUT_FILENO);
+    if (!id.regular) continue;
+    for (const std::string& input : inputs) {
+      if (IdOf(input, STDIN_FILENO) == id) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "the ", present[i].first, " output ", Describe(path, true),
+            " is the input ", Describe(input, false),
+            " (the same file): refusing to overwrite it"));
+      }
+    }
+    // Two outputs on one file overwrite each other, unless both are the one
+    // standard output (which shares its offset).
+    for (size_t j = 0; j < i; ++j) {
+      const std::string& other = *present[j].second;
+      if (!(path == "-" && other == "-") && IdOf(other, STDOUT_FILENO) == id) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "the ", present[i].first, " output ", Describe(path, true),
+            " and the ", present[j].first, " output ", Describe(other, true),
+            " are the same file"));
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace ebb

@@ -7,40 +7,61 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "connectors/json_mapping.h"
 #include "pipeline/pipeline.h"
 
 namespace ebb {
 
-// Writes messages to one file (or stdout for "-"), as JSON lines or, for paths
-// ending in .binpb/.pb, as varint-length-delimited binary protobuf. Write
-// errors are sticky and reported by Close().
+// Writes messages to one file, or to standard output for "-": as JSON lines
+// (the protobuf JSON mapping, connectors/json_mapping.h) or, for paths ending
+// in .binpb/.pb, as varint-length-delimited binary protobuf. Output is
+// buffered and written with write(2); every write and the final close are
+// checked. The first error is sticky: later messages are dropped, failed()
+// turns true and Close() returns it as "write failed: PATH: REASON" (standard
+// output is named "stdout"). On standard output each alert and dead letter is
+// written as it comes (a terminal or pipe shows it at once).
 class MessageWriter {
  public:
   static absl::StatusOr<std::unique_ptr<MessageWriter>> Open(
       const std::string& path);
   ~MessageWriter();
 
+  // Writes an ebb.v1.Alert, DeadLetter or DrawdownMetrics (any message in
+  // binary files). A message without a JSON form (a time outside years
+  // 1-9999) fails the writer with that reason.
   void Write(const google::protobuf::Message& message);
-  // Writes bytes as they are (a JSON line with its newline). REQUIRES:
-  // !binary().
-  void WriteRaw(absl::string_view bytes);
+  // Writes the view as an ebb.v1.DrawdownMetrics.
+  void WriteMetrics(const MetricsView& view);
   bool binary() const { return binary_; }
-  // Flushes; returns the first write error, naming the path.
+  bool failed() const { return !status_.ok(); }
+  // Writes what is buffered and closes the file (standard output is flushed,
+  // not closed); returns the first error.
   absl::Status Close();
   const std::string& path() const { return path_; }
 
  private:
-  MessageWriter(std::string path, std::FILE* file, bool binary, bool owned)
-      : path_(std::move(path)), file_(file), binary_(binary), owned_(owned) {}
+  MessageWriter(std::string path, int fd, bool binary, bool owned);
+
+  // Room for `bytes` more at the end of the buffer; flushes first if needed.
+  char* Reserve(size_t bytes);
+  void Commit(char* end) { used_ = static_cast<size_t>(end - buffer_.data()); }
+  // Writes the buffered bytes (`all`) or its whole chunks.
+  void Flush(bool all);
+  void Fail(absl::Status status);
 
   std::string path_;
-  std::FILE* file_;
+  int fd_;
   bool binary_;
   bool owned_;
-  bool failed_ = false;
-  std::string buffer_;
+  absl::Status status_;
+  std::string buffer_;  // sized once; bytes [0, used_) are pending
+  size_t used_ = 0;
+  std::string scratch_;
+  ebb::v1::DrawdownMetrics metrics_message_;
+  MetricsJsonWriter metrics_json_;
 };
 
 struct FileOutputOptions {
@@ -68,6 +89,9 @@ class FileOutput : public Output {
   // The first dead letter seen, for --strict: "path:line: reason: detail".
   const std::string& first_rejection() const { return first_rejection_; }
 
+  // True once an output failed (Close() says why): the rest is lost.
+  bool failed() const;
+
   absl::Status Close();
 
  private:
@@ -75,9 +99,7 @@ class FileOutput : public Output {
 
   const Pipeline* pipeline_ = nullptr;
   std::unique_ptr<MessageWriter> alerts_, metrics_, dead_letters_;
-  ebb::v1::DrawdownMetrics metrics_message_;
   ebb::v1::DeadLetter dead_letter_message_;
-  std::string line_;
   std::string first_rejection_;
 };
 
@@ -89,20 +111,14 @@ void AppendDelimited(const google::protobuf::Message& message,
 // Fills a DrawdownMetrics message from a view.
 void ToProto(const MetricsView& view, ebb::v1::DrawdownMetrics* out);
 
-// Appends the alert as JSON (no newline), byte for byte what libprotobuf's
-// MessageToJsonString prints with always_print_primitive_fields, ~20x faster
-// (its printer converts through a type resolver on every call: ~50 us per
-// alert, which dominated replays with many alerts). Returns false, appending
-// nothing, for what it leaves to libprotobuf: strings that need escaping,
-// related news, NaN or infinite numbers, unknown enum values, times outside
-// 1677-2262, negative or over-long durations. Its numbers are formatted with
-// the C library in the "C" locale, which ebb never changes.
-bool AppendAlertJson(const ebb::v1::Alert& alert, std::string* out);
-
-// Appends the view as one line of JSON, exactly the protobuf JSON mapping of
-// ToProto(view) with every field printed (what MessageToJsonString prints, but
-// ~100x faster: one metrics line per event must not cost more than the event).
-// REQUIRES: a valid symbol (no escaping needed).
-void AppendMetricsJson(const MetricsView& view, std::string* out);
+// Fails, before anything is opened for writing, when an output would write
+// to a file that is read as an input, or that another output writes: the
+// same regular file by device and inode (symbolic and hard links, "-" for
+// standard input or output included), which opening for writing would
+// truncate. Streams that are no regular file (pipes, terminals, /dev/null)
+// are never refused. Outputs that do not exist yet are fine; inputs that do
+// not exist are left to their readers.
+absl::Status CheckOutputsAreNotInputs(const std::vector<std::string>& inputs,
+                                      const FileOutputOptions& outputs);
 
 }  // namespace ebb

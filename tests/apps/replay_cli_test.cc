@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -424,6 +426,110 @@ TEST(ReplayTest, LatenessReordersWithinTheBound) {
       RunEbb("replay --resolution exact --prices LAT=" + Tmp("shuffled.csv") +
              " --alerts-out /dev/null");
   EXPECT_THAT(c.err, HasSubstr("late 300"));  // three of every block of four
+}
+
+// Runs `ebb <args> <redirections>` through /bin/sh with stderr captured: for
+// tests that point standard output somewhere of their own.
+ebb_test::RunResult RunEbbRedirected(const std::string& args,
+                                     const std::string& redirections) {
+  static int counter = 0;
+  const std::string err =
+      Tmp("redirected_" + std::to_string(++counter) + ".err");
+  const std::string command = std::string(EBB_BINARY_PATH) + " " + args + " " +
+                              redirections + " 2>" + err;
+  const int status = std::system(command.c_str());
+  ebb_test::RunResult r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.err = ReadFile(err);
+  return r;
+}
+
+std::string SmallFeed(const std::string& name) {
+  const std::string path = Tmp(name);
+  EXPECT_EQ(RunEbb("generate --symbols 2 --days 40 --interval 1h --seed 3 "
+                   "--crash-day 20 --out " +
+                   path)
+                .exit_code,
+            0);
+  return path;
+}
+
+// An output that is an input would be truncated before it is read: refused,
+// whichever output it is and however it is named, and the input is intact.
+TEST(ReplayOutputsTest, AnOutputThatIsAnInputIsRefused) {
+  const std::string feed = SmallFeed("same_feed.csv");
+  const std::string before = ReadFile(feed);
+  ASSERT_GT(before.size(), 1000u);
+  const std::string link = Tmp("same_link.csv");
+  std::remove(link.c_str());
+  ASSERT_EQ(symlink(feed.c_str(), link.c_str()), 0);
+  for (const char* flag : {"--alerts-out", "--metrics-out", "--dlq-out"}) {
+    for (const std::string& output : {feed, link}) {
+      auto r = RunEbb("replay --prices " + feed + " " + flag + " " + output);
+      EXPECT_EQ(r.exit_code, 1) << flag;
+      EXPECT_THAT(r.err, HasSubstr(" is the input " + feed +
+                                   " (the same file): refusing to overwrite"))
+          << flag;
+      EXPECT_TRUE(ReadFile(feed) == before) << flag << ": the input changed";
+    }
+  }
+  // Standard input read as "-" and a --metrics-out naming the same file.
+  auto r = RunEbbRedirected(
+      "replay --prices - --alerts-out /dev/null "
+      "--metrics-out " +
+          feed,
+      "<" + feed + " >/dev/null");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("is the input - (standard input)"));
+  EXPECT_TRUE(ReadFile(feed) == before) << "the input changed";
+  // /dev/null may be both (no regular file, nothing to overwrite).
+  r = RunEbb("replay --format csv --prices " + feed +
+             " --prices /dev/null --alerts-out /dev/null");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+// Standard output that cannot be written: a full device, a closed descriptor.
+// The replay fails with the reason, whichever output goes there.
+TEST(ReplayOutputsTest, StdoutWriteErrorsFailTheReplay) {
+  const std::string feed = SmallFeed("stdout_feed.csv");
+  const std::string quiet = " --dlq-out " + Tmp("stdout_dlq.jsonl");
+  struct Case {
+    std::string args, redirections, message;
+  };
+  const std::vector<Case> cases = {
+      {"", ">/dev/full", "write failed: stdout: No space left on device"},
+      {" --alerts-out -", ">/dev/full",
+       "write failed: stdout: No space left on device"},
+      {" --alerts-out /dev/null --metrics-out -", ">/dev/full",
+       "write failed: stdout: No space left on device"},
+      {"", ">&-", "write failed: stdout: Bad file descriptor"},
+      {" --alerts-out /dev/null --metrics-out -", ">&-",
+       "write failed: stdout: Bad file descriptor"},
+      {" --alerts-out /dev/full", "", "write failed: /dev/full: No space"},
+      {" --alerts-out /dev/null --metrics-out /dev/full", "",
+       "write failed: /dev/full: No space"},
+  };
+  for (const Case& c : cases) {
+    auto r = RunEbbRedirected(
+        "replay --prices " + feed + quiet + c.args,
+        c.redirections.empty() ? ">/dev/null" : c.redirections);
+    EXPECT_EQ(r.exit_code, 1) << c.args << " " << c.redirections << r.err;
+    EXPECT_THAT(r.err, HasSubstr("ebb replay: " + c.message))
+        << c.args << " " << c.redirections;
+  }
+  // The same replay to a writable stdout succeeds.
+  auto ok = RunEbbRedirected("replay --prices " + feed + quiet, ">/dev/null");
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+}
+
+TEST(GenerateTest, StdoutWriteErrorsFailGenerate) {
+  auto r = RunEbbRedirected("generate --symbols 2 --days 5", ">/dev/full");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err,
+              HasSubstr("write failed: stdout: No space left on device"));
+  r = RunEbbRedirected("generate --symbols 2 --days 5", ">&-");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("write failed: stdout: Bad file descriptor"));
 }
 
 }  // namespace

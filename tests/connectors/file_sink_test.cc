@@ -1,14 +1,20 @@
-// The sinks' hand-written JSON against protobuf's own JSON mapping.
+// The file sinks: their lines, write errors, and the outputs-are-not-inputs
+// check.
 
 #include "connectors/file_sink.h"
 
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "gtest/gtest.h"
@@ -48,197 +54,173 @@ TEST(AppendRfc3339Test, EqualsProtobufTimeUtil) {
   }
 }
 
-TEST(AppendMetricsJsonTest, ParsesToExactlyTheProtoOfTheView) {
-  std::mt19937_64 rng(11);
-  auto price = [&] {
-    return std::ldexp(static_cast<double>(rng() % 100000000 + 1),
-                      -(int)(rng() % 30));
-  };
-  auto time = [&] {
-    return static_cast<TimeNs>(rng() % (4'000'000'000ULL)) * kNanosPerSecond +
-           static_cast<TimeNs>(rng() % 3 == 0 ? rng() % 1'000'000'000 : 0);
-  };
-  for (int i = 0; i < 20000; ++i) {
-    WindowMetrics m;
-    m.peak = {price(), time()};
-    m.drawdown = static_cast<double>(rng() % 1000000) / 1e6 +
-                 1e-17 * static_cast<double>(rng() % 7);
-    m.max_drawdown = i % 5 == 0 ? 0.0 : 1.0 - price() / (price() + 1.0);
-    m.mdd_peak = {price(), time()};
-    m.mdd_trough = {price(), time()};
-    if (rng() % 2) m.change = -1.0 + price() / 1e3;
-    m.full_window = rng() % 2;
-    m.entries = static_cast<uint32_t>(rng());
-    const MetricsView view{"BTC-USD", time(), price(), &m,
-                           i % 7 == 0 ? 1'500'000'000 : 30 * kNanosPerDay};
-    std::string line;
-    AppendMetricsJson(view, &line);
-    ASSERT_EQ(line.back(), '\n');
-    ebb::v1::DrawdownMetrics parsed, expected;
-    google::protobuf::util::JsonParseOptions options;
-    options.ignore_unknown_fields = false;
-    ASSERT_TRUE(
-        google::protobuf::util::JsonStringToMessage(line, &parsed, options)
-            .ok())
-        << line;
-    ToProto(view, &expected);
-    ASSERT_EQ(parsed.SerializeAsString(), expected.SerializeAsString()) << line;
-    ASSERT_EQ(parsed.has_change(), m.change.has_value());
-  }
-}
-
-// libprotobuf's line for an alert: the oracle for AppendAlertJson.
-std::string ProtobufJson(const ebb::v1::Alert& alert) {
+// libprotobuf's line for a message: the oracle.
+std::string ProtobufJson(const google::protobuf::Message& message) {
   google::protobuf::util::JsonPrintOptions options;
   options.always_print_primitive_fields = true;
   std::string json;
   EXPECT_TRUE(
-      google::protobuf::util::MessageToJsonString(alert, &json, options).ok());
+      google::protobuf::util::MessageToJsonString(message, &json, options)
+          .ok());
   return json;
 }
 
-// Random alerts: every field present or absent, doubles of every magnitude
-// (including ones whose shortest form has 16 digits), times with 0-9
-// fractional digits, Kafka and file provenance.
-ebb::v1::Alert RandomAlert(std::mt19937_64& rng) {
-  auto pick = [&rng](int n) { return static_cast<int>(rng() % n); };
-  auto number = [&]() -> double {
-    switch (pick(6)) {
-      case 0:
-        return pick(2) == 0 ? 0.0 : -0.0;
-      case 1:
-        return static_cast<double>(pick(100000)) / 100.0;
-      case 2:
-        return std::ldexp(static_cast<double>(rng() >> 11), -pick(80));
-      case 3:
-        return -std::ldexp(static_cast<double>(rng() >> 11), -53 - pick(20));
-      case 4:
-        return 1.0 / static_cast<double>(pick(999) + 1);
-      default:
-        return std::ldexp(static_cast<double>(rng() >> 11), pick(40));
-    }
-  };
-  auto time = [&](google::protobuf::Timestamp* ts) {
-    const int64_t nanos_choices[] = {0, pick(1000) * 1'000'000LL,
-                                     pick(1000000) * 1'000LL, pick(1000000000)};
-    // 1685-2255: most of what TimeNs holds.
-    const int64_t seconds =
-        static_cast<int64_t>(rng() % 18'000'000'000ULL) - 9'000'000'000LL;
-    ToTimestamp(seconds * kNanosPerSecond + nanos_choices[pick(4)], ts);
-  };
-  auto word = [&](int max_length) {
-    std::string out;
-    const int n = pick(max_length + 1);
-    for (int i = 0; i < n; ++i) {
-      out.push_back("abcXYZ019-_./:@ "[pick(16)]);
-    }
-    return out;
-  };
-  ebb::v1::Alert a;
-  a.set_id(word(32));
-  a.set_symbol(word(12));
-  a.set_rule(word(10));
-  a.set_transition(static_cast<ebb::v1::Transition>(pick(4)));
-  a.set_level(number());
-  a.set_severity(static_cast<ebb::v1::Severity>(pick(4)));
-  a.set_metric(word(12));
-  a.set_value(number());
-  a.set_price(number());
-  if (pick(4) != 0) time(a.mutable_event_time());
-  if (pick(4) != 0) time(a.mutable_episode_start());
-  for (ebb::v1::PricePoint* point : {a.mutable_peak(), a.mutable_trough()}) {
-    point->set_price(number());
-    if (pick(5) != 0) time(point->mutable_time());
-  }
-  if (pick(3) == 0) a.clear_peak();
-  if (pick(2) == 0) a.clear_trough();
-  if (pick(4) != 0) {
-    a.mutable_window()->set_seconds(pick(3) == 0 ? 0 : rng() % 100'000'000);
-    const int32_t nanos[] = {0, pick(1000) * 1'000'000, pick(1000000) * 1'000,
-                             pick(1000000000)};
-    a.mutable_window()->set_nanos(nanos[pick(4)]);
-  }
-  if (pick(2) == 0) a.set_change(number());
-  a.set_full_window(pick(2) == 0);
-  if (pick(5) != 0) {
-    ebb::v1::Provenance* p = a.mutable_provenance();
-    p->set_source(word(20));
-    if (pick(2) == 0) p->set_partition(pick(3) == 0 ? 0 : pick(1000));
-    p->set_offset(pick(3) == 0 ? 0 : static_cast<int64_t>(rng() >> 1));
-    p->set_config_hash(word(16));
-    p->set_event_id(word(8));
-  }
-  return a;
+std::string Tmp(const std::string& name) {
+  return ::testing::TempDir() + "/sink_" + std::to_string(getpid()) + "_" +
+         name;
 }
 
-TEST(AppendAlertJsonTest, ByteForByteWhatLibprotobufPrints) {
-  std::mt19937_64 rng(23);
-  for (int i = 0; i < 20000; ++i) {
-    const ebb::v1::Alert alert = RandomAlert(rng);
-    std::string got = "prefix";
-    ASSERT_TRUE(AppendAlertJson(alert, &got)) << alert.DebugString();
-    ASSERT_EQ(got, "prefix" + ProtobufJson(alert)) << alert.DebugString();
-  }
-}
-
-TEST(AppendAlertJsonTest, LeavesWhatItDoesNotPrintToLibprotobuf) {
-  std::mt19937_64 rng(29);
-  std::vector<std::function<void(ebb::v1::Alert*)>> cases = {
-      [](ebb::v1::Alert* a) { a->set_symbol("say \"hi\""); },
-      [](ebb::v1::Alert* a) { a->set_rule("back\\slash"); },
-      [](ebb::v1::Alert* a) { a->set_id("<tag>"); },
-      [](ebb::v1::Alert* a) { a->set_metric("tab\there"); },
-      [](ebb::v1::Alert* a) {
-        a->mutable_provenance()->set_source("caf\xc3\xa9");
-      },
-      [](ebb::v1::Alert* a) {
-        a->mutable_provenance()->set_event_id("a&b=c'");
-      },
-      [](ebb::v1::Alert* a) { a->add_related_news()->set_id("n1"); },
-      [](ebb::v1::Alert* a) { a->set_value(std::nan("")); },
-      [](ebb::v1::Alert* a) { a->set_price(HUGE_VAL); },
-      [](ebb::v1::Alert* a) {
-        a->set_transition(static_cast<ebb::v1::Transition>(7));
-      },
-      [](ebb::v1::Alert* a) {
-        a->mutable_event_time()->set_seconds(-20'000'000'000LL);  // year 1336
-      },
-      [](ebb::v1::Alert* a) {  // over 10,000 years: libprotobuf refuses it
-        a->mutable_window()->set_seconds(315'576'000'001LL);
-      },
-  };
-  for (size_t i = 0; i < cases.size(); ++i) {
-    ebb::v1::Alert alert = RandomAlert(rng);
-    cases[i](&alert);
-    std::string got = "prefix";
-    EXPECT_FALSE(AppendAlertJson(alert, &got)) << i;
-    EXPECT_EQ(got, "prefix") << i;  // nothing appended
-  }
-}
-
-TEST(MessageWriterTest, AlertLinesEqualLibprotobufOnBothPaths) {
-  const std::string path = ::testing::TempDir() + "/alerts_writer.jsonl";
-  std::mt19937_64 rng(31);
-  std::vector<ebb::v1::Alert> alerts;
-  for (int i = 0; i < 200; ++i) alerts.push_back(RandomAlert(rng));
-  alerts[7].set_symbol("quote\"d");  // the libprotobuf path
-  alerts[9].add_related_news()->set_headline("news \xe2\x80\x94 dash");
+TEST(MessageWriterTest, LinesAreLibprotobufsForAlertsAndDeadLetters) {
+  const std::string path = Tmp("alerts.jsonl");
+  std::vector<ebb::v1::Alert> alerts(3);
+  alerts[0].set_symbol("quote\"d");
+  alerts[1].add_related_news()->set_headline("news \xe2\x80\x94 dash");
+  alerts[2].set_value(0.1 + 0.2);
+  ToTimestamp(1'763'683'200LL * kNanosPerSecond,
+              alerts[2].mutable_event_time());
+  ebb::v1::DeadLetter dead_letter;
+  dead_letter.set_reason(ebb::v1::MALFORMED);
+  dead_letter.set_original("a,b\n");
   {
     absl::StatusOr<std::unique_ptr<MessageWriter>> writer =
         MessageWriter::Open(path);
     ASSERT_TRUE(writer.ok()) << writer.status();
     for (const ebb::v1::Alert& a : alerts) (*writer)->Write(a);
+    (*writer)->Write(dead_letter);
     ASSERT_TRUE((*writer)->Close().ok());
   }
+  std::string expected;
+  for (const ebb::v1::Alert& a : alerts) expected += ProtobufJson(a) + "\n";
+  expected += ProtobufJson(dead_letter) + "\n";
   std::ifstream in(path);
-  std::string line;
-  size_t n = 0;
-  while (std::getline(in, line)) {
-    ASSERT_LT(n, alerts.size());
-    EXPECT_EQ(line, ProtobufJson(alerts[n])) << n;
-    ++n;
+  const std::string got((std::istreambuf_iterator<char>(in)),
+                        std::istreambuf_iterator<char>());
+  EXPECT_EQ(got, expected);
+}
+
+// /dev/full accepts open(2) and fails every write(2) with ENOSPC.
+TEST(MessageWriterTest, FailedWritesAreReportedWithPathAndReason) {
+  absl::StatusOr<std::unique_ptr<MessageWriter>> writer =
+      MessageWriter::Open("/dev/full");
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  ebb::v1::Alert alert;
+  alert.set_symbol("BTC-USD");
+  (*writer)->Write(alert);
+  EXPECT_FALSE((*writer)->failed());  // buffered: not written yet
+  const absl::Status status = (*writer)->Close();
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(status.message(),
+            "write failed: /dev/full: No space left on device");
+}
+
+TEST(MessageWriterTest, MetricsFailAsSoonAsAChunkIsWritten) {
+  absl::StatusOr<std::unique_ptr<MessageWriter>> writer =
+      MessageWriter::Open("/dev/full");
+  ASSERT_TRUE(writer.ok()) << writer.status();
+  WindowMetrics m;
+  const MetricsView view{"BTC-USD", 0, 1.5, &m, kNanosPerDay};
+  int written = 0;
+  while (!(*writer)->failed() && written < 100000) {
+    (*writer)->WriteMetrics(view);
+    ++written;
   }
-  EXPECT_EQ(n, alerts.size());
+  EXPECT_TRUE((*writer)->failed());
+  EXPECT_LT(written, 10000);  // about 1 MiB of lines
+  EXPECT_EQ((*writer)->Close().message(),
+            "write failed: /dev/full: No space left on device");
+}
+
+TEST(MessageWriterTest, AnAlertWithoutJsonFormFailsTheWriter) {
+  const std::string path = Tmp("bad_alert.jsonl");
+  absl::StatusOr<std::unique_ptr<MessageWriter>> writer =
+      MessageWriter::Open(path);
+  ASSERT_TRUE(writer.ok());
+  ebb::v1::Alert alert;
+  alert.set_id("a1");
+  alert.mutable_event_time()->set_seconds(-70'000'000'000LL);
+  (*writer)->Write(alert);
+  EXPECT_TRUE((*writer)->failed());
+  const absl::Status status = (*writer)->Close();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(status.message().find(path + ": alert a1: eventTime has no JSON"),
+            std::string::npos)
+      << status;
+}
+
+class CheckOutputsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    input_ = Tmp("input.csv");
+    std::ofstream(input_) << "timestamp,price\n";
+  }
+  std::string input_;
+};
+
+TEST_F(CheckOutputsTest, RefusesAnOutputThatIsAnInputBeforeOpeningIt) {
+  for (int which = 0; which < 3; ++which) {
+    FileOutputOptions outputs;
+    outputs.alerts_path = Tmp("alerts.jsonl");
+    (which == 0   ? outputs.alerts_path
+     : which == 1 ? outputs.metrics_path
+                  : outputs.dead_letter_path) = input_;
+    const absl::Status status =
+        CheckOutputsAreNotInputs({Tmp("other.csv"), input_}, outputs);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << which;
+    const char* names[] = {"alerts", "metrics", "dead letters"};
+    EXPECT_EQ(
+        status.message(),
+        absl::StrCat("the ", names[which], " output ", input_, " is the input ",
+                     input_, " (the same file): refusing to overwrite it"));
+  }
+  std::ifstream in(input_);
+  std::string line;
+  std::getline(in, line);
+  EXPECT_EQ(line, "timestamp,price");  // untouched
+}
+
+TEST_F(CheckOutputsTest, SameFileByInodeNotByName) {
+  const std::string hard = Tmp("hard.csv"), soft = Tmp("soft.csv");
+  std::remove(hard.c_str());
+  std::remove(soft.c_str());
+  ASSERT_EQ(link(input_.c_str(), hard.c_str()), 0);
+  ASSERT_EQ(symlink(input_.c_str(), soft.c_str()), 0);
+  FileOutputOptions outputs;
+  outputs.alerts_path = hard;
+  EXPECT_FALSE(CheckOutputsAreNotInputs({input_}, outputs).ok());
+  outputs.alerts_path = soft;
+  EXPECT_FALSE(CheckOutputsAreNotInputs({input_}, outputs).ok());
+  // A name that differs only in spelling.
+  outputs.alerts_path =
+      ::testing::TempDir() + "/./" + input_.substr(input_.rfind('/') + 1);
+  EXPECT_FALSE(CheckOutputsAreNotInputs({input_}, outputs).ok());
+}
+
+TEST_F(CheckOutputsTest, AcceptsDistinctFilesNewFilesAndStreams) {
+  const std::string other = Tmp("other_existing.jsonl");
+  std::ofstream(other) << "x\n";
+  FileOutputOptions outputs;
+  outputs.alerts_path = other;
+  outputs.metrics_path = Tmp("does_not_exist_yet.jsonl");
+  outputs.dead_letter_path = "/dev/null";
+  EXPECT_TRUE(CheckOutputsAreNotInputs({input_}, outputs).ok());
+  // /dev/null is no regular file: reading and writing it at once is harmless.
+  outputs = FileOutputOptions{};
+  outputs.alerts_path = "/dev/null";
+  EXPECT_TRUE(CheckOutputsAreNotInputs({"/dev/null"}, outputs).ok());
+  // Inputs that do not exist are their readers' errors.
+  EXPECT_TRUE(CheckOutputsAreNotInputs({Tmp("missing.csv")}, outputs).ok());
+}
+
+TEST_F(CheckOutputsTest, RefusesTwoOutputsOnOneFile) {
+  FileOutputOptions outputs;
+  outputs.alerts_path = Tmp("both.jsonl");
+  std::ofstream(outputs.alerts_path) << "";
+  outputs.metrics_path = outputs.alerts_path;
+  const absl::Status status = CheckOutputsAreNotInputs({input_}, outputs);
+  EXPECT_EQ(status.message(),
+            absl::StrCat("the metrics output ", outputs.alerts_path,
+                         " and the alerts output ", outputs.alerts_path,
+                         " are the same file"));
 }
 
 }  // namespace

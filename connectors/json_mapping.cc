@@ -1,0 +1,770 @@
+#include "connectors/json_mapping.h"
+
+#include <cfloat>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+#include "absl/strings/str_cat.h"
+
+namespace ebb {
+namespace {
+
+constexpr char kHex[] = "0123456789abcdef";
+
+constexpr char kTwoDigits[] =
+    "0001020304050607080910111213141516171819"
+    "2021222324252627282930313233343536373839"
+    "4041424344454647484950515253545556575859"
+    "6061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+// Room the writers may use past the end of what they write (fixed-size copies
+// of short pieces).
+constexpr size_t kSlack = 32;
+
+template <size_t N>
+char* PutLiteral(char* p, const char (&s)[N]) {
+  std::memcpy(p, s, N - 1);
+  return p + N - 1;
+}
+
+char* Put(char* p, absl::string_view s) {
+  std::memcpy(p, s.data(), s.size());
+  return p + s.size();
+}
+
+char* PutTwo(char* p, uint32_t v) {  // REQUIRES: v < 100
+  std::memcpy(p, kTwoDigits + 2 * v, 2);
+  return p + 2;
+}
+
+constexpr uint64_t kPow10[] = {1ULL,
+                               10ULL,
+                               100ULL,
+                               1000ULL,
+                               10000ULL,
+                               100000ULL,
+                               1000000ULL,
+                               10000000ULL,
+                               100000000ULL,
+                               1000000000ULL,
+                               10000000000ULL,
+                               100000000000ULL,
+                               1000000000000ULL,
+                               10000000000000ULL,
+                               100000000000000ULL,
+                               1000000000000000ULL,
+                               10000000000000000ULL,
+                               100000000000000000ULL,
+                               1000000000000000000ULL,
+                               10000000000000000000ULL};
+
+// Writes the `width` low decimal digits of v, leading zeros included.
+char* PutDigits(char* p, uint64_t v, int width) {
+  char* q = p + width;
+  while (q - p >= 2) {
+    q -= 2;
+    std::memcpy(q, kTwoDigits + 2 * (v % 100), 2);
+    v /= 100;
+  }
+  if (q > p) *p = static_cast<char>('0' + v % 10);
+  return p + width;
+}
+
+// Writes v in decimal (digits written in place: no temporary to copy from).
+char* PutUint(char* p, uint64_t v) {
+  int width = 1;
+  while (width < 20 && v >= kPow10[width]) ++width;
+  return PutDigits(p, v, width);
+}
+
+char* PutInt(char* p, int64_t v) {
+  if (v < 0) {
+    *p++ = '-';
+    return PutUint(p, 0 - static_cast<uint64_t>(v));
+  }
+  return PutUint(p, static_cast<uint64_t>(v));
+}
+
+// ---------------------------------------------------------------- strings
+
+// The escape libprotobuf writes for code point cp (its JsonEscaping table:
+// controls, '"', '\\', '<', '>', DEL, C1 controls and characters that
+// JavaScript treats as line breaks or invisible format marks), or nullptr.
+// `buf` holds at least 12 bytes.
+absl::string_view EscapeFor(uint32_t cp, char* buf) {
+  auto hex4 = [](uint32_t u, char* out) {
+    out[0] = '\\';
+    out[1] = 'u';
+    for (int i = 5; i >= 2; --i, u >>= 4) out[i] = kHex[u & 0xf];
+  };
+  if (cp < 0xa0) {
+    switch (cp) {
+      case '"':
+        return "\\\"";
+      case '\\':
+        return "\\\\";
+      case '\b':
+        return "\\b";
+      case '\t':
+        return "\\t";
+      case '\n':
+        return "\\n";
+      case '\f':
+        return "\\f";
+      case '\r':
+        return "\\r";
+      default:
+        if (cp < 0x20 || cp == '<' || cp == '>' || cp >= 0x7f) {
+          hex4(cp, buf);
+          return absl::string_view(buf, 6);
+        }
+        return absl::string_view();
+    }
+  }
+  if (cp == 0xfeff || (cp >= 0xfff9 && cp <= 0xfffb) || cp == 0x00ad ||
+      cp == 0x06dd || cp == 0x070f || cp == 0x17b4 || cp == 0x17b5 ||
+      (cp >= 0x0600 && cp <= 0x0603) || (cp >= 0x200b && cp <= 0x200f) ||
+      (cp >= 0x2028 && cp <= 0x202e) || (cp >= 0x2060 && cp <= 0x2064) ||
+      (cp >= 0x206a && cp <= 0x206f)) {
+    hex4(cp, buf);
+    return absl::string_view(buf, 6);
+  }
+  if (cp == 0xe0001 || (cp >= 0x1d173 && cp <= 0x1d17a) ||
+      (cp >= 0xe0020 && cp <= 0xe007f)) {
+    const uint32_t v = cp - 0x10000;
+    hex4(0xd800 + (v >> 10), buf);
+    hex4(0xdc00 + (v & 0x3ff), buf + 6);
+    return absl::string_view(buf, 12);
+  }
+  return absl::string_view();
+}
+
+// The length of the valid UTF-8 sequence at s[i] and its code point, or 0
+// when s[i] does not start one (RFC 3629: no overlong forms, no surrogates,
+// nothing past U+10FFFF).
+int DecodeUtf8(absl::string_view s, size_t i, uint32_t* cp) {
+  const auto byte = [&s](size_t k) { return static_cast<uint8_t>(s[k]); };
+  const uint8_t b0 = byte(i);
+  const size_t left = s.size() - i;
+  const auto cont = [&](size_t k) {
+    return k < left && (byte(i + k) & 0xc0) == 0x80;
+  };
+  if (b0 < 0x80) {
+    *cp = b0;
+    return 1;
+  }
+  if (b0 >= 0xc2 && b0 <= 0xdf && cont(1)) {
+    *cp = (b0 & 0x1fu) << 6 | (byte(i + 1) & 0x3fu);
+    return 2;
+  }
+  if (b0 >= 0xe0 && b0 <= 0xef && cont(1) && cont(2)) {
+    const uint32_t c =
+        (b0 & 0x0fu) << 12 | (byte(i + 1) & 0x3fu) << 6 | (byte(i + 2) & 0x3fu);
+    if (c < 0x800 || (c >= 0xd800 && c <= 0xdfff)) return 0;
+    *cp = c;
+    return 3;
+  }
+  if (b0 >= 0xf0 && b0 <= 0xf4 && cont(1) && cont(2) && cont(3)) {
+    const uint32_t c = (b0 & 0x07u) << 18 | (byte(i + 1) & 0x3fu) << 12 |
+                       (byte(i + 2) & 0x3fu) << 6 | (byte(i + 3) & 0x3fu);
+    if (c < 0x10000 || c > 0x10ffff) return 0;
+    *cp = c;
+    return 4;
+  }
+  return 0;
+}
+
+bool IsPlain(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return u >= 0x20 && u < 0x7f && c != '"' && c != '\\' && c != '<' && c != '>';
+}
+
+// Writes s quoted; REQUIRES 6 * s.size() + 2 bytes at p.
+char* PutJsonString(absl::string_view s, char* p) {
+  *p++ = '"';
+  size_t i = 0;
+  while (i < s.size()) {
+    size_t plain = i;
+    while (plain < s.size() && IsPlain(s[plain])) ++plain;
+    p = Put(p, s.substr(i, plain - i));
+    i = plain;
+    if (i == s.size()) break;
+    uint32_t cp = 0;
+    const int n = DecodeUtf8(s, i, &cp);
+    if (n == 0) {
+      p = PutLiteral(p, "\\ufffd");
+      ++i;
+      continue;
+    }
+    char buf[12];
+    const absl::string_view escaped = EscapeFor(cp, buf);
+    p = escaped.empty() ? Put(p, s.substr(i, static_cast<size_t>(n)))
+                        : Put(p, escaped);
+    i += static_cast<size_t>(n);
+  }
+  *p++ = '"';
+  return p;
+}
+
+// ---------------------------------------------------------------- numbers
+
+constexpr size_t kMaxDouble = 32;
+
+// Lays out a decimal d1.d2d3...dn x 10^exp10 as printf's "%.<P>g" does (fixed
+// for -4 <= exp10 < P, else d.ddde+XX), without trailing zeros. REQUIRES: 40
+// readable bytes at `digits` (copies are of fixed size).
+char* LayoutG(bool negative, const char* digits, int n, int exp10,
+              int precision, char* p) {
+  if (negative) *p++ = '-';
+  if (exp10 < -4 || exp10 >= precision) {
+    *p++ = digits[0];
+    if (n > 1) {
+      *p++ = '.';
+      std::memcpy(p, digits + 1, 20);
+      p += n - 1;
+    }
+    *p++ = 'e';
+    *p++ = exp10 < 0 ? '-' : '+';
+    const int e = exp10 < 0 ? -exp10 : exp10;
+    if (e >= 100) *p++ = static_cast<char>('0' + e / 100);
+    return PutTwo(p, static_cast<uint32_t>(e % 100));
+  }
+  if (exp10 < 0) {
+    *p++ = '0';
+    *p++ = '.';
+    for (int i = -1; i > exp10; --i) *p++ = '0';
+    return Put(p, absl::string_view(digits, static_cast<size_t>(n)));
+  }
+  const int whole = exp10 + 1;
+  if (n <= whole) {
+    p = Put(p, absl::string_view(digits, static_cast<size_t>(n)));
+    for (int i = n; i < whole; ++i) *p++ = '0';
+    return p;
+  }
+  p = Put(p, absl::string_view(digits, static_cast<size_t>(whole)));
+  *p++ = '.';
+  return Put(p,
+             absl::string_view(digits + whole, static_cast<size_t>(n - whole)));
+}
+
+// Decimals with at most 8 fractional digits and 15 significant ones (prices
+// as files hold them), without Ryu: m / 1e8 == a means the decimal m x 1e-8
+// reads back as a, and no other decimal of at most 15 significant digits
+// does, so it is both the shortest form and "%.15g" (fixed notation, as
+// 1e-4 <= a < 1e7). Returns nullptr, writing nothing, for other numbers.
+// REQUIRES: a > 0.
+char* PutShortDecimal(double a, char* p) {
+  if (!(a >= 1e-4 && a < 1e7)) return nullptr;
+  const auto m = static_cast<uint64_t>(a * 1e8 + 0.5);
+  if (static_cast<double>(m) / 1e8 != a) return nullptr;
+  int scale = 8;
+  uint64_t frac = m % kPow10[8];
+  const uint64_t whole = m / kPow10[8];
+  if (frac == 0) return PutUint(p, whole);
+  if (frac % 10000 == 0) {
+    frac /= 10000;
+    scale = 4;
+  }
+  while (frac % 10 == 0) {
+    frac /= 10;
+    --scale;
+  }
+  p = PutUint(p, whole);
+  *p++ = '.';
+  return PutDigits(p, frac, scale);
+}
+
+// The 256-entry memo of MetricsJsonWriter: doubles printed recently (a
+// window's maximum drawdown and its pair repeat from event to event).
+struct DoubleMemo {
+  uint64_t bits = 0;
+  uint8_t length = 0;
+  char text[23] = {};
+};
+
+// The shortest form of a > 0 (libstdc++'s Ryu), laid out as "%.15g" lays
+// out up to 15 digits and "%.17g" more; `exact`: "%.17g" itself where the
+// shortest form has 16 digits (libprotobuf's digits). REQUIRES: kMaxDouble
+// bytes at p.
+char* PutRyu(double a, bool exact, char* p) {
+  if (exact && a < DBL_MIN) {
+    // Subnormals have fewer significant bits: "%.15g" can read back when the
+    // shortest form is shorter, so do as SimpleDtoa does.
+    char* end =
+        std::to_chars(p, p + kMaxDouble, a, std::chars_format::general, 15).ptr;
+    *end = '\0';
+    if (std::strtod(p, nullptr) == a) return end;
+    return std::to_chars(p, p + kMaxDouble, a, std::chars_format::general, 17)
+        .ptr;
+  }
+  char sci[kMaxDouble];
+  const auto result =
+      std::to_chars(sci, sci + sizeof(sci), a, std::chars_format::scientific);
+  char digits[40];
+  int n = 0, exp10 = 0;
+  const char* s = sci;
+  digits[n++] = *s++;
+  if (*s == '.') {
+    for (++s; *s != 'e'; ++s) digits[n++] = *s;
+  }
+  ++s;  // 'e'
+  const bool negative_exp = *s++ == '-';
+  for (; s < result.ptr; ++s) exp10 = exp10 * 10 + (*s - '0');
+  if (negative_exp) exp10 = -exp10;
+  if (n == 16 && exact) {
+    return std::to_chars(p, p + kMaxDouble, a, std::chars_format::general, 17)
+        .ptr;
+  }
+  return LayoutG(false, digits, n, exp10, n <= 15 ? 15 : 17, p);
+}
+
+// Writes v as a JSON number (or "NaN", "Infinity", "-Infinity"); see PutRyu
+// for `exact`. `memo`: nullptr, or 256 entries of recent shortest forms.
+char* PutDouble(double v, bool exact, char* p, DoubleMemo* memo = nullptr) {
+  if (!std::isfinite(v)) {
+    return std::isnan(v) ? PutLiteral(p, "\"NaN\"")
+           : v > 0       ? PutLiteral(p, "\"Infinity\"")
+                         : PutLiteral(p, "\"-Infinity\"");
+  }
+  // libprotobuf prints -0.0 as "-0", which its parser reads as 0.
+  if (v == 0) {
+    return std::signbit(v) ? PutLiteral(p, "-0.0") : PutLiteral(p, "0");
+  }
+  if (v < 0) *p++ = '-';
+  const double a = std::fabs(v);
+  if (char* end = PutShortDecimal(a, p)) return end;
+  if (memo == nullptr) return PutRyu(a, exact, p);
+  uint64_t bits;
+  std::memcpy(&bits, &a, sizeof(bits));
+  DoubleMemo& m = memo[(bits * 0x9e3779b97f4a7c15ULL) >> 56];
+  if (m.bits != bits || m.length == 0) {
+    char* end = PutRyu(a, exact, p);
+    m.bits = bits;
+    m.length = static_cast<uint8_t>(end - p);
+    std::memcpy(m.text, p, sizeof(m.text));
+    return end;
+  }
+  std::memcpy(p, m.text, sizeof(m.text));
+  return p + m.length;
+}
+
+// ---------------------------------------------------------------- times
+
+constexpr int64_t kMinTimestampSeconds = -62'135'596'800;  // 0001-01-01
+constexpr int64_t kMaxTimestampSeconds = 253'402'300'799;  // 9999-12-31
+constexpr int64_t kMaxDurationSeconds = 315'576'000'000;   // 10,000 years
+
+char* PutFraction(int32_t nanos, char* p) {  // REQUIRES: 0 <= nanos < 1e9
+  if (nanos == 0) return p;
+  *p++ = '.';
+  uint32_t v = static_cast<uint32_t>(nanos);
+  int digits = 9;
+  if (v % 1'000'000 == 0) {
+    v /= 1'000'000;
+    digits = 3;
+  } else if (v % 1'000 == 0) {
+    v /= 1'000;
+    digits = 6;
+  }
+  for (int i = digits - 1; i >= 0; --i, v /= 10) {
+    p[i] = static_cast<char>('0' + v % 10);
+  }
+  return p + digits;
+}
+
+// "YYYY-MM-DD" for days since 1970-01-01 (civil_from_days, H. Hinnant).
+char* PutDate(int64_t days, char* p) {
+  days += 719468;
+  const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
+  const int64_t doe = days - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const uint32_t d = static_cast<uint32_t>(doy - (153 * mp + 2) / 5 + 1);
+  const uint32_t m = static_cast<uint32_t>(mp < 10 ? mp + 3 : mp - 9);
+  const uint32_t y = static_cast<uint32_t>(yoe + era * 400 + (m <= 2));
+  p = PutTwo(p, y / 100);
+  p = PutTwo(p, y % 100);
+  *p++ = '-';
+  p = PutTwo(p, m);
+  *p++ = '-';
+  return PutTwo(p, d);
+}
+
+// A quoted RFC 3339 time. REQUIRES: seconds in years 1-9999, nanos in [0,
+// 1e9).
+char* PutTimestamp(int64_t seconds, int32_t nanos, char* p) {
+  int64_t days = seconds / 86400;
+  int64_t sod = seconds % 86400;
+  if (sod < 0) {
+    --days;
+    sod += 86400;
+  }
+  *p++ = '"';
+  p = PutDate(days, p);
+  *p++ = 'T';
+  const auto s = static_cast<uint32_t>(sod);
+  p = PutTwo(p, s / 3600);
+  *p++ = ':';
+  p = PutTwo(p, s / 60 % 60);
+  *p++ = ':';
+  p = PutTwo(p, s % 60);
+  p = PutFraction(nanos, p);
+  *p++ = 'Z';
+  *p++ = '"';
+  return p;
+}
+
+// The minutes MetricsJsonWriter printed last: "YYYY-MM-DDTHH:MM:" of the
+// minute starting at `start` (seconds).
+struct MinuteMemo {
+  int64_t start = 1;  // no minute starts at 1
+  char text[17] = {};
+};
+
+// t as a quoted RFC 3339 time, through a memo of 8 minutes.
+char* PutTime(TimeNs t, char* p, MinuteMemo* memo) {
+  int64_t seconds = t / kNanosPerSecond;
+  int64_t nanos = t % kNanosPerSecond;
+  if (nanos < 0) {
+    --seconds;
+    nanos += kNanosPerSecond;
+  }
+  int64_t minute = seconds / 60;
+  if (seconds % 60 < 0) --minute;
+  MinuteMemo& m = memo[minute & 7];
+  if (m.start != minute * 60) {
+    char buf[48];
+    PutTimestamp(minute * 60, 0, buf);
+    std::memcpy(m.text, buf + 1, sizeof(m.text));
+    m.start = minute * 60;
+  }
+  *p++ = '"';
+  std::memcpy(p, m.text, sizeof(m.text));
+  p = PutTwo(p + sizeof(m.text), static_cast<uint32_t>(seconds - m.start));
+  p = PutFraction(static_cast<int32_t>(nanos), p);
+  *p++ = 'Z';
+  *p++ = '"';
+  return p;
+}
+
+bool ValidTimestamp(const google::protobuf::Timestamp& ts) {
+  return ts.seconds() >= kMinTimestampSeconds &&
+         ts.seconds() <= kMaxTimestampSeconds && ts.nanos() >= 0 &&
+         ts.nanos() < 1'000'000'000;
+}
+
+bool ValidDuration(const google::protobuf::Duration& d) {
+  return d.seconds() >= -kMaxDurationSeconds &&
+         d.seconds() <= kMaxDurationSeconds && d.nanos() > -1'000'000'000 &&
+         d.nanos() < 1'000'000'000 && !(d.seconds() > 0 && d.nanos() < 0) &&
+         !(d.seconds() < 0 && d.nanos() > 0);
+}
+
+// A quoted duration, "-1.5s". REQUIRES: ValidDuration.
+char* PutDuration(int64_t seconds, int32_t nanos, char* p) {
+  *p++ = '"';
+  if (seconds < 0 || nanos < 0) *p++ = '-';
+  p = PutUint(p, seconds < 0 ? 0 - static_cast<uint64_t>(seconds)
+                             : static_cast<uint64_t>(seconds));
+  p = PutFraction(nanos < 0 ? -nanos : nanos, p);
+  *p++ = 's';
+  *p++ = '"';
+  return p;
+}
+
+// ------------------------------------------------------ string appenders
+
+// Runs `write(p)`, which writes at most `max` bytes, at the end of `out`.
+template <typename F>
+void AppendWith(size_t max, std::string* out, F write) {
+  const size_t old = out->size();
+  out->resize(old + max + kSlack);
+  char* begin = &(*out)[0];
+  char* end = write(begin + old);
+  out->resize(static_cast<size_t>(end - begin));
+}
+
+void Field(const char* name_and_colon, std::string* out) {
+  out->append(name_and_colon);
+}
+
+void AppendDouble(double v, std::string* out) {
+  AppendWith(kMaxDouble, out,
+             [v](char* p) { return PutDouble(v, /*exact=*/true, p); });
+}
+
+void AppendInt64String(int64_t v, std::string* out) {
+  AppendWith(24, out, [v](char* p) {
+    *p++ = '"';
+    p = PutInt(p, v);
+    *p++ = '"';
+    return p;
+  });
+}
+
+void AppendBool(bool v, std::string* out) { out->append(v ? "true" : "false"); }
+
+template <typename Enum>
+void AppendEnum(int value, const std::string& (*name)(Enum),
+                bool (*is_valid)(int), std::string* out) {
+  if (is_valid(value)) {
+    out->push_back('"');
+    out->append(name(static_cast<Enum>(value)));
+    out->push_back('"');
+  } else {
+    absl::StrAppend(out, value);
+  }
+}
+
+bool AppendTimestamp(const google::protobuf::Timestamp& ts, std::string* out) {
+  if (!ValidTimestamp(ts)) return false;
+  AppendWith(40, out, [&ts](char* p) {
+    return PutTimestamp(ts.seconds(), ts.nanos(), p);
+  });
+  return true;
+}
+
+bool AppendDuration(const google::protobuf::Duration& d, std::string* out) {
+  if (!ValidDuration(d)) return false;
+  AppendWith(40, out,
+             [&d](char* p) { return PutDuration(d.seconds(), d.nanos(), p); });
+  return true;
+}
+
+bool AppendPricePoint(const ebb::v1::PricePoint& point, std::string* out) {
+  Field("{\"price\":", out);
+  AppendDouble(point.price(), out);
+  if (point.has_time()) {
+    Field(",\"time\":", out);
+    if (!AppendTimestamp(point.time(), out)) return false;
+  }
+  out->push_back('}');
+  return true;
+}
+
+bool AppendNewsRef(const ebb::v1::NewsRef& news, std::string* out) {
+  Field("{\"id\":", out);
+  AppendJsonString(news.id(), out);
+  Field(",\"headline\":", out);
+  AppendJsonString(news.headline(), out);
+  Field(",\"source\":", out);
+  AppendJsonString(news.source(), out);
+  Field(",\"url\":", out);
+  AppendJsonString(news.url(), out);
+  if (news.has_event_time()) {
+    Field(",\"eventTime\":", out);
+    if (!AppendTimestamp(news.event_time(), out)) return false;
+  }
+  out->push_back('}');
+  return true;
+}
+
+void AppendBase64(absl::string_view bytes, std::string* out) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  out->push_back('"');
+  size_t i = 0;
+  const auto byte = [&bytes](size_t k) {
+    return static_cast<uint32_t>(static_cast<uint8_t>(bytes[k]));
+  };
+  for (; i + 3 <= bytes.size(); i += 3) {
+    const uint32_t v = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
+    const char quad[4] = {kAlphabet[v >> 18], kAlphabet[(v >> 12) & 63],
+                          kAlphabet[(v >> 6) & 63], kAlphabet[v & 63]};
+    out->append(quad, 4);
+  }
+  if (i + 1 == bytes.size()) {
+    const uint32_t v = byte(i) << 16;
+    const char quad[4] = {kAlphabet[v >> 18], kAlphabet[(v >> 12) & 63], '=',
+                          '='};
+    out->append(quad, 4);
+  } else if (i + 2 == bytes.size()) {
+    const uint32_t v = byte(i) << 16 | byte(i + 1) << 8;
+    const char quad[4] = {kAlphabet[v >> 18], kAlphabet[(v >> 12) & 63],
+                          kAlphabet[(v >> 6) & 63], '='};
+    out->append(quad, 4);
+  }
+  out->push_back('"');
+}
+
+}  // namespace
+
+void AppendJsonString(absl::string_view s, std::string* out) {
+  AppendWith(6 * s.size() + 2, out,
+             [s](char* p) { return PutJsonString(s, p); });
+}
+
+void AppendJsonDouble(double v, std::string* out) { AppendDouble(v, out); }
+
+absl::Status AppendAlertJson(const ebb::v1::Alert& alert, std::string* out) {
+  const size_t mark = out->size();
+  auto fail = [&](absl::string_view field) {
+    out->resize(mark);
+    return absl::InvalidArgumentError(absl::StrCat(
+        "alert ", alert.id(), ": ", field,
+        " has no JSON form (a Timestamp outside years 1-9999, or a Duration "
+        "beyond 10,000 years or with seconds and nanos of opposite signs)"));
+  };
+  Field("{\"id\":", out);
+  AppendJsonString(alert.id(), out);
+  Field(",\"symbol\":", out);
+  AppendJsonString(alert.symbol(), out);
+  Field(",\"rule\":", out);
+  AppendJsonString(alert.rule(), out);
+  Field(",\"transition\":", out);
+  AppendEnum(alert.transition(), &ebb::v1::Transition_Name<ebb::v1::Transition>,
+             &ebb::v1::Transition_IsValid, out);
+  Field(",\"level\":", out);
+  AppendDouble(alert.level(), out);
+  Field(",\"severity\":", out);
+  AppendEnum(alert.severity(), &ebb::v1::Severity_Name<ebb::v1::Severity>,
+             &ebb::v1::Severity_IsValid, out);
+  Field(",\"metric\":", out);
+  AppendJsonString(alert.metric(), out);
+  Field(",\"value\":", out);
+  AppendDouble(alert.value(), out);
+  Field(",\"price\":", out);
+  AppendDouble(alert.price(), out);
+  if (alert.has_peak()) {
+    Field(",\"peak\":", out);
+    if (!AppendPricePoint(alert.peak(), out)) return fail("peak.time");
+  }
+  if (alert.has_trough()) {
+    Field(",\"trough\":", out);
+    if (!AppendPricePoint(alert.trough(), out)) return fail("trough.time");
+  }
+  Field(",\"fullWindow\":", out);
+  AppendBool(alert.full_window(), out);
+  Field(",\"relatedNews\":[", out);
+  for (int i = 0; i < alert.related_news_size(); ++i) {
+    if (i > 0) out->push_back(',');
+    if (!AppendNewsRef(alert.related_news(i), out)) {
+      return fail("relatedNews.eventTime");
+    }
+  }
+  out->push_back(']');
+  if (alert.has_provenance()) {
+    const ebb::v1::Provenance& p = alert.provenance();
+    Field(",\"provenance\":{\"source\":", out);
+    AppendJsonString(p.source(), out);
+    Field(",\"offset\":", out);
+    AppendInt64String(p.offset(), out);
+    Field(",\"configHash\":", out);
+    AppendJsonString(p.config_hash(), out);
+    Field(",\"eventId\":", out);
+    AppendJsonString(p.event_id(), out);
+    if (p.has_partition())
+      absl::StrAppend(out, ",\"partition\":", p.partition());
+    out->push_back('}');
+  }
+  if (alert.has_event_time()) {
+    Field(",\"eventTime\":", out);
+    if (!AppendTimestamp(alert.event_time(), out)) return fail("eventTime");
+  }
+  if (alert.has_episode_start()) {
+    Field(",\"episodeStart\":", out);
+    if (!AppendTimestamp(alert.episode_start(), out)) {
+      return fail("episodeStart");
+    }
+  }
+  if (alert.has_window()) {
+    Field(",\"window\":", out);
+    if (!AppendDuration(alert.window(), out)) return fail("window");
+  }
+  if (alert.has_change()) {
+    Field(",\"change\":", out);
+    AppendDouble(alert.change(), out);
+  }
+  out->push_back('}');
+  return absl::OkStatus();
+}
+
+void AppendDeadLetterJson(const ebb::v1::DeadLetter& dead_letter,
+                          std::string* out) {
+  const ebb::v1::DeadLetter& d = dead_letter;
+  Field("{\"reason\":", out);
+  AppendEnum(d.reason(), &ebb::v1::RejectReason_Name<ebb::v1::RejectReason>,
+             &ebb::v1::RejectReason_IsValid, out);
+  Field(",\"detail\":", out);
+  AppendJsonString(d.detail(), out);
+  Field(",\"source\":", out);
+  AppendJsonString(d.source(), out);
+  Field(",\"offset\":", out);
+  AppendInt64String(d.offset(), out);
+  Field(",\"original\":", out);
+  AppendBase64(d.original(), out);
+  Field(",\"symbol\":", out);
+  AppendJsonString(d.symbol(), out);
+  if (d.has_partition()) absl::StrAppend(out, ",\"partition\":", d.partition());
+  out->push_back('}');
+}
+
+struct MetricsJsonWriter::Memo {
+  DoubleMemo doubles[256];
+  MinuteMemo minutes[8];
+};
+
+MetricsJsonWriter::MetricsJsonWriter() : memo_(std::make_unique<Memo>()) {}
+MetricsJsonWriter::~MetricsJsonWriter() = default;
+
+size_t MetricsJsonWriter::MaxSize(const MetricsView& view) {
+  // Names and punctuation < 320, 7 doubles, 4 times, a duration, a count.
+  return 6 * view.symbol.size() + 320 + 7 * kMaxDouble + 4 * 40 + 40 + 24 +
+         kSlack;
+}
+
+char* MetricsJsonWriter::Write(const MetricsView& view, char* p) {
+  const WindowMetrics& m = *view.metrics;
+  DoubleMemo* const doubles = memo_->doubles;
+  MinuteMemo* const minutes = memo_->minutes;
+  constexpr bool kShortest = false;
+  p = PutLiteral(p, "{\"symbol\":");
+  p = PutJsonString(view.symbol, p);
+  p = PutLiteral(p, ",\"price\":");
+  p = PutDouble(view.price, kShortest, p, doubles);
+  p = PutLiteral(p, ",\"peak\":{\"price\":");
+  p = PutDouble(m.peak.price, kShortest, p, doubles);
+  p = PutLiteral(p, ",\"time\":");
+  p = PutTime(m.peak.time, p, minutes);
+  p = PutLiteral(p, "},\"drawdown\":");
+  p = PutDouble(m.drawdown, kShortest, p, doubles);
+  p = PutLiteral(p, ",\"maxDrawdown\":");
+  p = PutDouble(m.max_drawdown, kShortest, p, doubles);
+  p = PutLiteral(p, ",\"maxDrawdownPeak\":{\"price\":");
+  p = PutDouble(m.mdd_peak.price, kShortest, p, doubles);
+  p = PutLiteral(p, ",\"time\":");
+  p = PutTime(m.mdd_peak.time, p, minutes);
+  p = PutLiteral(p, "},\"maxDrawdownTrough\":{\"price\":");
+  p = PutDouble(m.mdd_trough.price, kShortest, p, doubles);
+  p = PutLiteral(p, ",\"time\":");
+  p = PutTime(m.mdd_trough.time, p, minutes);
+  p = m.full_window ? PutLiteral(p, "},\"fullWindow\":true")
+                    : PutLiteral(p, "},\"fullWindow\":false");
+  p = PutLiteral(p, ",\"windowEntries\":\"");
+  p = PutUint(p, m.entries);
+  p = PutLiteral(p, "\",\"eventTime\":");
+  p = PutTime(view.time, p, minutes);
+  if (m.change.has_value()) {
+    p = PutLiteral(p, ",\"change\":");
+    p = PutDouble(*m.change, kShortest, p, doubles);
+  }
+  p = PutLiteral(p, ",\"window\":");
+  // ToDuration's split: seconds and nanos of the sign of the length.
+  p = PutDuration(view.window_length / kNanosPerSecond,
+                  static_cast<int32_t>(view.window_length % kNanosPerSecond),
+                  p);
+  *p++ = '}';
+  return p;
+}
+
+void MetricsJsonWriter::Append(const MetricsView& view, std::string* out) {
+  AppendWith(MaxSize(view), out,
+             [this, &view](char* p) { return Write(view, p); });
+}
+
+}  // namespace ebb
