@@ -2,6 +2,12 @@
 
 #include <cstring>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/unknown_field_set.h"
+#include "pipeline/validate.h"
+
 namespace ebb {
 namespace {
 
@@ -150,8 +156,83 @@ bool PriceEventDecoder::DecodeCanonical(absl::string_view bytes,
   return true;
 }
 
+const google::protobuf::FieldDescriptor* FindInvalidUtf8Field(
+    absl::string_view bytes, const google::protobuf::Descriptor* type,
+    std::string* value) {
+  // Bytes that are not wire format keep the fields read before the fault:
+  // libprotobuf would have parsed (and rejected) those first too.
+  google::protobuf::UnknownFieldSet fields;
+  (void)fields.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
+  for (int i = 0; i < fields.field_count(); ++i) {
+    const google::protobuf::UnknownField& field = fields.field(i);
+    if (field.type() != google::protobuf::UnknownField::TYPE_LENGTH_DELIMITED)
+      continue;
+    const google::protobuf::FieldDescriptor* descriptor =
+        type->FindFieldByNumber(field.number());
+    if (descriptor == nullptr) continue;
+    if (descriptor->type() == google::protobuf::FieldDescriptor::TYPE_STRING) {
+      if (!IsValidUtf8(field.length_delimited())) {
+        *value = field.length_delimited();
+        return descriptor;
+      }
+    } else if (descriptor->type() ==
+               google::protobuf::FieldDescriptor::TYPE_MESSAGE) {
+      const google::protobuf::FieldDescriptor* inner = FindInvalidUtf8Field(
+          field.length_delimited(), descriptor->message_type(), value);
+      if (inner != nullptr) return inner;
+    }
+  }
+  return nullptr;
+}
+
+namespace {
+
+// *detail for a string field that is not valid UTF-8; INVALID_SYMBOL for a
+// symbol field, MALFORMED for any other.
+ebb::v1::RejectReason InvalidUtf8(
+    const google::protobuf::FieldDescriptor* field, absl::string_view value,
+    std::string* detail) {
+  *detail = absl::StrCat(field->name(), " \"", absl::CHexEscape(value),
+                         "\" is not valid UTF-8");
+  return field->name() == "symbol" || field->name() == "symbols"
+             ? ebb::v1::INVALID_SYMBOL
+             : ebb::v1::MALFORMED;
+}
+
+}  // namespace
+
+ebb::v1::RejectReason PriceEventDecoder::DiagnoseUndecodable(
+    absl::string_view bytes, std::string* detail) {
+  std::string value;
+  const google::protobuf::FieldDescriptor* field =
+      FindInvalidUtf8Field(bytes, ebb::v1::PriceEvent::descriptor(), &value);
+  if (field != nullptr) return InvalidUtf8(field, value, detail);
+  *detail = "not a valid ebb.v1.PriceEvent (truncated or corrupt protobuf)";
+  return ebb::v1::TRUNCATED;
+}
+
+ebb::v1::RejectReason DecodeNewsEvent(absl::string_view bytes,
+                                      ebb::v1::NewsEvent* out,
+                                      std::string* detail) {
+  std::string value;
+  const google::protobuf::FieldDescriptor* field =
+      FindInvalidUtf8Field(bytes, ebb::v1::NewsEvent::descriptor(), &value);
+  if (field != nullptr) return InvalidUtf8(field, value, detail);
+  if (!out->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    *detail = "not a valid ebb.v1.NewsEvent (truncated or corrupt protobuf)";
+    return ebb::v1::TRUNCATED;
+  }
+  return ebb::v1::REJECT_REASON_UNSPECIFIED;
+}
+
 bool PriceEventDecoder::Decode(absl::string_view bytes, DecodedPrice* out) {
   if (DecodeCanonical(bytes, out)) return true;
+  // ParseFromArray would fail on it too, after logging an error.
+  std::string ignored;
+  if (FindInvalidUtf8Field(bytes, ebb::v1::PriceEvent::descriptor(),
+                           &ignored) != nullptr) {
+    return false;
+  }
   if (!fallback_.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
     return false;
   *out = DecodedPrice{};
