@@ -5,7 +5,6 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/descriptor.h"
-#include "google/protobuf/unknown_field_set.h"
 #include "pipeline/validate.h"
 
 namespace ebb {
@@ -159,27 +158,55 @@ bool PriceEventDecoder::DecodeCanonical(absl::string_view bytes,
 const google::protobuf::FieldDescriptor* FindInvalidUtf8Field(
     absl::string_view bytes, const google::protobuf::Descriptor* type,
     std::string* value) {
-  // Bytes that are not wire format keep the fields read before the fault:
-  // libprotobuf would have parsed (and rejected) those first too.
-  google::protobuf::UnknownFieldSet fields;
-  (void)fields.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
-  for (int i = 0; i < fields.field_count(); ++i) {
-    const google::protobuf::UnknownField& field = fields.field(i);
-    if (field.type() != google::protobuf::UnknownField::TYPE_LENGTH_DELIMITED)
-      continue;
-    const google::protobuf::FieldDescriptor* descriptor =
-        type->FindFieldByNumber(field.number());
-    if (descriptor == nullptr) continue;
-    if (descriptor->type() == google::protobuf::FieldDescriptor::TYPE_STRING) {
-      if (!IsValidUtf8(field.length_delimited())) {
-        *value = field.length_delimited();
-        return descriptor;
+  // The wire format, field by field, up to the first fault: libprotobuf
+  // parses (and checks) the fields before a fault too.
+  const char* p = bytes.data();
+  const char* const end = p + bytes.size();
+  while (p != end) {
+    uint64_t tag, skip;
+    if (!ReadVarint(p, end, &tag)) return nullptr;
+    switch (tag & 7) {
+      case 0:
+        if (!ReadVarint(p, end, &skip)) return nullptr;
+        break;
+      case 1:
+        if (end - p < 8) return nullptr;
+        p += 8;
+        break;
+      case 5:
+        if (end - p < 4) return nullptr;
+        p += 4;
+        break;
+      case 2: {
+        uint64_t length;
+        if (!ReadVarint(p, end, &length)) return nullptr;
+        // A field cut short by the end of the bytes: libprotobuf checks the
+        // UTF-8 of the part that is there (and logs) before it fails.
+        const bool cut = length > static_cast<uint64_t>(end - p);
+        const absl::string_view content(
+            p, cut ? static_cast<size_t>(end - p) : length);
+        p += content.size();
+        const google::protobuf::FieldDescriptor* field =
+            tag >> 3 <= 0x1FFFFFFF
+                ? type->FindFieldByNumber(static_cast<int>(tag >> 3))
+                : nullptr;
+        if (field == nullptr) break;
+        if (field->type() == google::protobuf::FieldDescriptor::TYPE_STRING) {
+          if (!IsValidUtf8(content)) {
+            value->assign(content.data(), content.size());
+            return field;
+          }
+        } else if (field->type() ==
+                   google::protobuf::FieldDescriptor::TYPE_MESSAGE) {
+          const google::protobuf::FieldDescriptor* inner =
+              FindInvalidUtf8Field(content, field->message_type(), value);
+          if (inner != nullptr) return inner;
+        }
+        if (cut) return nullptr;
+        break;
       }
-    } else if (descriptor->type() ==
-               google::protobuf::FieldDescriptor::TYPE_MESSAGE) {
-      const google::protobuf::FieldDescriptor* inner = FindInvalidUtf8Field(
-          field.length_delimited(), descriptor->message_type(), value);
-      if (inner != nullptr) return inner;
+      default:  // groups: left to libprotobuf
+        return nullptr;
     }
   }
   return nullptr;
