@@ -1,7 +1,11 @@
 #include "apps/common.h"
 
+#include <cstdio>
+
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "connectors/config_file.h"
+#include "google/protobuf/stubs/logging.h"
 #include "pipeline/config.h"
 #include "pipeline/status_macros.h"
 #include "pipeline/validate.h"
@@ -21,6 +25,25 @@ absl::StatusOr<ebb::v1::EbbConfig> ConfigFromFlags(const Args& args) {
     config.mutable_window()->set_resolution(args.Get("resolution"));
   if (args.Has("lateness")) config.set_allowed_lateness(args.Get("lateness"));
   return config;
+}
+
+namespace {
+
+void HandleProtobufLog(google::protobuf::LogLevel level, const char* filename,
+                       int line, const std::string& message) {
+  if (absl::StrContains(message, "invalid UTF-8")) return;
+  static constexpr const char* kLevels[] = {"INFO", "WARNING", "ERROR",
+                                            "FATAL"};
+  const int index = static_cast<int>(level);
+  std::fprintf(stderr, "ebb: libprotobuf %s %s:%d: %s\n",
+               index >= 0 && index < 4 ? kLevels[index] : "LOG", filename, line,
+               message.c_str());
+}
+
+}  // namespace
+
+void InstallProtobufLogHandler() {
+  google::protobuf::SetLogHandler(&HandleProtobufLog);
 }
 
 std::string RejectedByReason(const PipelineStats& stats) {

@@ -16,6 +16,12 @@ namespace ebb {
 // --lateness over it.
 absl::StatusOr<ebb::v1::EbbConfig> ConfigFromFlags(const Args& args);
 
+// Routes libprotobuf's log lines through ebb: those that say a string field
+// is not valid UTF-8 are dropped (the record's dead letter says so, once),
+// any other is printed on stderr as "ebb: libprotobuf LEVEL file:line: text".
+// Called once, at start.
+void InstallProtobufLogHandler();
+
 // " (truncated 2, late 1)" for the rejections by reason; empty when none.
 std::string RejectedByReason(const PipelineStats& stats);
 

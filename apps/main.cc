@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "apps/commands.h"
+#include "apps/common.h"
 
 namespace {
 
@@ -23,6 +24,7 @@ commands:
 }  // namespace
 
 int main(int argc, char** argv) {
+  ebb::InstallProtobufLogHandler();
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 ||
       std::strcmp(argv[1], "help") == 0) {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);

@@ -250,7 +250,7 @@ int RunReplay(int argc, char** argv) {
         engine.OnEncodedPrice(record.original, origin);
         break;
       case SourceRecord::Kind::kNews:
-        engine.OnNews(record.news, origin);
+        engine.OnNews(record.news, origin, record.original);
         break;
       case SourceRecord::Kind::kError:
         engine.OnUndecodable(record.reason, record.detail, record.original,

@@ -17,13 +17,16 @@
 #endif
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "connectors/decimal.h"
+#include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
 #include "pipeline/price_event_codec.h"
 #include "pipeline/short_bytes.h"
 #include "pipeline/status_macros.h"
+#include "pipeline/validate.h"
 
 namespace ebb {
 namespace {
@@ -799,39 +802,49 @@ class JsonLinesSource : public RecordSource {
         options_);
     if (!status.ok()) {
       const auto why = status.message();
-      SetError(record, ebb::v1::MALFORMED, std::string(why.data(), why.size()),
+      const absl::string_view message_text(why.data(), why.size());
+      SetError(record, JsonErrorReason(message_text), std::string(message_text),
                line, number);
       return true;
     }
-    const google::protobuf::Timestamp* ts = nullptr;
     if (news_) {
-      if (record->news.has_event_time()) ts = &record->news.event_time();
-    } else {
-      record->symbol.assign(price_.symbol());
-      if (price_.has_event_time()) ts = &price_.event_time();
+      // Pipeline::OnNews validates the item; the time only orders the merge
+      // (a missing or invalid one takes the previous item's).
+      const google::protobuf::Timestamp& ts = record->news.event_time();
+      absl::StatusOr<TimeNs> time = record->news.has_event_time()
+                                        ? FromTimestamp(ts)
+                                        : absl::InvalidArgumentError("");
+      if (time.ok()) last_news_time_ = *time;
+      record->kind = SourceRecord::Kind::kNews;
+      record->time = last_news_time_;
+      record->price = 0;
+      record->event_id.clear();
+      SetAccepted(record, line, number);
+      return true;
     }
-    if (ts == nullptr) {
-      SetError(record, ebb::v1::INVALID_TIME, "missing event_time", line,
+    record->symbol.assign(price_.symbol());
+    if (!price_.has_event_time()) {
+      SetError(record, ebb::v1::INVALID_TIME, "event_time is missing", line,
                number);
       return true;
     }
-    absl::StatusOr<TimeNs> time = FromTimestamp(*ts);
+    absl::StatusOr<TimeNs> time = FromTimestamp(price_.event_time());
     if (!time.ok()) {
       SetError(record, ebb::v1::INVALID_TIME,
                absl::StrCat("event_time: ", time.status().message()), line,
                number);
       return true;
     }
-    record->time = *time;
-    if (news_) {
-      record->kind = SourceRecord::Kind::kNews;
-      record->price = 0;
-      record->event_id.clear();
-    } else {
-      record->kind = SourceRecord::Kind::kPrice;
-      record->price = price_.price();
-      record->event_id.assign(price_.event_id());
+    std::string price_problem;
+    if (MayHoldStringPrice(line) && StringPriceProblem(line, &price_problem)) {
+      SetError(record, ebb::v1::INVALID_PRICE, std::move(price_problem), line,
+               number);
+      return true;
     }
+    record->time = *time;
+    record->kind = SourceRecord::Kind::kPrice;
+    record->price = price_.price();
+    record->event_id.assign(price_.event_id());
     SetAccepted(record, line, number);
     return true;
   }
@@ -840,9 +853,66 @@ class JsonLinesSource : public RecordSource {
   uint64_t size_bytes() const override { return lines_.file().size(); }
 
  private:
+  // The reason for a JSON parse error. libprotobuf's messages start with the
+  // path of the field whose value it could not read: "(event_time): invalid
+  // value ...". A value that is not a time or a number is what CSV calls
+  // invalid_time or invalid_price; anything else is malformed.
+  static RejectReason JsonErrorReason(absl::string_view message) {
+    if (absl::StartsWith(message, "(event_time)")) return ebb::v1::INVALID_TIME;
+    if (absl::StartsWith(message, "(price)")) return ebb::v1::INVALID_PRICE;
+    return ebb::v1::MALFORMED;
+  }
+
+  // False when the line's price cannot be a JSON string: no key "price"
+  // followed by a string value and no \u escape (which could spell the key).
+  // A cheap filter before StringPriceProblem.
+  static bool MayHoldStringPrice(absl::string_view line) {
+    if (line.find("\\u") != absl::string_view::npos) return true;
+    for (size_t at = line.find("\"price\""); at != absl::string_view::npos;
+         at = line.find("\"price\"", at + 1)) {
+      size_t i = at + 7;
+      while (i < line.size() && absl::ascii_isspace(line[i])) ++i;
+      if (i == line.size() || line[i] != ':') continue;
+      ++i;
+      while (i < line.size() && absl::ascii_isspace(line[i])) ++i;
+      if (i < line.size() && line[i] == '"') return true;
+    }
+    return false;
+  }
+
+  // The protobuf JSON mapping reads a double from a JSON string with strtod,
+  // which takes forms a CSV price may not have ("0x1p4", "+5"). A price given
+  // as a string must be a number as the CSV reader reads it; returns true and
+  // sets *problem when it is not.
+  bool StringPriceProblem(absl::string_view line, std::string* problem) {
+    structure_.Clear();
+    if (!google::protobuf::util::JsonStringToMessage(
+             google::protobuf::StringPiece(line.data(), line.size()),
+             &structure_)
+             .ok()) {
+      return false;
+    }
+    const auto it = structure_.fields().find("price");
+    if (it == structure_.fields().end() || !it->second.has_string_value())
+      return false;
+    const std::string& text = it->second.string_value();
+    double value;
+    if (ParsePlainDecimal(text, &value)) return false;
+    const auto [end, ec] =
+        std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec == std::errc() && end == text.data() + text.size()) return false;
+    *problem =
+        absl::StrCat("price \"", text, "\" ",
+                     ec == std::errc::result_out_of_range ? "is out of range"
+                                                          : "is not a number");
+    return true;
+  }
+
   LineReader lines_;
   bool news_;
+  TimeNs last_news_time_ = 0;
   ebb::v1::PriceEvent price_;
+  google::protobuf::Struct structure_;
   google::protobuf::util::JsonParseOptions options_;
 };
 
@@ -857,63 +927,53 @@ class BinarySource : public RecordSource {
   absl::StatusOr<bool> Next(SourceRecord* record) override {
     if (done_) return false;
     for (;;) {
-      const auto* p = reinterpret_cast<const uint8_t*>(file_->data());
       const size_t n = file_->available();
       if (n == 0) {
         if (file_->eof()) return false;
         RETURN_IF_ERROR(file_->Refill());
         continue;
       }
-      // varint32 length prefix
-      uint32_t length = 0;
-      size_t prefix = 0;
-      bool complete = false;
-      for (; prefix < n && prefix < 5; ++prefix) {
-        const uint8_t b = p[prefix];
-        length |= static_cast<uint32_t>(b & 0x7F) << (7 * prefix);
-        if ((b & 0x80) == 0) {
-          complete = prefix < 4 || b <= 0x0F;
-          ++prefix;
-          break;
-        }
-      }
+      const Prefix prefix = ReadPrefix(0);
       const int64_t offset = static_cast<int64_t>(file_->consumed());
-      if (!complete) {
-        if (prefix == n && n < 5 && !file_->eof()) {
+      if (!prefix.complete) {
+        if (prefix.cut_short && !file_->eof()) {
           RETURN_IF_ERROR(file_->Refill());
           continue;
         }
-        return Fail(record, ebb::v1::TRUNCATED,
-                    prefix == n && n < 5
-                        ? "length prefix cut short at the end of the file"
-                        : "invalid length prefix",
-                    std::min(n, size_t{10}), offset);
+        if (prefix.cut_short) {
+          return Fail(record, ebb::v1::TRUNCATED,
+                      "length prefix cut short at the end of the file", n,
+                      offset);
+        }
+        return Resync(record, ebb::v1::TRUNCATED, "invalid length prefix",
+                      offset);
       }
-      if (length > kBinaryMaxRecord) {
-        return Fail(record, ebb::v1::OVERSIZE,
-                    absl::StrCat("record of ", length, " bytes is longer than ",
-                                 kBinaryMaxRecord,
-                                 " bytes; the rest of the file is skipped"),
-                    prefix, offset);
+      if (prefix.length > kBinaryMaxRecord) {
+        return Resync(
+            record, ebb::v1::OVERSIZE,
+            absl::StrCat("length prefix of ", prefix.length,
+                         " bytes (over the limit of ", kBinaryMaxRecord, ")"),
+            offset);
       }
-      if (n - prefix < length) {
+      if (n - prefix.bytes < prefix.length) {
         if (!file_->eof()) {
           RETURN_IF_ERROR(file_->Refill());
           continue;
         }
-        return Fail(record, ebb::v1::TRUNCATED,
-                    absl::StrCat("record of ", length,
-                                 " bytes runs past the end of the file (",
-                                 n - prefix, " bytes left)"),
-                    n, offset);
+        return Resync(record, ebb::v1::TRUNCATED,
+                      absl::StrCat("record of ", prefix.length,
+                                   " bytes runs past the end of the file (",
+                                   n - prefix.bytes, " bytes left)"),
+                      offset);
       }
-      const char* message = file_->data() + prefix;
-      file_->Consume(prefix + length);
+      const absl::string_view message(file_->data() + prefix.bytes,
+                                      prefix.length);
       record->offset = offset;
       record->source_index = 0;
       record->reason = ebb::v1::REJECT_REASON_UNSPECIFIED;
       record->detail.clear();
-      record->original.assign(message, length);
+      record->original.assign(message.data(), message.size());
+      file_->Consume(prefix.bytes + prefix.length);
       record->symbol.clear();
       record->price = 0;
       record->event_id.clear();
@@ -922,25 +982,22 @@ class BinarySource : public RecordSource {
         record->time = 0;
         return true;
       }
-      if (!record->news.ParseFromArray(message, static_cast<int>(length))) {
-        SetError(record, ebb::v1::TRUNCATED, "not a valid ebb.v1.NewsEvent",
-                 absl::string_view(message, length), offset);
+      // Pipeline::OnNews validates the item; the time only orders the merge
+      // (a missing or invalid one takes the previous item's).
+      const RejectReason reason =
+          DecodeNewsEvent(record->original, &record->news, &record->detail);
+      if (reason != ebb::v1::REJECT_REASON_UNSPECIFIED) {
+        record->kind = SourceRecord::Kind::kError;
+        record->reason = reason;
+        record->time = 0;
         return true;
       }
-      if (!record->news.has_event_time()) {
-        SetError(record, ebb::v1::INVALID_TIME, "missing event_time",
-                 absl::string_view(message, length), offset);
-        return true;
-      }
-      absl::StatusOr<TimeNs> time = FromTimestamp(record->news.event_time());
-      if (!time.ok()) {
-        SetError(record, ebb::v1::INVALID_TIME,
-                 absl::StrCat("event_time: ", time.status().message()),
-                 absl::string_view(message, length), offset);
-        return true;
+      if (record->news.has_event_time()) {
+        absl::StatusOr<TimeNs> time = FromTimestamp(record->news.event_time());
+        if (time.ok()) last_news_time_ = *time;
       }
       record->kind = SourceRecord::Kind::kNews;
-      record->time = *time;
+      record->time = last_news_time_;
       return true;
     }
   }
@@ -949,6 +1006,137 @@ class BinarySource : public RecordSource {
   uint64_t size_bytes() const override { return file_->size(); }
 
  private:
+  // A varint32 length prefix read at data()[at].
+  struct Prefix {
+    bool complete = false;
+    bool cut_short = false;  // the available bytes end inside it
+    size_t bytes = 0;
+    uint32_t length = 0;
+  };
+  Prefix ReadPrefix(size_t at) const {
+    const auto* p = reinterpret_cast<const uint8_t*>(file_->data()) + at;
+    const size_t n = file_->available() - at;
+    Prefix prefix;
+    for (; prefix.bytes < n && prefix.bytes < 5; ++prefix.bytes) {
+      const uint8_t b = p[prefix.bytes];
+      prefix.length |= static_cast<uint32_t>(b & 0x7F) << (7 * prefix.bytes);
+      if ((b & 0x80) == 0) {
+        prefix.complete = prefix.bytes < 4 || b <= 0x0F;
+        ++prefix.bytes;
+        return prefix;
+      }
+    }
+    prefix.cut_short = prefix.bytes == n && n < 5;
+    return prefix;
+  }
+
+  enum class Boundary { kYes, kNo, kNeedMore };
+
+  // Whether a record starts at data()[at]: a length prefix, then a message
+  // of the schema's fields alone with an event time (a price: canonical, as
+  // PriceEventDecoder::DecodeCanonical reads it, with a valid symbol), then
+  // the end of the file or another length prefix whose record fits in the
+  // file. Random bytes pass this rarely; records that ebb or another
+  // serializer of the current schema wrote always do.
+  Boundary IsRecordStart(size_t at) {
+    const size_t n = file_->available();
+    const Prefix prefix = ReadPrefix(at);
+    if (!prefix.complete) {
+      return prefix.cut_short && !file_->eof() ? Boundary::kNeedMore
+                                               : Boundary::kNo;
+    }
+    if (prefix.length > kBinaryMaxRecord) return Boundary::kNo;
+    const size_t next = at + prefix.bytes + prefix.length;
+    if (next > n) return file_->eof() ? Boundary::kNo : Boundary::kNeedMore;
+    const absl::string_view message(file_->data() + at + prefix.bytes,
+                                    prefix.length);
+    if (news_) {
+      if (!scratch_news_.ParseFromArray(message.data(),
+                                        static_cast<int>(message.size())) ||
+          !scratch_news_.has_event_time() ||
+          !scratch_news_.GetReflection()
+               ->GetUnknownFields(scratch_news_)
+               .empty()) {
+        return Boundary::kNo;
+      }
+    } else {
+      DecodedPrice decoded;
+      if (!PriceEventDecoder::DecodeCanonical(message, &decoded) ||
+          !decoded.has_time || !IsValidSymbol(decoded.symbol)) {
+        return Boundary::kNo;
+      }
+    }
+    if (next == n) return file_->eof() ? Boundary::kYes : Boundary::kNeedMore;
+    const Prefix following = ReadPrefix(next);
+    if (!following.complete) {
+      return following.cut_short && !file_->eof() ? Boundary::kNeedMore
+                                                  : Boundary::kNo;
+    }
+    if (following.length > kBinaryMaxRecord) return Boundary::kNo;
+    if (file_->size() == 0) return Boundary::kYes;  // not a regular file
+    const uint64_t following_end =
+        file_->consumed() + next + following.bytes + following.length;
+    return following_end <= file_->size() ? Boundary::kYes : Boundary::kNo;
+  }
+
+  // After a bad length prefix at `offset` (the first unconsumed byte): skips
+  // to the next record start (IsRecordStart) or to the end of the file, and
+  // emits the skipped bytes as one error record saying how many there were
+  // and where reading resumed.
+  absl::StatusOr<bool> Resync(SourceRecord* record, RejectReason reason,
+                              absl::string_view what, int64_t offset) {
+    std::string skipped;  // the first kBinaryMaxRecord bytes skipped
+    uint64_t skipped_bytes = 0;
+    auto skip = [&](size_t bytes) {
+      const size_t keep =
+          std::min<uint64_t>(bytes, kBinaryMaxRecord - skipped.size());
+      skipped.append(file_->data(), keep);
+      skipped_bytes += bytes;
+      file_->Consume(bytes);
+    };
+    size_t at = 1;
+    bool found = false;
+    for (;;) {
+      if (at >= file_->available()) {
+        if (file_->eof()) break;
+        skip(at);
+        at = 0;
+        RETURN_IF_ERROR(file_->Refill());
+        continue;
+      }
+      const Boundary boundary = IsRecordStart(at);
+      if (boundary == Boundary::kYes) {
+        found = true;
+        break;
+      }
+      if (boundary == Boundary::kNo) {
+        ++at;
+        continue;
+      }
+      // kNeedMore: make room before the candidate, then read.
+      skip(at);
+      at = 0;
+      RETURN_IF_ERROR(file_->Refill());
+    }
+    skip(std::min(at, file_->available()));
+    const int64_t resumed = offset + static_cast<int64_t>(skipped_bytes);
+    std::string detail =
+        absl::StrCat(what, "; skipped ", skipped_bytes, " bytes");
+    if (found) {
+      absl::StrAppend(&detail, ", resynchronised at byte ", resumed);
+    } else {
+      absl::StrAppend(&detail, " to the end of the file");
+      done_ = true;
+    }
+    if (skipped.size() < skipped_bytes) {
+      absl::StrAppend(&detail, " (original holds the first ", skipped.size(),
+                      ")");
+    }
+    record->symbol.clear();
+    SetError(record, reason, std::move(detail), skipped, offset);
+    return true;
+  }
+
   // Emits an error with the next `original_bytes` bytes as original and stops
   // reading.
   bool Fail(SourceRecord* record, RejectReason reason, std::string detail,
@@ -964,6 +1152,8 @@ class BinarySource : public RecordSource {
   std::unique_ptr<ChunkedFile> file_;
   bool news_;
   bool done_ = false;
+  TimeNs last_news_time_ = 0;
+  ebb::v1::NewsEvent scratch_news_;
 };
 
 // -----------------------------------------------------------------------------

@@ -44,7 +44,7 @@ struct SourceRecord {
     kPrice,  // symbol, time, price (and event_id) are set; original is the line
     kEncoded,  // original holds a serialized ebb.v1.PriceEvent (binary files):
                // decode it
-    kNews,     // news is set
+    kNews,     // news is set (parsed; Pipeline::OnNews validates it)
     kError,    // reason and detail are set; the record is rejected
   };
   Kind kind = Kind::kPrice;

@@ -11,6 +11,7 @@
 #include "google/protobuf/io/tokenizer.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/json_util.h"
+#include "pipeline/json_config_check.h"
 #include "pipeline/status_macros.h"
 
 namespace ebb {
@@ -18,6 +19,25 @@ namespace {
 
 absl::Status FieldError(absl::string_view field, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
+}
+
+// Why `glob` is not a pattern fnmatch reads as meant (it treats a '[' without
+// its ']' as a literal '[' and a trailing backslash as an error), or nullptr.
+const char* GlobProblem(absl::string_view glob) {
+  for (size_t i = 0; i < glob.size(); ++i) {
+    if (glob[i] == '\\') {
+      if (++i == glob.size()) return "ends with a lone '\\'";
+      continue;
+    }
+    if (glob[i] != '[') continue;
+    size_t j = i + 1;
+    if (j < glob.size() && (glob[j] == '!' || glob[j] == '^')) ++j;
+    if (j < glob.size() && glob[j] == ']') ++j;  // a literal ']' first
+    while (j < glob.size() && glob[j] != ']') ++j;
+    if (j == glob.size()) return "has a '[' without its closing ']'";
+    i = j;
+  }
+  return nullptr;
 }
 
 bool IsValidRuleName(absl::string_view name) {
@@ -101,6 +121,12 @@ absl::StatusOr<ebb::v1::EbbConfig> ParseConfig(absl::string_view text,
                                                absl::string_view origin) {
   ebb::v1::EbbConfig parsed;
   if (json) {
+    const absl::Status checked =
+        CheckJsonConfig(text, ebb::v1::EbbConfig::descriptor());
+    if (!checked.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(origin, ": invalid JSON config: ", checked.message()));
+    }
     google::protobuf::util::JsonParseOptions options;
     options.ignore_unknown_fields = false;
     auto status = google::protobuf::util::JsonStringToMessage(
@@ -229,6 +255,11 @@ absl::StatusOr<EngineConfig> CompileConfig(const ebb::v1::EbbConfig& config) {
       if (rc.symbols(j).empty() || rc.symbols(j).size() > 256) {
         return FieldError(absl::StrCat(field, ".symbols[", j, "]"),
                           "must be 1-256 bytes");
+      }
+      if (const char* problem = GlobProblem(rc.symbols(j))) {
+        return FieldError(absl::StrCat(field, ".symbols[", j, "]"),
+                          absl::StrCat("\"", rc.symbols(j),
+                                       "\" is not a valid glob: ", problem));
       }
       rule.symbol_globs.push_back(rc.symbols(j));
     }

@@ -41,6 +41,7 @@ absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(EngineConfig config,
 Pipeline::Pipeline(EngineConfig config, const Clock* clock, Output* output)
     : config_(std::move(config)),
       validator_(clock, config_.max_future),
+      news_validator_(clock, config_.max_future),
       output_(output) {
   sources_.push_back("");  // index 0: unnamed
 }
@@ -123,6 +124,15 @@ void Pipeline::Reject(ebb::v1::RejectReason reason, absl::string_view detail,
                       absl::string_view original, absl::string_view symbol,
                       const Origin& origin) {
   ++stats_.rejected[reason];
+  // Dead letters are protobuf messages whose detail and symbol are strings,
+  // which must be UTF-8 for any client to parse them.
+  if (!IsValidUtf8(detail) || !IsValidUtf8(symbol)) {
+    const std::string escaped_detail = EscapeInvalidUtf8(detail);
+    const std::string escaped_symbol = EscapeInvalidUtf8(symbol);
+    output_->OnDeadLetter(DeadLetterView{reason, escaped_detail, original,
+                                         escaped_symbol, origin});
+    return;
+  }
   output_->OnDeadLetter(
       DeadLetterView{reason, detail, original, symbol, origin});
 }
@@ -131,10 +141,9 @@ void Pipeline::OnEncodedPrice(absl::string_view bytes, const Origin& origin,
                               const absl::string_view* key) {
   DecodedPrice event;
   if (!decoder_.Decode(bytes, &event)) {
-    OnUndecodable(
-        ebb::v1::TRUNCATED,
-        "not a valid ebb.v1.PriceEvent (truncated or corrupt protobuf)", bytes,
-        {}, origin);
+    const ebb::v1::RejectReason reason =
+        PriceEventDecoder::DiagnoseUndecodable(bytes, &detail_);
+    OnUndecodable(reason, detail_, bytes, {}, origin);
     return;
   }
   if (!event.has_time) {
@@ -159,9 +168,26 @@ void Pipeline::OnEncodedPrice(absl::string_view bytes, const Origin& origin,
   OnPrice(event.symbol, *time, event.price, origin, bytes, event.event_id);
 }
 
-void Pipeline::OnNews(const ebb::v1::NewsEvent& news, const Origin& origin) {
+void Pipeline::OnNews(const ebb::v1::NewsEvent& news, const Origin& origin,
+                      absl::string_view original) {
   ++stats_.received;
+  TimeNs time;
+  const ebb::v1::RejectReason reason =
+      news_validator_.Check(news, &time, &detail_);
+  if (reason != ebb::v1::REJECT_REASON_UNSPECIFIED) {
+    Reject(reason, detail_, original, {}, origin);
+    return;
+  }
   ++stats_.news;
+}
+
+void Pipeline::OnEncodedNews(absl::string_view bytes, const Origin& origin) {
+  const ebb::v1::RejectReason reason = DecodeNewsEvent(bytes, &news_, &detail_);
+  if (reason != ebb::v1::REJECT_REASON_UNSPECIFIED) {
+    OnUndecodable(reason, detail_, bytes, {}, origin);
+    return;
+  }
+  OnNews(news_, origin, bytes);
 }
 
 void Pipeline::OnUndecodable(ebb::v1::RejectReason reason,

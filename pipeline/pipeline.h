@@ -32,7 +32,9 @@
 
 namespace ebb {
 
-// A rejected record, as handed to Output::OnDeadLetter.
+// A rejected record, as handed to Output::OnDeadLetter. `detail` and `symbol`
+// are valid UTF-8 (bytes that are not are escaped as \xNN,
+// EscapeInvalidUtf8); `original` holds the record's bytes as they were.
 struct DeadLetterView {
   ebb::v1::RejectReason reason;
   absl::string_view detail;
@@ -66,8 +68,8 @@ struct PipelineStats {
   // Every record handed to the pipeline: received == applied + news + rejected
   // + pending.
   uint64_t received = 0;
-  uint64_t applied = 0;                 // price events applied to a window
-  uint64_t news = 0;                    // news records accepted
+  uint64_t applied = 0;  // price events applied to a window
+  uint64_t news = 0;     // news records accepted
   std::array<uint64_t, ebb::v1::RejectReason_ARRAYSIZE> rejected{};
   std::array<uint64_t, ebb::v1::Transition_ARRAYSIZE> alerts{};
   uint64_t symbols = 0;
@@ -165,8 +167,15 @@ class Pipeline {
     next_lookup_ = &lookups_[i % kLookups];
   }
 
-  // A news record (kept for the news join; counted).
-  void OnNews(const ebb::v1::NewsEvent& news, const Origin& origin);
+  // A news record: validated (NewsValidator: the same rules and reasons as
+  // prices), then counted (kept for the news join) or rejected. `original` is
+  // the record's bytes for the dead-letter output.
+  void OnNews(const ebb::v1::NewsEvent& news, const Origin& origin,
+              absl::string_view original);
+
+  // A serialized ebb.v1.NewsEvent (binary files, Kafka values): decode
+  // (DecodeNewsEvent), then OnNews.
+  void OnEncodedNews(absl::string_view bytes, const Origin& origin);
 
   // A record a connector could not decode (counted as received and rejected).
   void OnUndecodable(ebb::v1::RejectReason reason, absl::string_view detail,
@@ -214,6 +223,7 @@ class Pipeline {
 
   EngineConfig config_;
   PriceValidator validator_;
+  NewsValidator news_validator_;
   Output* output_;
   std::vector<std::string> sources_;
   // The table is read at random on every event: on huge pages where the
@@ -252,6 +262,7 @@ class Pipeline {
   WindowMetrics metrics_;
   std::string detail_;
   PriceEventDecoder decoder_;
+  ebb::v1::NewsEvent news_;
   ebb::v1::Alert alert_;
 };
 

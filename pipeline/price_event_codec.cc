@@ -2,6 +2,11 @@
 
 #include <cstring>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/descriptor.h"
+#include "pipeline/validate.h"
+
 namespace ebb {
 namespace {
 
@@ -150,8 +155,111 @@ bool PriceEventDecoder::DecodeCanonical(absl::string_view bytes,
   return true;
 }
 
+const google::protobuf::FieldDescriptor* FindInvalidUtf8Field(
+    absl::string_view bytes, const google::protobuf::Descriptor* type,
+    std::string* value) {
+  // The wire format, field by field, up to the first fault: libprotobuf
+  // parses (and checks) the fields before a fault too.
+  const char* p = bytes.data();
+  const char* const end = p + bytes.size();
+  while (p != end) {
+    uint64_t tag, skip;
+    if (!ReadVarint(p, end, &tag)) return nullptr;
+    switch (tag & 7) {
+      case 0:
+        if (!ReadVarint(p, end, &skip)) return nullptr;
+        break;
+      case 1:
+        if (end - p < 8) return nullptr;
+        p += 8;
+        break;
+      case 5:
+        if (end - p < 4) return nullptr;
+        p += 4;
+        break;
+      case 2: {
+        uint64_t length;
+        if (!ReadVarint(p, end, &length)) return nullptr;
+        // A field cut short by the end of the bytes: libprotobuf checks the
+        // UTF-8 of the part that is there (and logs) before it fails.
+        const bool cut = length > static_cast<uint64_t>(end - p);
+        const absl::string_view content(
+            p, cut ? static_cast<size_t>(end - p) : length);
+        p += content.size();
+        const google::protobuf::FieldDescriptor* field =
+            tag >> 3 <= 0x1FFFFFFF
+                ? type->FindFieldByNumber(static_cast<int>(tag >> 3))
+                : nullptr;
+        if (field == nullptr) break;
+        if (field->type() == google::protobuf::FieldDescriptor::TYPE_STRING) {
+          if (!IsValidUtf8(content)) {
+            value->assign(content.data(), content.size());
+            return field;
+          }
+        } else if (field->type() ==
+                   google::protobuf::FieldDescriptor::TYPE_MESSAGE) {
+          const google::protobuf::FieldDescriptor* inner =
+              FindInvalidUtf8Field(content, field->message_type(), value);
+          if (inner != nullptr) return inner;
+        }
+        if (cut) return nullptr;
+        break;
+      }
+      default:  // groups: left to libprotobuf
+        return nullptr;
+    }
+  }
+  return nullptr;
+}
+
+namespace {
+
+// *detail for a string field that is not valid UTF-8; INVALID_SYMBOL for a
+// symbol field, MALFORMED for any other.
+ebb::v1::RejectReason InvalidUtf8(
+    const google::protobuf::FieldDescriptor* field, absl::string_view value,
+    std::string* detail) {
+  *detail = absl::StrCat(field->name(), " \"", absl::CHexEscape(value),
+                         "\" is not valid UTF-8");
+  return field->name() == "symbol" || field->name() == "symbols"
+             ? ebb::v1::INVALID_SYMBOL
+             : ebb::v1::MALFORMED;
+}
+
+}  // namespace
+
+ebb::v1::RejectReason PriceEventDecoder::DiagnoseUndecodable(
+    absl::string_view bytes, std::string* detail) {
+  std::string value;
+  const google::protobuf::FieldDescriptor* field =
+      FindInvalidUtf8Field(bytes, ebb::v1::PriceEvent::descriptor(), &value);
+  if (field != nullptr) return InvalidUtf8(field, value, detail);
+  *detail = "not a valid ebb.v1.PriceEvent (truncated or corrupt protobuf)";
+  return ebb::v1::TRUNCATED;
+}
+
+ebb::v1::RejectReason DecodeNewsEvent(absl::string_view bytes,
+                                      ebb::v1::NewsEvent* out,
+                                      std::string* detail) {
+  std::string value;
+  const google::protobuf::FieldDescriptor* field =
+      FindInvalidUtf8Field(bytes, ebb::v1::NewsEvent::descriptor(), &value);
+  if (field != nullptr) return InvalidUtf8(field, value, detail);
+  if (!out->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    *detail = "not a valid ebb.v1.NewsEvent (truncated or corrupt protobuf)";
+    return ebb::v1::TRUNCATED;
+  }
+  return ebb::v1::REJECT_REASON_UNSPECIFIED;
+}
+
 bool PriceEventDecoder::Decode(absl::string_view bytes, DecodedPrice* out) {
   if (DecodeCanonical(bytes, out)) return true;
+  // ParseFromArray would fail on it too, after logging an error.
+  std::string ignored;
+  if (FindInvalidUtf8Field(bytes, ebb::v1::PriceEvent::descriptor(),
+                           &ignored) != nullptr) {
+    return false;
+  }
   if (!fallback_.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
     return false;
   *out = DecodedPrice{};

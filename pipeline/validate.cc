@@ -35,21 +35,78 @@ bool IsValidSymbol(absl::string_view symbol) {
   return true;
 }
 
-ebb::v1::RejectReason PriceValidator::Check(absl::string_view symbol,
-                                            TimeNs time, double price,
-                                            std::string* detail) {
-  if (!IsValidSymbol(symbol)) {
-    *detail = symbol.empty() ? std::string("symbol is empty")
-              : symbol.size() > kMaxSymbolBytes
-                  ? absl::StrCat("symbol is ", symbol.size(), " bytes (max 64)")
-                  : absl::StrCat("symbol \"", absl::CHexEscape(symbol),
-                                 "\" has a byte outside [A-Za-z0-9._:/^=-]");
-    return ebb::v1::INVALID_SYMBOL;
+namespace {
+
+// The length of the well-formed UTF-8 sequence at p[0, n) (n > 0), or 0 when
+// p[0] does not start one.
+size_t Utf8SequenceLength(const unsigned char* p, size_t n) {
+  const unsigned char c = p[0];
+  if (c < 0x80) return 1;
+  size_t length;
+  unsigned char low = 0x80, high = 0xBF;  // the range of the second byte
+  if (c >= 0xC2 && c <= 0xDF) {
+    length = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    length = 3;
+    if (c == 0xE0) low = 0xA0;   // no overlong forms
+    if (c == 0xED) high = 0x9F;  // no surrogates
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    length = 4;
+    if (c == 0xF0) low = 0x90;   // no overlong forms
+    if (c == 0xF4) high = 0x8F;  // nothing above U+10FFFF
+  } else {
+    return 0;
   }
-  if (!std::isfinite(price) || price <= 0) {
-    *detail = absl::StrFormat("price %g is not finite and > 0", price);
-    return ebb::v1::INVALID_PRICE;
+  if (n < length || p[1] < low || p[1] > high) return 0;
+  for (size_t i = 2; i < length; ++i) {
+    if (p[i] < 0x80 || p[i] > 0xBF) return 0;
   }
+  return length;
+}
+
+}  // namespace
+
+bool IsValidUtf8(absl::string_view text) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  size_t n = text.size();
+  while (n > 0) {
+    if (*p < 0x80) {
+      ++p;
+      --n;
+      continue;
+    }
+    const size_t length = Utf8SequenceLength(p, n);
+    if (length == 0) return false;
+    p += length;
+    n -= length;
+  }
+  return true;
+}
+
+std::string EscapeInvalidUtf8(absl::string_view text) {
+  if (IsValidUtf8(text)) return std::string(text);
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size() + 16);
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  size_t n = text.size();
+  while (n > 0) {
+    const size_t length = Utf8SequenceLength(p, n);
+    if (length == 0) {
+      const char escaped[] = {'\\', 'x', kHex[*p >> 4], kHex[*p & 0xF]};
+      out.append(escaped, 4);
+      ++p;
+      --n;
+      continue;
+    }
+    out.append(reinterpret_cast<const char*>(p), length);
+    p += length;
+    n -= length;
+  }
+  return out;
+}
+
+ebb::v1::RejectReason EventTimeBounds::Check(TimeNs time, std::string* detail) {
   if (time < kMinEventTime) {
     *detail =
         absl::StrCat("event time ", FormatTime(time), " is before 1900-01-01");
@@ -68,6 +125,60 @@ ebb::v1::RejectReason PriceValidator::Check(absl::string_view symbol,
     }
   }
   return ebb::v1::REJECT_REASON_UNSPECIFIED;
+}
+
+namespace {
+
+std::string SymbolProblem(absl::string_view symbol) {
+  if (symbol.empty()) return "symbol is empty";
+  if (symbol.size() > kMaxSymbolBytes)
+    return absl::StrCat("symbol is ", symbol.size(), " bytes (max 64)");
+  return absl::StrCat("symbol \"", absl::CHexEscape(symbol),
+                      "\" has a byte outside [A-Za-z0-9._:/^=-]");
+}
+
+}  // namespace
+
+ebb::v1::RejectReason PriceValidator::Check(absl::string_view symbol,
+                                            TimeNs time, double price,
+                                            std::string* detail) {
+  if (!IsValidSymbol(symbol)) {
+    *detail = SymbolProblem(symbol);
+    return ebb::v1::INVALID_SYMBOL;
+  }
+  if (!std::isfinite(price) || price <= 0) {
+    *detail = absl::StrFormat("price %g: must be finite and > 0", price);
+    return ebb::v1::INVALID_PRICE;
+  }
+  return time_bounds_.Check(time, detail);
+}
+
+ebb::v1::RejectReason NewsValidator::Check(const ebb::v1::NewsEvent& news,
+                                           TimeNs* time, std::string* detail) {
+  for (int i = 0; i < news.symbols_size(); ++i) {
+    if (!IsValidSymbol(news.symbols(i))) {
+      *detail =
+          absl::StrCat("symbols[", i, "]: ", SymbolProblem(news.symbols(i)));
+      return ebb::v1::INVALID_SYMBOL;
+    }
+  }
+  if (news.has_sentiment() &&
+      !(news.sentiment() >= -1 && news.sentiment() <= 1)) {
+    *detail =
+        absl::StrFormat("sentiment %.9g: must be in [-1, 1]", news.sentiment());
+    return ebb::v1::MALFORMED;
+  }
+  if (!news.has_event_time()) {
+    *detail = "event_time is missing";
+    return ebb::v1::INVALID_TIME;
+  }
+  absl::StatusOr<TimeNs> t = FromTimestamp(news.event_time());
+  if (!t.ok()) {
+    *detail = absl::StrCat("event_time: ", t.status().message());
+    return ebb::v1::INVALID_TIME;
+  }
+  *time = *t;
+  return time_bounds_.Check(*t, detail);
 }
 
 absl::string_view RejectReasonName(ebb::v1::RejectReason reason) {

@@ -5,6 +5,7 @@
 #   scripts/setup.sh            # packages + configure + build
 #   scripts/setup.sh --asan     # also the ASan+UBSan build in build/asan
 #   scripts/setup.sh --bench    # also pandas (scripts/compare.sh), confluent-kafka (bench_kafka.sh)
+#   scripts/setup.sh --fuzz     # also clang, and the libFuzzer harnesses in build/fuzz (tests/fuzz/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +20,7 @@ for arg in "$@"; do
   case $arg in
     --asan) presets+=(asan) ;;
     --bench) packages+=(python3-pandas python3-confluent-kafka) ;;
+    --fuzz) packages+=(clang) presets+=(fuzz) ;;
     *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done

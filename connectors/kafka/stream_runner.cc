@@ -444,7 +444,14 @@ void StreamRunner::Process(Task& task, const rd_kafka_message_t& message) {
                                 message.payload == nullptr ? 0 : message.len);
   const absl::string_view key(static_cast<const char*>(message.key),
                               message.key == nullptr ? 0 : message.key_len);
-  if (value.size() > kMaxValueBytes) {
+  if (value.empty()) {
+    // A tombstone (a null value) or an empty one: no event to read.
+    task.pipeline->OnUndecodable(ebb::v1::EMPTY_VALUE,
+                                 message.payload == nullptr
+                                     ? "the message value is null (a tombstone)"
+                                     : "the message value is empty",
+                                 value, {}, task.origin);
+  } else if (value.size() > kMaxValueBytes) {
     task.pipeline->OnUndecodable(
         ebb::v1::OVERSIZE,
         absl::StrCat("message value of ", value.size(),
@@ -453,15 +460,7 @@ void StreamRunner::Process(Task& task, const rd_kafka_message_t& message) {
   } else if (task.kind == kPrices) {
     task.pipeline->OnEncodedPrice(value, task.origin, &key);
   } else {
-    ebb::v1::NewsEvent news;
-    if (news.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-      task.pipeline->OnNews(news, task.origin);
-    } else {
-      task.pipeline->OnUndecodable(
-          ebb::v1::TRUNCATED,
-          "not a valid ebb.v1.NewsEvent (truncated or corrupt protobuf)", value,
-          {}, task.origin);
-    }
+    task.pipeline->OnEncodedNews(value, task.origin);
   }
   current_task_ = nullptr;
   current_ = nullptr;

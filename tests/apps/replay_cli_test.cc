@@ -4,12 +4,15 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <random>
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "apps/cli_test_util.h"
 #include "ebb/v1/alert.pb.h"
 #include "ebb/v1/dead_letter.pb.h"
+#include "ebb/v1/events.pb.h"
 #include "ebb/v1/metrics.pb.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
@@ -341,6 +344,134 @@ TEST(ReplayTest, TruncatedBinaryInputIsDeadLettered) {
   EXPECT_EQ(letters[0].reason(), ebb::v1::TRUNCATED);
   EXPECT_GT(letters[0].offset(), 0);
   EXPECT_LT(letters[0].offset(), static_cast<int64_t>(bytes.size()));
+}
+
+// Strict UTF-8, written apart from ebb's own check: decode each code point,
+// then refuse overlong forms, surrogates and values above U+10FFFF.
+bool StrictUtf8(const std::string& s) {
+  for (size_t i = 0; i < s.size();) {
+    const auto b = static_cast<unsigned char>(s[i]);
+    int extra;
+    uint32_t cp;
+    if (b < 0x80) {
+      ++i;
+      continue;
+    } else if ((b & 0xE0) == 0xC0) {
+      extra = 1;
+      cp = b & 0x1F;
+    } else if ((b & 0xF0) == 0xE0) {
+      extra = 2;
+      cp = b & 0x0F;
+    } else if ((b & 0xF8) == 0xF0) {
+      extra = 3;
+      cp = b & 0x07;
+    } else {
+      return false;
+    }
+    if (i + extra >= s.size()) return false;
+    for (int k = 1; k <= extra; ++k) {
+      const auto c = static_cast<unsigned char>(s[i + k]);
+      if ((c & 0xC0) != 0x80) return false;
+      cp = cp << 6 | (c & 0x3F);
+    }
+    static constexpr uint32_t kMin[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < kMin[extra] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += 1 + extra;
+  }
+  return true;
+}
+
+std::string Varint(uint64_t v) {
+  std::string out;
+  for (; v >= 0x80; v >>= 7) out.push_back(static_cast<char>(v | 0x80));
+  out.push_back(static_cast<char>(v));
+  return out;
+}
+
+// Random bytes (fixed seeds, thousands of records) in every input format:
+// each dead letter is a line of valid UTF-8 that protobuf's JSON parser reads,
+// and libprotobuf writes nothing on stderr (its "invalid UTF-8" lines, one
+// per record, said what the dead letter says).
+TEST(ReplayTest, DeadLettersOfRandomBytesAreValidUtf8Json) {
+  std::mt19937_64 rng(20251127);
+  // Bytes that make records interesting: separators, digits, quotes, JSON
+  // punctuation, and bytes that are not UTF-8 alone.
+  const std::string alphabet =
+      ",,\"{}:[]0123456789.-TZ eE\\u\xc3\xa9\xff\x80\xed";
+  auto random_line = [&] {
+    std::string line;
+    for (size_t i = 0, n = rng() % 60; i < n; ++i) {
+      line.push_back(rng() % 3 == 0 ? static_cast<char>(rng() % 256)
+                                    : alphabet[rng() % alphabet.size()]);
+    }
+    for (char& c : line) {
+      if (c == '\n' || c == '\r') c = ' ';
+    }
+    return line;
+  };
+  std::string csv = "timestamp,symbol,price\n", jsonl, news_jsonl;
+  for (int i = 0; i < 3000; ++i) {
+    csv += "2025-01-01T00:00:00Z," + random_line() + "," + random_line() + "\n";
+    jsonl += R"({"symbol":")" + random_line() +
+             R"(","eventTime":"2025-01-01T00:00:00Z","price":)" +
+             random_line() + "}\n";
+    news_jsonl += random_line() + "\n";
+  }
+  // Binary: length-delimited PriceEvents and NewsEvents whose strings are
+  // random bytes (serialized by hand: libprotobuf will not write invalid
+  // UTF-8), and some records of random bytes.
+  auto field = [](int number, const std::string& bytes) {
+    std::string out(1, static_cast<char>(number << 3 | 2));
+    out.push_back(static_cast<char>(bytes.size()));
+    return out + bytes;
+  };
+  const std::string time_field =
+      field(2, std::string("\x08\x80\x8b\xd2\xbb\x06", 6));  // 2025-01-01
+  std::string binpb, news_binpb;
+  for (int i = 0; i < 3000; ++i) {
+    std::string price = field(1, random_line()) + time_field +
+                        std::string("\x19\0\0\0\0\0\0\xf0\x3f", 9);
+    if (rng() % 4 == 0) price = random_line();
+    binpb += Varint(price.size()) + price;
+    const std::string news = field(1, random_line()) + time_field +
+                             field(3, random_line()) + field(7, random_line());
+    news_binpb += Varint(news.size()) + news;
+  }
+  const std::vector<std::pair<std::string, std::string>> inputs = {
+      {"rnd.csv", csv},
+      {"rnd.jsonl", jsonl},
+      {"rnd.binpb", binpb},
+      {"rnd_news.jsonl", news_jsonl},
+      {"rnd_news.binpb", news_binpb}};
+  for (const auto& [name, content] : inputs) {
+    const std::string path = Tmp(name);
+    WriteFile(path, content);
+    const std::string dlq = Tmp(name + ".dlq.jsonl");
+    const bool news = name.find("news") != std::string::npos;
+    auto r =
+        RunEbb("replay " +
+               std::string(news ? "--prices /dev/null --news " : "--prices ") +
+               path + " --format " +
+               std::string(absl::StrContains(name, "csv")     ? "csv"
+                           : absl::StrContains(name, "jsonl") ? "jsonl"
+                                                              : "binpb") +
+               " --dlq-out " + dlq + " --alerts-out /dev/null");
+    ASSERT_EQ(r.exit_code, 0) << name << ": " << r.err;
+    EXPECT_THAT(r.err, ::testing::Not(HasSubstr("libprotobuf"))) << name;
+    std::istringstream lines(ReadFile(dlq));
+    std::string line;
+    int count = 0;
+    while (std::getline(lines, line)) {
+      ++count;
+      ASSERT_TRUE(StrictUtf8(line)) << name << " line " << count;
+      ebb::v1::DeadLetter letter;
+      const auto status =
+          google::protobuf::util::JsonStringToMessage(line, &letter);
+      ASSERT_TRUE(status.ok()) << name << " line " << count << ": " << status;
+    }
+    EXPECT_GT(count, 1000) << name;
+  }
 }
 
 TEST(ReplayTest, ConfigFileIsValidatedAndApplied) {

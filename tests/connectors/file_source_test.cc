@@ -22,6 +22,7 @@
 #include "gmock/gmock.h"
 #include "google/protobuf/util/delimited_message_util.h"
 #include "gtest/gtest.h"
+#include "pipeline/validate.h"
 
 namespace ebb {
 namespace {
@@ -646,7 +647,55 @@ TEST(JsonLinesSourceTest, PricesAndErrors) {
   ExpectError(r[2], ebb::v1::MALFORMED, "", malformed, 4);
   EXPECT_FALSE(r[2].detail.empty());
   ExpectError(r[3], ebb::v1::MALFORMED, "px", unknown, 5);
-  ExpectError(r[4], ebb::v1::INVALID_TIME, "missing event_time", no_time, 6);
+  ExpectError(r[4], ebb::v1::INVALID_TIME, "event_time is missing", no_time, 6);
+}
+
+// The JSON reader gives the reasons the CSV reader gives for the same value:
+// a time it cannot read is invalid_time, a price string that is not a
+// number as CSV reads numbers is invalid_price (libprotobuf's JSON parser
+// takes any strtod form, "0x1p4" included).
+TEST(JsonLinesSourceTest, SameReasonsAsCsv) {
+  const std::vector<std::pair<std::string, std::string>> lines = {
+      {R"({"symbol":"A","eventTime":"10000-01-01T00:00:00Z","price":1})",
+       "invalid_time"},
+      {R"({"symbol":"A","eventTime":"2025-13-01T00:00:00Z","price":1})",
+       "invalid_time"},
+      {R"({"symbol":"A","eventTime":"2025-01-01T00:00:00Z","price":"0x1p4"})",
+       "invalid_price"},
+      {R"({"symbol":"A","eventTime":"2025-01-01T00:00:00Z","price" : "+5"})",
+       "invalid_price"},
+      {R"({"symbol":"A","eventTime":"2025-01-01T00:00:00Z","pr\u0069ce":"0x10"})",
+       "invalid_price"},
+      {R"({"symbol":"A","eventTime":"2025-01-01T00:00:00Z","price":"abc"})",
+       "invalid_price"},
+      {R"({"symbol":"A","eventTime":"2025-01-01T00:00:00Z","price":"16.5"})",
+       ""},
+      {R"({"symbol":"A","eventTime":"2025-01-01T00:00:00Z","price":"1e3"})",
+       ""},
+      {R"({"symbol":"A","eventTime":"2025-01-01T00:00:00Z","price":16})", ""},
+  };
+  std::string content;
+  for (const auto& [line, reason] : lines) content += line + "\n";
+  FileSourceOptions options;
+  options.path = WriteFile("reasons.jsonl", content);
+  auto r = ReadFile(options);
+  ASSERT_EQ(r.size(), lines.size());
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (lines[i].second.empty()) {
+      EXPECT_EQ(r[i].kind, Kind::kPrice) << lines[i].first;
+      continue;
+    }
+    EXPECT_EQ(r[i].kind, Kind::kError) << lines[i].first;
+    EXPECT_EQ(RejectReasonName(r[i].reason), lines[i].second)
+        << lines[i].first << " -> " << r[i].detail;
+  }
+  EXPECT_EQ(r[2].detail, "price \"0x1p4\" is not a number");
+  EXPECT_EQ(r[7].price, 1000);
+  // CSV says the same of the same price.
+  auto csv = ReadCsv("hex.csv", "date,close\n2025-01-01,0x1p4\n");
+  ASSERT_EQ(csv.size(), 1u);
+  EXPECT_EQ(csv[0].reason, ebb::v1::INVALID_PRICE);
+  EXPECT_EQ(csv[0].detail, r[2].detail);
 }
 
 TEST(JsonLinesSourceTest, News) {
@@ -668,7 +717,10 @@ TEST(JsonLinesSourceTest, News) {
   EXPECT_EQ(r[0].news.sentiment(), 0.5);
   EXPECT_EQ(r[0].original, story);
   EXPECT_EQ(r[0].offset, 1);
-  ExpectError(r[1], ebb::v1::INVALID_TIME, "missing event_time", no_time, 2);
+  // Pipeline::OnNews rejects it; the time orders the merge.
+  EXPECT_EQ(r[1].kind, Kind::kNews);
+  EXPECT_EQ(r[1].original, no_time);
+  EXPECT_EQ(r[1].time, r[0].time);
 }
 
 TEST(JsonLinesSourceTest, OversizeLine) {
@@ -734,26 +786,78 @@ TEST(BinarySourceTest, RoundTripAndTruncatedTail) {
     offset += 1 + static_cast<int64_t>(events[i].ByteSizeLong());
   }
   ExpectError(r[4], ebb::v1::TRUNCATED,
-              "record of 50 bytes runs past the end of the file (3",
+              "record of 50 bytes runs past the end of the file (3 bytes "
+              "left); skipped 4 bytes to the end of the file",
               std::string("\x32"
                           "abc",
                           4),
               static_cast<int64_t>(good_size));
 }
 
-TEST(BinarySourceTest, OversizeLengthStops) {
+TEST(BinarySourceTest, OversizeLengthResynchronises) {
   std::string bytes = Delimited({MakePrice("A", T("2025-01-01T00:00:00Z"), 1)});
   const int64_t offset = static_cast<int64_t>(bytes.size());
   const std::string prefix = "\x81\x80\x80\x01";  // 2 MiB + 1
   bytes += prefix + std::string(100, 'x');
-  bytes += Delimited({MakePrice("B", T("2025-01-01T00:00:00Z"), 1)});
+  const int64_t resumed = static_cast<int64_t>(bytes.size());
+  bytes += Delimited({MakePrice("B", T("2025-01-01T00:00:00Z"), 1),
+                      MakePrice("C", T("2025-01-01T00:00:00Z"), 1)});
   FileSourceOptions options;
   options.path = WriteFile("oversize.pb", bytes);
   auto r = ReadFile(options);
-  ASSERT_EQ(r.size(), 2u);
+  ASSERT_EQ(r.size(), 4u);
   EXPECT_EQ(r[0].kind, Kind::kEncoded);
   ExpectError(r[1], ebb::v1::OVERSIZE,
-              "record of 2097153 bytes is longer than 1048576", prefix, offset);
+              absl::StrCat("length prefix of 2097153 bytes (over the limit of "
+                           "1048576); skipped 104 bytes, resynchronised at "
+                           "byte ",
+                           resumed),
+              prefix + std::string(100, 'x'), offset);
+  EXPECT_EQ(r[2].kind, Kind::kEncoded);
+  EXPECT_EQ(r[2].offset, resumed);
+  EXPECT_EQ(r[3].kind, Kind::kEncoded);
+}
+
+// A corrupted length prefix in the middle of a file: the records after the
+// damage are found again, and the dead letter says what was skipped. Random
+// damage (fixed seed) at random places: every record outside the damage is
+// read, and every byte is either in a record or counted as skipped.
+TEST(BinarySourceTest, DamagedFilesResynchronise) {
+  std::mt19937_64 rng(20251127);
+  int resynchronised = 0;
+  for (int trial = 0; trial < 300; ++trial) {
+    std::vector<ebb::v1::PriceEvent> events;
+    for (int i = 0; i < 40; ++i) {
+      events.push_back(MakePrice(absl::StrCat("S", rng() % 50),
+                                 T("2025-01-01T00:00:00Z") + i, 1 + i));
+    }
+    const std::string head = Delimited(
+        std::vector<ebb::v1::PriceEvent>(events.begin(), events.begin() + 20));
+    const std::string tail = Delimited(
+        std::vector<ebb::v1::PriceEvent>(events.begin() + 20, events.end()));
+    // An invalid prefix (six continuation bytes) and random junk.
+    std::string junk(6, '\xff');
+    for (size_t i = 0, n = rng() % 200; i < n; ++i)
+      junk.push_back(static_cast<char>(rng()));
+    FileSourceOptions options;
+    options.path = WriteFile("damaged.binpb", head + junk + tail);
+    auto r = ReadFile(options);
+    size_t encoded = 0;
+    for (const SourceRecord& record : r) {
+      if (record.kind == Kind::kEncoded) ++encoded;
+    }
+    EXPECT_EQ(encoded, 40u) << trial;
+    ASSERT_GE(r.size(), 21u);
+    ExpectError(r[20], ebb::v1::TRUNCATED, "invalid length prefix; skipped ",
+                junk, static_cast<int64_t>(head.size()));
+    EXPECT_EQ(r[20].detail,
+              absl::StrCat("invalid length prefix; skipped ", junk.size(),
+                           " bytes, resynchronised at byte ",
+                           head.size() + junk.size()));
+    if (r.size() == 41 && r[21].original == events[20].SerializeAsString())
+      ++resynchronised;
+  }
+  EXPECT_EQ(resynchronised, 300);
 }
 
 TEST(BinarySourceTest, BadAndCutLengthPrefixes) {
@@ -795,8 +899,11 @@ TEST(BinarySourceTest, News) {
   EXPECT_EQ(r[0].time, T("2025-07-01T12:00:00Z"));
   EXPECT_EQ(r[0].news.headline(), "Miners pivot to AI");
   EXPECT_EQ(r[0].offset, 0);
-  ExpectError(r[1], ebb::v1::INVALID_TIME, "missing event_time",
-              undated.SerializeAsString(), second);
+  // Pipeline::OnNews rejects it; the time orders the merge.
+  EXPECT_EQ(r[1].kind, Kind::kNews);
+  EXPECT_EQ(r[1].original, undated.SerializeAsString());
+  EXPECT_EQ(r[1].offset, second);
+  EXPECT_EQ(r[1].time, r[0].time);
   ExpectError(r[2], ebb::v1::TRUNCATED, "not a valid ebb.v1.NewsEvent",
               "\xFF\xFF", third);
 }

@@ -184,6 +184,74 @@ TEST_F(StreamRunnerTest, BadMessagesGoToTheDeadLetterTopicWithReasons) {
   EXPECT_FALSE(invalid_record.headers.at("ebb-source-offset").empty());
 }
 
+// A tombstone is its own reason, and news from Kafka is validated as news
+// from files is (Pipeline::OnNews): the same records, the same reasons.
+TEST_F(StreamRunnerTest, TombstonesAndInvalidNewsAreDeadLetters) {
+  auto producer =
+      Producer::Create({{"bootstrap.servers", broker_->bootstrap()}});
+  ASSERT_TRUE(producer.ok());
+  ASSERT_TRUE((*producer)
+                  ->Produce("ebb.prices", 0, "SYM0", absl::string_view(), {})
+                  .ok());
+  auto news = [](const std::string& id) {
+    ebb::v1::NewsEvent n;
+    n.set_id(id);
+    n.set_headline("h");
+    n.mutable_event_time()->set_seconds(1'700'000'000);
+    n.add_symbols("BTC-USD");
+    return n;
+  };
+  ebb::v1::NewsEvent valid = news("valid");
+  valid.set_sentiment(-0.5);
+  ebb::v1::NewsEvent no_time = news("no_time");
+  no_time.clear_event_time();
+  ebb::v1::NewsEvent sentiment = news("sentiment");
+  sentiment.set_sentiment(1.5);
+  ebb::v1::NewsEvent bad_symbol = news("bad_symbol");
+  bad_symbol.add_symbols("BTC USD");
+  // symbols = "A\xff": libprotobuf will not serialize it, so by hand.
+  const std::string utf8 = news("utf8").SerializeAsString() + std::string(
+                                                                  "\x3a\x02"
+                                                                  "A\xff",
+                                                                  4);
+  for (const auto& [key, value] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"valid", valid.SerializeAsString()},
+           {"no_time", no_time.SerializeAsString()},
+           {"sentiment", sentiment.SerializeAsString()},
+           {"bad_symbol", bad_symbol.SerializeAsString()},
+           {"utf8", utf8}}) {
+    ASSERT_TRUE((*producer)->Produce("ebb.news", 0, key, value, {}).ok());
+  }
+  ASSERT_TRUE((*producer)->Flush(absl::Seconds(10)).ok());
+
+  const StreamStats stats = RunToIdle(Options("tombstone"));
+  EXPECT_EQ(stats.pipeline.received, 6u);
+  EXPECT_EQ(stats.pipeline.news, 1u);
+  EXPECT_EQ(stats.pipeline.rejected[ebb::v1::EMPTY_VALUE], 1u);
+  EXPECT_EQ(stats.dead_letters_produced, 5u);
+  std::map<std::string, Record> by_key;
+  for (Record& r : ReadTopic(broker_->bootstrap(), "ebb.dlq")) {
+    by_key[r.key] = r;
+  }
+  EXPECT_EQ(by_key["SYM0"].headers["ebb-reason"], "empty_value");
+  EXPECT_EQ(by_key["SYM0"].headers["ebb-detail"],
+            "the message value is null (a tombstone)");
+  EXPECT_EQ(by_key["no_time"].headers["ebb-reason"], "invalid_time");
+  EXPECT_EQ(by_key["no_time"].headers["ebb-detail"], "event_time is missing");
+  EXPECT_EQ(by_key["sentiment"].headers["ebb-reason"], "malformed");
+  EXPECT_EQ(by_key["sentiment"].headers["ebb-detail"],
+            "sentiment 1.5: must be in [-1, 1]");
+  EXPECT_EQ(by_key["bad_symbol"].headers["ebb-reason"], "invalid_symbol");
+  EXPECT_EQ(by_key["bad_symbol"].headers["ebb-detail"],
+            "symbols[1]: symbol \"BTC USD\" has a byte outside "
+            "[A-Za-z0-9._:/^=-]");
+  EXPECT_EQ(by_key["utf8"].headers["ebb-reason"], "invalid_symbol");
+  EXPECT_EQ(by_key["utf8"].headers["ebb-detail"],
+            "symbols \"A\\xff\" is not valid UTF-8");
+  EXPECT_EQ(by_key["utf8"].value, utf8);
+}
+
 TEST_F(StreamRunnerTest, WarmStartRebuildsWindowsWithoutReplayingAlerts) {
   const std::vector<FeedEvent> feed = MakeFeed(12, 1000);
   // The history is in the topic before the group exists; the crash is in the

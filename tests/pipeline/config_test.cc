@@ -196,6 +196,66 @@ TEST(ConfigTest, UnknownFieldsAreRejected) {
       ParseConfig("rules { levels { threshold: \"high\" } }", false, "x").ok());
 }
 
+// JSON that the protobuf parser would take but the text format would not, or
+// that does not mean what it says: each is an error naming the field.
+TEST(ConfigTest, JsonRejectsDuplicateKeysAndNonBooleans) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({"strict": true, "strict": false})",
+       "strict: given twice in one object"},
+      {R"({"maxFuture": "1d", "max_future": "2d"})",
+       "max_future: given twice in one object"},
+      {R"({"window": {"length": "30d", "length": "1d"}})",
+       "window.length: given twice in one object"},
+      {R"({"rules": [{"name": "a"}, {"name": "b", "na\u006de": "c"}]})",
+       "rules[1].name: given twice in one object"},
+      {R"({"strict": "yes"})",
+       R"(strict: "yes" is not a boolean (true or false))"},
+      {R"({"strict": "true"})",
+       R"(strict: "true" is not a boolean (true or false))"},
+      {R"({"rules": [{"name": "a", "requireFullWindow": 1}]})",
+       "rules[0].require_full_window: 1 is not a boolean (true or false)"},
+  };
+  for (const auto& [text, message] : cases) {
+    absl::StatusOr<ebb::v1::EbbConfig> parsed =
+        ParseConfig(text, true, "c.json");
+    ASSERT_FALSE(parsed.ok()) << text;
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(parsed.status().message(),
+              absl::StrCat("c.json: invalid JSON config: ", message));
+  }
+  // The same keys once each, and literal booleans, are fine.
+  absl::StatusOr<ebb::v1::EbbConfig> parsed = ParseConfig(
+      R"({"strict": true, "window": {"length": "30d"}, "rules": [{"name": "a",
+          "levels": [{"threshold": 0.1}]}, {"name": "b", "levels": [{"threshold": 0.1}]}]})",
+      true, "c.json");
+  ASSERT_TRUE(parsed.ok()) << parsed.status();
+  EXPECT_TRUE(parsed->strict());
+  // The text format already rejects a repeated singular field.
+  EXPECT_FALSE(ParseConfig("strict: true\nstrict: false", false, "c").ok());
+}
+
+TEST(ConfigTest, SymbolGlobsMustCompile) {
+  for (const auto& [glob, problem] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"[abc", "has a '[' without its closing ']'"},
+           {"BTC-[!]", "has a '[' without its closing ']'"},
+           {"BTC\\", "ends with a lone '\\'"}}) {
+    ebb::v1::EbbConfig config = DefaultConfig();
+    config.mutable_rules(0)->add_symbols("BTC-*");
+    config.mutable_rules(0)->add_symbols(glob);
+    absl::StatusOr<EngineConfig> compiled = CompileConfig(config);
+    ASSERT_FALSE(compiled.ok()) << glob;
+    EXPECT_EQ(compiled.status().message(),
+              absl::StrCat("rules[0].symbols[1]: \"", glob,
+                           "\" is not a valid glob: ", problem));
+  }
+  for (const std::string glob : {"[abc]*", "[]x]", "[!a-c]?", "A\\[", "*"}) {
+    ebb::v1::EbbConfig config = DefaultConfig();
+    config.mutable_rules(0)->add_symbols(glob);
+    EXPECT_TRUE(CompileConfig(config).ok()) << glob;
+  }
+}
+
 TEST(ConfigTest, InvalidValuesNameTheirField) {
   const std::string rule = "rules { name: \"r\" levels { threshold: 0.1 } }\n";
   struct Case {

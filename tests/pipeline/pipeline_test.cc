@@ -344,8 +344,9 @@ TEST(PipelineTest, PrefetchLookupsSurviveWrongHintsAndRestartedBatches) {
         if (how == 0) {  // a news record first
           ebb::v1::NewsEvent news;
           news.set_id(absl::StrCat("n", i));
-          plain.pipeline->OnNews(news, {});
-          hinted.pipeline->OnNews(news, {});
+          ToTimestamp(kT0, news.mutable_event_time());
+          plain.pipeline->OnNews(news, {}, {});
+          hinted.pipeline->OnNews(news, {}, {});
         }
         if (how < 4) {  // as StreamRunner hands it over: encoded, with its key
           ebb::v1::PriceEvent event;
@@ -637,6 +638,7 @@ TEST(PipelineTest, InvalidPrices) {
     EXPECT_EQ(d.symbol, "BTC-USD");
     EXPECT_FALSE(d.detail.empty());
   }
+  EXPECT_EQ(h.out.dead_letters[5].detail, "price -1: must be finite and > 0");
 }
 
 TEST(PipelineTest, InvalidTimes) {
@@ -741,6 +743,139 @@ TEST(PipelineTest, EncodedPrices) {
   EXPECT_EQ(h.out.dead_letters[4].original, bad_price);
   for (const DeadLetterRecord& d : h.out.dead_letters)
     EXPECT_FALSE(d.detail.empty());
+}
+
+// Dead letters are protobuf messages whose detail and symbol are strings:
+// bytes that are not UTF-8 are escaped as \xNN text, the original stays raw.
+TEST(PipelineTest, DeadLetterSymbolAndDetailAreValidUtf8) {
+  Harness h(Compile(60 * kSecond, 0, 0));
+  h.pipeline->OnPrice("A\xff", kT0, 1.0, {}, "A\xff,1");
+  h.pipeline->OnUndecodable(ebb::v1::MALFORMED, "bad \xfe\xc3 \xc3\xa9 \\x",
+                            "x\xfe", "S\xe9", {});
+  ASSERT_EQ(h.out.dead_letters.size(), 2u);
+  EXPECT_EQ(h.out.dead_letters[0].reason, ebb::v1::INVALID_SYMBOL);
+  EXPECT_EQ(h.out.dead_letters[0].symbol, "A\\xFF");
+  EXPECT_EQ(h.out.dead_letters[0].detail,
+            "symbol \"A\\xff\" has a byte outside [A-Za-z0-9._:/^=-]");
+  EXPECT_EQ(h.out.dead_letters[0].original, "A\xff,1");
+  // A lone lead byte and a cut sequence are escaped; "\xc3\xa9" (é) and a
+  // backslash are kept.
+  EXPECT_EQ(h.out.dead_letters[1].detail, "bad \\xFE\\xC3 \xc3\xa9 \\x");
+  EXPECT_EQ(h.out.dead_letters[1].symbol, "S\\xE9");
+  EXPECT_EQ(h.out.dead_letters[1].original, "x\xfe");
+  for (const DeadLetterRecord& d : h.out.dead_letters) {
+    EXPECT_TRUE(IsValidUtf8(d.detail)) << d.detail;
+    EXPECT_TRUE(IsValidUtf8(d.symbol)) << d.symbol;
+  }
+}
+
+// A binary PriceEvent whose symbol is not UTF-8 is invalid_symbol (libprotobuf
+// only says the parse failed); another string field that is not is malformed.
+TEST(PipelineTest, EncodedPriceWithInvalidUtf8) {
+  Harness h(Compile(60 * kSecond, 0, 0));
+  const std::string rest =
+      MakeEvent("", kT0, 5.0).SerializeAsString();  // time and price
+  const std::string bad_symbol = std::string(
+                                     "\x0a\x02"
+                                     "A\xff",
+                                     4) +
+                                 rest;
+  const std::string bad_event_id =
+      MakeEvent("B", kT0, 5.0).SerializeAsString() +
+      std::string("\x32\x01\x80", 3);
+  h.pipeline->OnEncodedPrice(bad_symbol, {});
+  h.pipeline->OnEncodedPrice(bad_event_id, {});
+  ASSERT_EQ(h.out.dead_letters.size(), 2u);
+  EXPECT_EQ(h.out.dead_letters[0].reason, ebb::v1::INVALID_SYMBOL);
+  EXPECT_EQ(h.out.dead_letters[0].detail,
+            "symbol \"A\\xff\" is not valid UTF-8");
+  EXPECT_EQ(h.out.dead_letters[0].original, bad_symbol);
+  EXPECT_EQ(h.out.dead_letters[1].reason, ebb::v1::MALFORMED);
+  EXPECT_EQ(h.out.dead_letters[1].detail,
+            "event_id \"\\x80\" is not valid UTF-8");
+}
+
+ebb::v1::NewsEvent MakeNews(const std::string& id, TimeNs t) {
+  ebb::v1::NewsEvent n;
+  n.set_id(id);
+  n.set_headline("headline");
+  ToTimestamp(t, n.mutable_event_time());
+  n.add_symbols("BTC-USD");
+  return n;
+}
+
+// News is validated by the pipeline, as prices are, whether it comes decoded
+// (files) or encoded (binary files, Kafka).
+TEST(PipelineTest, NewsIsValidatedAsPricesAre) {
+  const TimeNs now = kT0;
+  Harness h(Compile(60 * kSecond, 0, 0), now);
+  ebb::v1::NewsEvent ok = MakeNews("ok", kT0);
+  ok.set_sentiment(-1);
+  ebb::v1::NewsEvent no_symbols = MakeNews("no_symbols", kT0);
+  no_symbols.clear_symbols();
+  ebb::v1::NewsEvent no_time = MakeNews("no_time", kT0);
+  no_time.clear_event_time();
+  ebb::v1::NewsEvent future = MakeNews("future", now + 2 * kNanosPerDay);
+  ebb::v1::NewsEvent old = MakeNews("old", -2'208'988'801LL * kSecond);
+  ebb::v1::NewsEvent high = MakeNews("high", kT0);
+  high.set_sentiment(1.0000001);
+  ebb::v1::NewsEvent nan = MakeNews("nan", kT0);
+  nan.set_sentiment(std::numeric_limits<double>::quiet_NaN());
+  ebb::v1::NewsEvent bad_symbol = MakeNews("bad_symbol", kT0);
+  bad_symbol.add_symbols("");
+  struct Case {
+    const ebb::v1::NewsEvent* news;
+    ebb::v1::RejectReason reason;
+    std::string detail;
+  };
+  const std::vector<Case> cases = {
+      {&ok, ebb::v1::REJECT_REASON_UNSPECIFIED, ""},
+      {&no_symbols, ebb::v1::REJECT_REASON_UNSPECIFIED, ""},
+      {&no_time, ebb::v1::INVALID_TIME, "event_time is missing"},
+      {&future, ebb::v1::INVALID_TIME,
+       "event time 2025-01-03T00:00:00Z is more than 1d after the clock "
+       "(2025-01-01T00:00:00Z)"},
+      {&old, ebb::v1::INVALID_TIME,
+       "event time 1899-12-31T23:59:59Z is before 1900-01-01"},
+      {&high, ebb::v1::MALFORMED, "sentiment 1.0000001: must be in [-1, 1]"},
+      {&nan, ebb::v1::MALFORMED, "sentiment nan: must be in [-1, 1]"},
+      {&bad_symbol, ebb::v1::INVALID_SYMBOL, "symbols[1]: symbol is empty"},
+  };
+  for (int encoded = 0; encoded < 2; ++encoded) {
+    h.out.dead_letters.clear();
+    const uint64_t news_before = h.pipeline->stats().news;
+    for (const Case& c : cases) {
+      const std::string bytes = c.news->SerializeAsString();
+      if (encoded) {
+        h.pipeline->OnEncodedNews(bytes, {});
+      } else {
+        h.pipeline->OnNews(*c.news, {}, bytes);
+      }
+    }
+    EXPECT_EQ(h.pipeline->stats().news - news_before, 2u);
+    size_t k = 0;
+    for (const Case& c : cases) {
+      if (c.reason == ebb::v1::REJECT_REASON_UNSPECIFIED) continue;
+      ASSERT_LT(k, h.out.dead_letters.size());
+      const DeadLetterRecord& d = h.out.dead_letters[k++];
+      EXPECT_EQ(d.reason, c.reason) << c.news->id();
+      EXPECT_EQ(d.detail, c.detail) << c.news->id();
+      EXPECT_EQ(d.original, c.news->SerializeAsString());
+    }
+    EXPECT_EQ(k, h.out.dead_letters.size());
+  }
+  // Encoded only: bytes that are not a NewsEvent, a symbol that is not UTF-8.
+  h.out.dead_letters.clear();
+  h.pipeline->OnEncodedNews(std::string("\xff\xff", 2), {});
+  h.pipeline->OnEncodedNews(
+      ok.SerializeAsString() + std::string("\x3a\x01\xc3", 3), {});
+  ASSERT_EQ(h.out.dead_letters.size(), 2u);
+  EXPECT_EQ(h.out.dead_letters[0].reason, ebb::v1::TRUNCATED);
+  EXPECT_EQ(h.out.dead_letters[1].reason, ebb::v1::INVALID_SYMBOL);
+  EXPECT_EQ(h.out.dead_letters[1].detail,
+            "symbols \"\\xc3\" is not valid UTF-8");
+  const PipelineStats& stats = h.pipeline->stats();
+  EXPECT_EQ(stats.received, stats.news + stats.total_rejected());
 }
 
 // A random mix of valid, invalid and late records: every record is accounted

@@ -9,6 +9,7 @@
 #include <random>
 #include <string>
 
+#include "google/protobuf/stubs/logging.h"
 #include "gtest/gtest.h"
 
 namespace ebb {
@@ -154,6 +155,63 @@ TEST(PriceEventDecoderTest, UnusualMessagesAreLeftToLibprotobuf) {
   // Empty input is a valid empty message.
   ASSERT_TRUE(decoder.Decode("", &got));
   EXPECT_FALSE(got.has_time);
+}
+
+int protobuf_log_lines = 0;
+void CountProtobufLog(google::protobuf::LogLevel, const char*, int,
+                      const std::string&) {
+  ++protobuf_log_lines;
+}
+
+// Strings that are not UTF-8 are found before libprotobuf is asked (which
+// would log a line for each), and the diagnosis names the field.
+TEST(PriceEventDecoderTest, InvalidUtf8IsDiagnosedWithoutLibprotobufLogging) {
+  google::protobuf::LogHandler* previous =
+      google::protobuf::SetLogHandler(&CountProtobufLog);
+  protobuf_log_lines = 0;
+  ebb::v1::PriceEvent event;
+  event.mutable_event_time()->set_seconds(1'700'000'000);
+  event.set_price(1);
+  const std::string rest = event.SerializeAsString();
+  const std::string bad_symbol = std::string(
+                                     "\x0a\x02"
+                                     "A\xff",
+                                     4) +
+                                 rest;
+  const std::string bad_venue = rest + std::string("\x22\x02\xed\xa0", 4);
+  // A valid symbol, then bytes that are not wire format.
+  const std::string garbage = std::string(
+      "\x0a\x01"
+      "A\xff\xff",
+      5);
+  PriceEventDecoder decoder;
+  DecodedPrice got;
+  std::string detail;
+  EXPECT_FALSE(decoder.Decode(bad_symbol, &got));
+  EXPECT_EQ(PriceEventDecoder::DiagnoseUndecodable(bad_symbol, &detail),
+            ebb::v1::INVALID_SYMBOL);
+  EXPECT_EQ(detail, "symbol \"A\\xff\" is not valid UTF-8");
+  EXPECT_FALSE(decoder.Decode(bad_venue, &got));
+  EXPECT_EQ(PriceEventDecoder::DiagnoseUndecodable(bad_venue, &detail),
+            ebb::v1::MALFORMED);
+  EXPECT_EQ(detail, "venue \"\\xed\\xa0\" is not valid UTF-8");
+  EXPECT_FALSE(decoder.Decode(garbage, &got));
+  EXPECT_EQ(PriceEventDecoder::DiagnoseUndecodable(garbage, &detail),
+            ebb::v1::TRUNCATED);
+  EXPECT_EQ(detail,
+            "not a valid ebb.v1.PriceEvent (truncated or corrupt protobuf)");
+
+  ebb::v1::NewsEvent news;
+  EXPECT_EQ(DecodeNewsEvent(std::string("\x1a\x01\x80", 3), &news, &detail),
+            ebb::v1::MALFORMED);
+  EXPECT_EQ(detail, "headline \"\\x80\" is not valid UTF-8");
+  EXPECT_EQ(DecodeNewsEvent(std::string("\x3a\x01\x80", 3), &news, &detail),
+            ebb::v1::INVALID_SYMBOL);
+  EXPECT_EQ(DecodeNewsEvent(std::string("\x3a\x02\xc3\xa9", 4), &news, &detail),
+            ebb::v1::REJECT_REASON_UNSPECIFIED);
+  EXPECT_EQ(news.symbols(0), "\xc3\xa9");
+  EXPECT_EQ(protobuf_log_lines, 0);
+  google::protobuf::SetLogHandler(previous);
 }
 
 TEST(PriceEventDecoderTest, AgreesWithLibprotobufOnRandomAndCorruptedMessages) {
