@@ -58,6 +58,22 @@ int Wait(pid_t pid) {
   return 128 + WTERMSIG(status);
 }
 
+// Wait() for at most `timeout`; then SIGKILL and -1 ("did not end").
+int WaitAtMost(pid_t pid, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  int status = 0;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (absl::Now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return -1;
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return 128 + WTERMSIG(status);
+}
+
 bool WaitForText(const std::string& path, const std::string& text,
                  absl::Duration timeout) {
   const absl::Time deadline = absl::Now() + timeout;
@@ -165,6 +181,100 @@ TEST(StreamCliEmbeddedTest, RunWithItsOwnBroker) {
   EXPECT_EQ(Wait(run), 0) << ebb_test::ReadFile(err);
   EXPECT_NE(ebb_test::ReadFile(err).find("5,400 messages"), std::string::npos)
       << ebb_test::ReadFile(err);
+}
+
+// With no broker to talk to, --exit-when-idle still ends the run: status 1,
+// with the reason.
+TEST(StreamCliIdleTest, NoBrokerEndsWithTheReason) {
+  const std::string err = TempPath("nobroker.err");
+  const pid_t run =
+      Spawn({"run", "--brokers", "127.0.0.1:1", "--exit-when-idle", "2s"},
+            TempPath("nobroker.out"), err);
+  EXPECT_EQ(WaitAtMost(run, absl::Seconds(60)), 1) << ebb_test::ReadFile(err);
+  EXPECT_NE(ebb_test::ReadFile(err).find(
+                "ebb run: no partition assigned in 2s: brokers 127.0.0.1:1 "
+                "unreachable ("),
+            std::string::npos)
+      << ebb_test::ReadFile(err);
+}
+
+// SIGTERM while the broker cannot acknowledge the alerts: the stop ends
+// after --shutdown-timeout with status 3, saying what was left.
+TEST(StreamCliShutdownTest, SigtermWithTheBrokerGoneEndsWithStatus3) {
+  auto started = EmbeddedBroker::Start(2, DefaultTopics());
+  ASSERT_TRUE(started.ok()) << started.status();
+  std::unique_ptr<EmbeddedBroker> broker = *std::move(started);
+  rd_kafka_mock_cluster_t* mock = broker->cluster();
+  for (int p = 0; p < 4; ++p) {
+    rd_kafka_mock_partition_set_leader(mock, "ebb.prices", p, 1);
+  }
+  rd_kafka_mock_partition_set_leader(mock, "ebb.dlq", 0, 1);
+  rd_kafka_mock_partition_set_leader(mock, "ebb.alerts", 0, 2);
+  rd_kafka_mock_coordinator_set(mock, "group", "ebb", 1);
+  const std::string b = broker->bootstrap();
+  const std::string err = TempPath("gone.err");
+  const pid_t run =
+      Spawn({"run", "--brokers", b, "--from-beginning", "--shutdown-timeout",
+             "2s", "--property", "session.timeout.ms=6000"},
+            TempPath("gone.out"), err);
+  ASSERT_TRUE(WaitForText(err, "assigned", absl::Seconds(30)))
+      << ebb_test::ReadFile(err);
+  rd_kafka_mock_broker_set_down(mock, 2);
+  ebb_test::Publish(b, "ebb.prices", ebb_test::MakeFeed(12, 1000));
+  absl::SleepFor(absl::Seconds(3));        // time to process it (milliseconds)
+  rd_kafka_mock_broker_set_down(mock, 1);  // now the whole cluster is gone
+  kill(run, SIGTERM);
+  // Ends (a generous bound, not a timing test: without the bound the stop
+  // waits for minutes).
+  EXPECT_EQ(WaitAtMost(run, absl::Seconds(30)), 3) << ebb_test::ReadFile(err);
+  const std::string log = ebb_test::ReadFile(err);
+  EXPECT_NE(log.find("ebb run: shutdown: "), std::string::npos) << log;
+  EXPECT_NE(log.find(" not acknowledged within 2s; not committed (a restart "
+                     "processes them again): ebb.prices["),
+            std::string::npos)
+      << log;
+}
+
+// The summary counts the alerts the broker acknowledged (none of those of
+// warm-start history), and says "1 symbol".
+TEST_F(StreamCliTest, SummaryCountsPublishedAlertsOnly) {
+  const std::vector<FeedEvent> feed = ebb_test::MakeFeed(1, 1500);
+  const std::string csv = WriteCsv(feed, "summary.csv");
+  const std::string b = broker_->bootstrap();
+  auto produce =
+      ebb_test::RunEbb("produce --no-progress --brokers " + b + " " + csv);
+  ASSERT_EQ(produce.exit_code, 0) << produce.err;
+  std::map<int, int> transitions;
+  const auto expected = ebb_test::ReplayAlerts(feed);
+  for (const auto& alert : expected) ++transitions[alert.transition()];
+  ASSERT_GT(expected.size(), 2u);
+
+  auto live = ebb_test::RunEbb("run --brokers " + b +
+                               " --group live --from-beginning "
+                               "--exit-when-idle 2s");
+  ASSERT_EQ(live.exit_code, 0) << live.err;
+  EXPECT_NE(live.err.find("applied   1,500 price events, 1 symbol; 0 news"),
+            std::string::npos)
+      << live.err;
+  EXPECT_NE(
+      live.err.find(absl::StrFormat(
+          "alerts    %d published (opened %d, escalated %d, resolved "
+          "%d), 0 from history not re-emitted",
+          expected.size(), transitions[ebb::v1::OPENED],
+          transitions[ebb::v1::ESCALATED], transitions[ebb::v1::RESOLVED])),
+      std::string::npos)
+      << live.err;
+  // A new group starting at the newest message: the whole topic is warm-start
+  // history, and none of its alerts is published.
+  auto warm = ebb_test::RunEbb("run --brokers " + b +
+                               " --group warm --exit-when-idle 2s");
+  ASSERT_EQ(warm.exit_code, 0) << warm.err;
+  EXPECT_NE(warm.err.find(absl::StrFormat(
+                "alerts    0 published (opened 0, escalated 0, resolved 0), "
+                "%d from history not re-emitted",
+                expected.size())),
+            std::string::npos)
+      << warm.err;
 }
 
 // Bad configuration is a clear error naming the field, before connecting;
