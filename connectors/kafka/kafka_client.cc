@@ -189,8 +189,11 @@ void Producer::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* message,
   if (self->first_failure_.ok()) {
     self->first_failure_ = KafkaError(
         message->err,
-        absl::StrCat("delivery to ", rd_kafka_topic_name(message->rkt), " [",
-                     message->partition, "] failed"));
+        absl::StrCat("delivery to ", rd_kafka_topic_name(message->rkt),
+                     message->partition >= 0
+                         ? absl::StrCat(" [", message->partition, "]")
+                         : "",
+                     " failed"));
   }
 }
 

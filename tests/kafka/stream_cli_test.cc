@@ -12,12 +12,14 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "absl/strings/str_format.h"
 #include "apps/cli_test_util.h"
 #include "connectors/kafka/embedded_broker.h"
 #include "ebb/v1/dead_letter.pb.h"
+#include "google/protobuf/util/delimited_message_util.h"
 #include "gtest/gtest.h"
 #include "kafka/kafka_test_util.h"
 
@@ -129,7 +131,7 @@ TEST_F(StreamCliTest, ProduceRunTailEqualsReplay) {
                        " --group cli --from-beginning --exit-when-idle 3s");
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_NE(run.err.find("18,001 messages"), std::string::npos) << run.err;
-  EXPECT_NE(run.err.find("rejected  1 (truncated 1); 1 dead letters published"),
+  EXPECT_NE(run.err.find("rejected  1 (truncated 1); 1 dead letter published"),
             std::string::npos)
       << run.err;
   auto tail = ebb_test::RunEbb("tail --brokers " + b +
@@ -275,6 +277,83 @@ TEST_F(StreamCliTest, SummaryCountsPublishedAlertsOnly) {
                 expected.size())),
             std::string::npos)
       << warm.err;
+}
+
+// `ebb produce` publishes no price that replay would reject: each skipped
+// record is named by file and line (binary: byte offset) with replay's
+// reason, the valid ones are published, and the exit status is 2.
+TEST_F(StreamCliTest, ProduceSkipsWhatReplayRejectsAndSaysWhere) {
+  const std::string csv = TempPath("skips.csv");
+  ebb_test::WriteFile(csv,
+                      "timestamp,symbol,price\n"
+                      "2025-01-01T00:00:00Z,AAA,10\n"
+                      "2025-01-01T01:00:00Z,AAA,0\n"
+                      "2025-01-01T02:00:00Z,AAA,abc\n"
+                      "2025-01-01T03:00:00Z,AAA,-5\n"
+                      "2025-01-01T04:00:00Z,AAA,11\n");
+  std::ostringstream binary;
+  ebb::v1::PriceEvent good, bad;
+  good.set_symbol("BBB");
+  ToTimestamp(1735689600LL * kNanosPerSecond, good.mutable_event_time());
+  good.set_price(20);
+  bad = good;
+  bad.set_price(-1);
+  ASSERT_TRUE(
+      google::protobuf::util::SerializeDelimitedToOstream(good, &binary));
+  const int64_t bad_at = static_cast<int64_t>(binary.tellp());
+  ASSERT_TRUE(
+      google::protobuf::util::SerializeDelimitedToOstream(bad, &binary));
+  const std::string binpb = TempPath("skips.binpb");
+  ebb_test::WriteFile(binpb, binary.str());
+
+  const std::string b = broker_->bootstrap();
+  auto produce = ebb_test::RunEbb("produce --no-progress --brokers " + b + " " +
+                                  csv + " " + binpb);
+  EXPECT_EQ(produce.exit_code, 2) << produce.err;
+  for (const std::string& line : {
+           "skipped record: " + csv +
+               ":3: invalid_price: price 0 is not finite and > 0\n",
+           "skipped record: " + csv +
+               ":4: invalid_price: price \"abc\" is not a number\n",
+           "skipped record: " + csv +
+               ":5: invalid_price: price -5 is not finite and > 0\n",
+           absl::StrCat("skipped record: ", binpb, ":", bad_at,
+                        ": invalid_price: price -1 is not finite and > 0\n"),
+           std::string("3 messages to ebb.prices"),
+           std::string("4 records skipped (not published)"),
+       }) {
+    EXPECT_NE(produce.err.find(line), std::string::npos) << line << "\n"
+                                                         << produce.err;
+  }
+  const auto records = ebb_test::ReadTopic(b, "ebb.prices");
+  ASSERT_EQ(records.size(), 3u);
+  for (const auto& r : records) {
+    ebb::v1::PriceEvent event;
+    ASSERT_TRUE(event.ParseFromString(r.value));
+    EXPECT_GT(event.price(), 0) << event.ShortDebugString();
+  }
+}
+
+// A dead broker: `ebb produce` fails within message.timeout.ms, saying why.
+TEST(StreamCliProduceTest, DeadBrokerFailsWithinTheMessageTimeout) {
+  const std::string csv = WriteCsv(ebb_test::MakeFeed(3, 10), "dead.csv");
+  const std::string err = TempPath("dead.err");
+  const pid_t produce =
+      Spawn({"produce", "--no-progress", "--brokers", "127.0.0.1:1", csv,
+             "--property", "message.timeout.ms=2000"},
+            TempPath("dead.out"), err);
+  // Ends (a generous bound: without message.timeout.ms it waits minutes).
+  EXPECT_EQ(WaitAtMost(produce, absl::Seconds(60)), 1)
+      << ebb_test::ReadFile(err);
+  const std::string log = ebb_test::ReadFile(err);
+  EXPECT_NE(log.find("ebb produce: delivery to ebb.prices failed: Local: "
+                     "Message timed out; brokers 127.0.0.1:1 unreachable ("),
+            std::string::npos)
+      << log;
+  EXPECT_NE(
+      log.find("; 0 of 30 messages acknowledged (message.timeout.ms 2000)\n"),
+      std::string::npos)
+      << log;
 }
 
 // Bad configuration is a clear error naming the field, before connecting;
