@@ -356,6 +356,22 @@ TEST(StreamCliProduceTest, DeadBrokerFailsWithinTheMessageTimeout) {
       << log;
 }
 
+// Without the property, the CLI's own default (30 s, not librdkafka's 300 s)
+// bounds the wait.
+TEST(StreamCliProduceTest, DeadBrokerFailsWithinTheDefaultTimeout) {
+  const std::string csv = WriteCsv(ebb_test::MakeFeed(1, 2), "dead30.csv");
+  const std::string err = TempPath("dead30.err");
+  const pid_t produce =
+      Spawn({"produce", "--no-progress", "--brokers", "127.0.0.1:1", csv},
+            TempPath("dead30.out"), err);
+  EXPECT_EQ(WaitAtMost(produce, absl::Seconds(90)), 1)
+      << ebb_test::ReadFile(err);
+  EXPECT_NE(ebb_test::ReadFile(err).find(
+                "; 0 of 2 messages acknowledged (message.timeout.ms 30000)\n"),
+            std::string::npos)
+      << ebb_test::ReadFile(err);
+}
+
 // Bad configuration is a clear error naming the field, before connecting;
 // a malformed --property is not echoed (it may hold a secret).
 TEST(StreamCliConfigTest, BadKafkaConfigIsAClearError) {
