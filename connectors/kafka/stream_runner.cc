@@ -322,8 +322,12 @@ absl::Status StreamRunner::StillJoining(absl::Duration waited) {
   if (topic.ok() && waited < options_.exit_when_idle + kJoinAllowance) {
     return absl::OkStatus();
   }
-  std::string reason = consumer_->errors().Explain(options_.brokers);
-  if (reason.empty()) reason = producer_->errors().Explain(options_.brokers);
+  // Errors reported earlier explain nothing once the brokers answer.
+  std::string reason;
+  if (absl::IsUnavailable(topic)) {
+    reason = consumer_->errors().Explain(options_.brokers);
+    if (reason.empty()) reason = producer_->errors().Explain(options_.brokers);
+  }
   if (reason.empty() && !topic.ok()) reason = std::string(topic.message());
   if (reason.empty()) {
     reason = stats_.assignments > 0
