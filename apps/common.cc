@@ -58,4 +58,11 @@ std::string RejectedByReason(const PipelineStats& stats) {
   return reasons;
 }
 
+std::string Counted(uint64_t n, absl::string_view singular,
+                    absl::string_view plural) {
+  if (n == 1) return absl::StrCat("1 ", singular);
+  if (plural.empty()) return absl::StrCat(Thousands(n), " ", singular, "s");
+  return absl::StrCat(Thousands(n), " ", plural);
+}
+
 }  // namespace ebb

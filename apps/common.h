@@ -3,9 +3,11 @@
 // What several commands share: the engine configuration from --config and
 // the window flags, and pieces of their summaries.
 
+#include <cstdint>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "apps/args.h"
 #include "ebb/v1/config.pb.h"
 #include "pipeline/pipeline.h"
@@ -24,5 +26,10 @@ void InstallProtobufLogHandler();
 
 // " (truncated 2, late 1)" for the rejections by reason; empty when none.
 std::string RejectedByReason(const PipelineStats& stats);
+
+// "1 symbol", "12,000 symbols": a count with its noun in the right number
+// (`plural` empty: the noun + "s").
+std::string Counted(uint64_t n, absl::string_view singular,
+                    absl::string_view plural = "");
 
 }  // namespace ebb

@@ -6,15 +6,20 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "apps/args.h"
 #include "apps/commands.h"
+#include "apps/common.h"
 #include "apps/progress.h"
 #include "connectors/file_source.h"
 #include "connectors/kafka/kafka_client.h"
 #include "ebb/v1/events.pb.h"
+#include "pipeline/clock.h"
+#include "pipeline/config.h"
 #include "pipeline/price_event_codec.h"
 #include "pipeline/time_util.h"
+#include "pipeline/validate.h"
 
 namespace ebb {
 namespace {
@@ -26,7 +31,15 @@ constexpr char kUsage[] =
 Publishes price files (default topic ebb.prices) or, with --news, news files (default
 ebb.news) as serialized ebb.v1.PriceEvent / NewsEvent messages keyed by symbol / news id,
 with the event time as the message timestamp. Several files are merged in event-time order,
-as `ebb replay` reads them. Records that cannot be read are reported and not published.
+as `ebb replay` reads them. A price that cannot be read, or that replay would reject
+(invalid symbol, price or time), is reported with its file and line and not published.
+
+message.timeout.ms is 30000 unless a --property sets it: a message the brokers have not
+acknowledged by then fails the command.
+
+Exit status: 0 every record published and acknowledged; 1 an error (unreadable file,
+brokers unreachable, a delivery failed); 2 all valid records published and acknowledged,
+but some were skipped.
 )";
 
 const std::vector<FlagSpec> kFlags = {
@@ -36,10 +49,51 @@ const std::vector<FlagSpec> kFlags = {
     {"no-progress", false, false}, {"help", false, false},
 };
 
+constexpr int kSkippedRecords = 2;
+// Reported one by one; beyond that, counted.
+constexpr uint64_t kSkippedShown = 5;
+constexpr char kDefaultMessageTimeoutMs[] = "30000";
+
 int Fail(const absl::Status& status) {
   std::fprintf(stderr, "ebb produce: %s\n",
                std::string(status.message()).c_str());
   return 1;
+}
+
+// The effective message.timeout.ms of `properties` (the last one set wins).
+absl::Duration MessageTimeout(const kafka::Properties& properties) {
+  int64_t ms = 0;
+  for (const auto& [name, value] : properties) {
+    if (name == "message.timeout.ms") (void)absl::SimpleAtoi(value, &ms);
+  }
+  return absl::Milliseconds(ms);
+}
+
+// Decodes a binary record's PriceEvent far enough to check it and key it.
+// False (with *reason and *detail set as replay sets them) when replay would
+// reject it before its values are even looked at.
+bool DecodeEncoded(PriceEventDecoder& decoder, const std::string& bytes,
+                   DecodedPrice* decoded, TimeNs* time,
+                   ebb::v1::RejectReason* reason, std::string* detail) {
+  if (!decoder.Decode(bytes, decoded)) {
+    *reason = ebb::v1::TRUNCATED;
+    *detail = "not a valid ebb.v1.PriceEvent (truncated or corrupt protobuf)";
+    return false;
+  }
+  if (!decoded->has_time) {
+    *reason = ebb::v1::INVALID_TIME;
+    *detail = "event_time is missing";
+    return false;
+  }
+  absl::StatusOr<TimeNs> parsed =
+      FromSecondsAndNanos(decoded->seconds, decoded->nanos);
+  if (!parsed.ok()) {
+    *reason = ebb::v1::INVALID_TIME;
+    *detail = absl::StrCat("event_time: ", parsed.status().message());
+    return false;
+  }
+  *time = *parsed;
+  return true;
 }
 
 }  // namespace
@@ -63,17 +117,26 @@ int RunProduce(int argc, char** argv) {
       args->Get("topic", news ? "ebb.news" : "ebb.prices");
   auto extra = PropertyFlags(*args);
   if (!extra.ok()) return Fail(extra.status());
-  kafka::Properties properties = {{"bootstrap.servers", args->Get("brokers")},
-                                  {"enable.idempotence", "true"},
-                                  {"acks", "all"},
-                                  {"linger.ms", "5"},
-                                  // Java's partitioner (murmur2), so a symbol
-                                  // lands where Java and Python clients put it.
-                                  {"partitioner", "murmur2_random"},
-                                  {"client.id", "ebb-produce"}};
+  kafka::Properties properties = {
+      {"bootstrap.servers", args->Get("brokers")},
+      {"enable.idempotence", "true"},
+      {"acks", "all"},
+      {"linger.ms", "5"},
+      // Java's partitioner (murmur2), so a symbol lands where Java and Python
+      // clients put it.
+      {"partitioner", "murmur2_random"},
+      {"client.id", "ebb-produce"},
+      // librdkafka's default (300 s) leaves a user facing a dead broker
+      // waiting five minutes for the error.
+      {"message.timeout.ms", kDefaultMessageTimeoutMs}};
   properties.insert(properties.end(), extra->begin(), extra->end());
+  const absl::Duration message_timeout = MessageTimeout(properties);
   auto producer = kafka::Producer::Create(properties);
   if (!producer.ok()) return Fail(producer.status());
+  // The validation replay applies to every price (its default max_future).
+  PriceValidator validator(SystemClock::Get(), EngineConfig().max_future);
+  NewsValidator news_validator(SystemClock::Get(), EngineConfig().max_future);
+  const std::vector<std::string>& paths = args->positional();
 
   std::vector<std::unique_ptr<RecordSource>> sources;
   for (const std::string& path : args->positional()) {
@@ -89,8 +152,31 @@ int RunProduce(int argc, char** argv) {
   ebb::v1::PriceEvent price;
   PriceEventDecoder decoder;
   DecodedPrice decoded;
-  std::string value;
+  std::string value, detail;
   uint64_t published = 0, skipped = 0;
+  // A record replay would reject: reported (the first few) and counted.
+  auto skip = [&](ebb::v1::RejectReason reason, absl::string_view why) {
+    if (++skipped > kSkippedShown) return;
+    progress.Finish();
+    const std::string& path = record.source_index < paths.size()
+                                  ? paths[record.source_index]
+                                  : paths.front();
+    std::fprintf(stderr, "ebb produce: skipped record: %s:%lld: %s: %s\n",
+                 path.c_str(), static_cast<long long>(record.offset),
+                 std::string(RejectReasonName(reason)).c_str(),
+                 std::string(why).c_str());
+  };
+  // A delivery that failed (or could not be queued): what librdkafka said,
+  // why the brokers did not answer, and how far it got.
+  auto fail_delivery = [&](const absl::Status& status) {
+    progress.Finish();
+    const std::string why = (*producer)->errors().Explain(args->Get("brokers"));
+    return Fail(absl::UnavailableError(absl::StrCat(
+        status.message(), why.empty() ? "" : absl::StrCat("; ", why), "; ",
+        Thousands((*producer)->delivered()), " of ", Thousands(published),
+        " messages acknowledged (message.timeout.ms ",
+        absl::ToInt64Milliseconds(message_timeout), ")")));
+  };
   while (true) {
     auto more = merged->Next(&record);
     if (!more.ok()) {
@@ -100,6 +186,14 @@ int RunProduce(int argc, char** argv) {
     if (!*more) break;
     std::string key;
     int64_t timestamp_ms = 0;
+    if (record.kind == SourceRecord::Kind::kPrice) {
+      const ebb::v1::RejectReason reason =
+          validator.Check(record.symbol, record.time, record.price, &detail);
+      if (reason != ebb::v1::REJECT_REASON_UNSPECIFIED) {
+        skip(reason, detail);
+        continue;
+      }
+    }
     switch (record.kind) {
       case SourceRecord::Kind::kPrice:
         price.Clear();
@@ -112,58 +206,77 @@ int RunProduce(int argc, char** argv) {
         key = record.symbol;
         timestamp_ms = record.time / 1000000;
         break;
-      case SourceRecord::Kind::kEncoded:
-        if (!decoder.Decode(record.original, &decoded)) {
+      case SourceRecord::Kind::kEncoded: {
+        TimeNs time = 0;
+        ebb::v1::RejectReason reason = ebb::v1::REJECT_REASON_UNSPECIFIED;
+        if (DecodeEncoded(decoder, record.original, &decoded, &time, &reason,
+                          &detail)) {
+          reason =
+              validator.Check(decoded.symbol, time, decoded.price, &detail);
+        }
+        if (reason != ebb::v1::REJECT_REASON_UNSPECIFIED) {
           record.kind = SourceRecord::Kind::kError;
-          record.detail = "not a valid ebb.v1.PriceEvent";
+          record.reason = reason;
+          record.detail = detail;
           break;
         }
         key = std::string(decoded.symbol);
         timestamp_ms = decoded.seconds * 1000 + decoded.nanos / 1000000;
         value = record.original;
         break;
-      case SourceRecord::Kind::kNews:
+      }
+      case SourceRecord::Kind::kNews: {
+        TimeNs time = 0;
+        const ebb::v1::RejectReason reason =
+            news_validator.Check(record.news, &time, &detail);
+        if (reason != ebb::v1::REJECT_REASON_UNSPECIFIED) {
+          record.kind = SourceRecord::Kind::kError;
+          record.reason = reason;
+          record.detail = detail;
+          break;
+        }
         value.clear();
         record.news.SerializeToString(&value);
         key = record.news.id();
-        timestamp_ms = record.news.event_time().seconds() * 1000 +
-                       record.news.event_time().nanos() / 1000000;
+        timestamp_ms = time / 1000000;
         break;
+      }
       case SourceRecord::Kind::kError:
         break;
     }
     if (record.kind == SourceRecord::Kind::kError) {
-      if (++skipped <= 5) {
-        progress.Finish();
-        std::fprintf(stderr, "ebb produce: skipped record at %lld: %s\n",
-                     static_cast<long long>(record.offset),
-                     record.detail.c_str());
-      }
+      skip(record.reason, record.detail);
       continue;
     }
     absl::Status status = (*producer)->Produce(
         topic, -1, key, value, {}, timestamp_ms > 0 ? timestamp_ms : 0);
-    if (!status.ok()) {
-      progress.Finish();
-      return Fail(status);
-    }
+    if (!status.ok()) return fail_delivery(status);
     (*producer)->Poll();
     progress.Update(++published, [&] {
       return std::make_pair(merged->bytes_read(), merged->size_bytes());
     });
   }
-  absl::Status flushed = (*producer)->Flush(absl::Seconds(120));
+  // Every message is acknowledged or has failed by message.timeout.ms (the
+  // margin is for the reports to be served).
+  absl::Status flushed =
+      (*producer)->Flush(message_timeout + absl::Seconds(10));
   progress.Finish();
-  if (!flushed.ok()) return Fail(flushed);
-  std::fprintf(
-      stderr, "ebb produce: %s messages to %s in %.2f s (%s acknowledged)%s\n",
-      Thousands(published).c_str(), topic.c_str(), progress.ElapsedSeconds(),
-      Thousands((*producer)->delivered()).c_str(),
-      skipped > 0 ? absl::StrCat("; ", Thousands(skipped),
-                                 " unreadable records skipped")
-                        .c_str()
-                  : "");
-  return 0;
+  if (!flushed.ok()) return fail_delivery(flushed);
+  std::string skipped_note;
+  if (skipped > 0) {
+    skipped_note = absl::StrCat(
+        "; ", Counted(skipped, "record"), " skipped (not published",
+        skipped > kSkippedShown
+            ? absl::StrCat("; the first ", kSkippedShown, " are listed above")
+            : "",
+        ")");
+  }
+  std::fprintf(stderr, "ebb produce: %s to %s in %.2f s (%s acknowledged)%s\n",
+               Counted(published, "message").c_str(), topic.c_str(),
+               progress.ElapsedSeconds(),
+               Thousands((*producer)->delivered()).c_str(),
+               skipped_note.c_str());
+  return skipped > 0 ? kSkippedRecords : 0;
 }
 
 }  // namespace ebb

@@ -25,59 +25,85 @@ namespace {
 constexpr char kUsage[] =
     R"(usage: ebb run [--config FILE] [--brokers B | --embedded-broker] [--group G]
                [--from-beginning] [--no-warm-start] [--exit-when-idle DURATION]
-               [--window 30d] [--resolution 1m] [--lateness 0s]
-               [--property KEY=VALUE ...] [--quiet]
+               [--shutdown-timeout DURATION] [--window 30d] [--resolution 1m]
+               [--lateness 0s] [--property KEY=VALUE ...] [--quiet]
 
 Consumes price events from ebb.prices (and news from ebb.news), computes rolling drawdowns
 per symbol, and publishes alerts to ebb.alerts and rejected messages to ebb.dlq, until
-SIGINT or SIGTERM (then: finish the batch, flush, commit, leave the group, exit 0).
+SIGINT or SIGTERM (then: finish the batch, flush, commit, leave the group).
 Flags override the config file; with neither, built-in defaults (docs/config.md).
 
   --embedded-broker     run an in-process broker (its address is printed on stderr)
   --from-beginning      a new group starts at the oldest retained message, not the newest
   --no-warm-start       do not rebuild windows from topic history on assignment
-  --exit-when-idle D    stop cleanly after D (e.g. 5s) without a message
+  --exit-when-idle D    stop cleanly after D (e.g. 5s) without a message; fail (status 1)
+                        if no partition was assigned by then
+  --shutdown-timeout D  how long a stop may take to flush and commit (default 10s)
+
+Exit status: 0 stopped with everything processed committed; 1 an error (configuration,
+brokers unreachable, a delivery failed); 3 stopped, but outputs were not acknowledged or
+offsets not committed within the shutdown timeout (a restart processes them again).
 )";
 
 const std::vector<FlagSpec> kFlags = {
     {"config", true, false},          {"brokers", true, false},
     {"group", true, false},           {"embedded-broker", false, false},
     {"from-beginning", false, false}, {"no-warm-start", false, false},
-    {"exit-when-idle", true, false},  {"window", true, false},
-    {"resolution", true, false},      {"lateness", true, false},
-    {"property", true, true},         {"quiet", false, false},
-    {"help", false, false},
+    {"exit-when-idle", true, false},  {"shutdown-timeout", true, false},
+    {"window", true, false},          {"resolution", true, false},
+    {"lateness", true, false},        {"property", true, true},
+    {"quiet", false, false},          {"help", false, false},
 };
 
-int Fail(const absl::Status& status) {
+// Exit statuses (docs/kafka.md).
+constexpr int kError = 1;
+constexpr int kShutdownIncomplete = 3;
+
+int Fail(const absl::Status& status, int exit_status = kError) {
   std::fprintf(stderr, "ebb run: %s\n", std::string(status.message()).c_str());
-  return 1;
+  return exit_status;
 }
 
+// " (3 not acknowledged)" when some were handed to the producer but never
+// acknowledged; empty otherwise.
+std::string Unacknowledged(uint64_t produced, uint64_t published) {
+  if (produced <= published) return "";
+  return absl::StrCat(" (", Thousands(produced - published),
+                      " not acknowledged)");
+}
+
+// Published means acknowledged by the broker: the counts, and the breakdown
+// by transition, leave out alerts that were handed to the producer but never
+// acknowledged, and alerts of warm-start history (never produced).
 void PrintSummary(const kafka::StreamStats& s, double seconds) {
   const PipelineStats& p = s.pipeline;
-  std::fprintf(stderr,
-               "ebb run: %s messages in %.2f s (%s warm-start history, %s "
-               "stale, %s left to the next owner), %s batches, %s commits, "
-               "%.2f s CPU in the consuming thread\n",
-               Thousands(s.consumed).c_str(), seconds,
-               Thousands(s.history).c_str(), Thousands(s.stale).c_str(),
-               Thousands(s.held).c_str(), Thousands(s.batches).c_str(),
-               Thousands(s.commits).c_str(), s.busy_seconds);
-  std::fprintf(stderr, "  applied   %s price events, %s symbols; %s news\n",
-               Thousands(p.applied).c_str(), Thousands(p.symbols).c_str(),
-               Thousands(p.news).c_str());
+  std::fprintf(
+      stderr,
+      "ebb run: %s in %.2f s (%s warm-start history, %s stale, %s left to "
+      "the next owner), %s, %s, %.2f s CPU in the consuming thread\n",
+      Counted(s.consumed, "message").c_str(), seconds,
+      Thousands(s.history).c_str(), Thousands(s.stale).c_str(),
+      Thousands(s.held).c_str(), Counted(s.batches, "batch", "batches").c_str(),
+      Counted(s.commits, "commit").c_str(), s.busy_seconds);
+  std::fprintf(stderr, "  applied   %s, %s; %s news\n",
+               Counted(p.applied, "price event").c_str(),
+               Counted(p.symbols, "symbol").c_str(), Thousands(p.news).c_str());
   const std::string reasons = RejectedByReason(p);
-  std::fprintf(stderr, "  rejected  %s%s; %s dead letters published\n",
+  std::fprintf(stderr, "  rejected  %s%s; %s published%s\n",
                Thousands(p.total_rejected()).c_str(), reasons.c_str(),
-               Thousands(s.dead_letters_produced).c_str());
+               Counted(s.dead_letters_published, "dead letter").c_str(),
+               Unacknowledged(s.dead_letters_produced, s.dead_letters_published)
+                   .c_str());
+  const uint64_t opened = s.alerts_published[ebb::v1::OPENED];
+  const uint64_t escalated = s.alerts_published[ebb::v1::ESCALATED];
+  const uint64_t resolved = s.alerts_published[ebb::v1::RESOLVED];
+  const uint64_t published = opened + escalated + resolved;
   std::fprintf(stderr,
                "  alerts    %s published (opened %s, escalated %s, resolved "
-               "%s in all), %s from history not re-emitted\n",
-               Thousands(s.alerts_produced).c_str(),
-               Thousands(p.alerts[ebb::v1::OPENED]).c_str(),
-               Thousands(p.alerts[ebb::v1::ESCALATED]).c_str(),
-               Thousands(p.alerts[ebb::v1::RESOLVED]).c_str(),
+               "%s)%s, %s from history not re-emitted\n",
+               Thousands(published).c_str(), Thousands(opened).c_str(),
+               Thousands(escalated).c_str(), Thousands(resolved).c_str(),
+               Unacknowledged(s.alerts_produced, published).c_str(),
                Thousands(s.alerts_suppressed).c_str());
 }
 
@@ -115,6 +141,16 @@ int RunStream(int argc, char** argv) {
     auto idle = ParseDuration(args->Get("exit-when-idle"), "--exit-when-idle");
     if (!idle.ok()) return Fail(idle.status());
     options->exit_when_idle = absl::Nanoseconds(*idle);
+  }
+  if (args->Has("shutdown-timeout")) {
+    auto timeout =
+        ParseDuration(args->Get("shutdown-timeout"), "--shutdown-timeout");
+    if (!timeout.ok()) return Fail(timeout.status());
+    if (*timeout <= 0) {
+      return Fail(
+          absl::InvalidArgumentError("--shutdown-timeout: must be > 0"));
+    }
+    options->shutdown_timeout = absl::Nanoseconds(*timeout);
   }
 
   options->verbose = !args->Has("quiet");
@@ -167,11 +203,14 @@ int RunStream(int argc, char** argv) {
   if (!runner.ok()) return Fail(runner.status());
   const absl::Time start = absl::Now();
   const absl::Status status = (*runner)->Run(&StopRequested());
+  const kafka::StreamStats stats = (*runner)->stats();
   if (!args->Has("quiet")) {
-    PrintSummary((*runner)->stats(),
-                 absl::ToDoubleSeconds(absl::Now() - start));
+    PrintSummary(stats, absl::ToDoubleSeconds(absl::Now() - start));
   }
-  if (!status.ok()) return Fail(status);
+  if (!status.ok()) {
+    return Fail(status,
+                stats.shutdown_incomplete ? kShutdownIncomplete : kError);
+  }
   return 0;
 }
 

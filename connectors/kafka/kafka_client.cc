@@ -1,5 +1,6 @@
 #include "connectors/kafka/kafka_client.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -18,7 +19,7 @@ int TimeoutMs(absl::Duration timeout) {
 // librdkafka itself, and its own log line (which folds repeats) already says
 // so; only a fatal error is reported again here. Callers learn of it through
 // Flush() and the consumer's error messages.
-void OnError(rd_kafka_t* rk, int err, const char* reason, void*) {
+void ReportFatal(rd_kafka_t* rk, int err, const char* reason, void*) {
   if (err != RD_KAFKA_RESP_ERR__FATAL) return;
   std::fprintf(stderr, "ebb: kafka %s: fatal error: %s\n", rd_kafka_name(rk),
                reason);
@@ -75,13 +76,65 @@ absl::StatusOr<ConfPtr> MakeConf(const Properties& properties) {
           IsSecretProperty(name) ? "invalid value ([redacted])" : errstr));
     }
   }
-  rd_kafka_conf_set_error_cb(conf.get(), &OnError);
+  rd_kafka_conf_set_error_cb(conf.get(), &ReportFatal);
   return conf;
 }
 
 absl::Status KafkaError(rd_kafka_resp_err_t err, absl::string_view what) {
   return absl::UnavailableError(
       absl::StrCat(what, ": ", rd_kafka_err2str(err)));
+}
+
+// ---------------------------------------------------------------------------
+// ErrorLog
+
+void ErrorLog::Record(rd_kafka_resp_err_t err, absl::string_view reason) {
+  std::string text =
+      reason.empty() ? rd_kafka_err2str(err) : std::string(reason);
+  std::lock_guard<std::mutex> lock(mu_);
+  switch (err) {
+    case RD_KAFKA_RESP_ERR__AUTHENTICATION:
+    case RD_KAFKA_RESP_ERR_SASL_AUTHENTICATION_FAILED:
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_SASL_MECHANISM:
+    case RD_KAFKA_RESP_ERR__SSL:
+      authentication_ = std::move(text);
+      break;
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_CLUSTER_AUTHORIZATION_FAILED:
+      authorization_ = std::move(text);
+      break;
+    case RD_KAFKA_RESP_ERR__FATAL:
+      fatal_ = std::move(text);
+      break;
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__RESOLVE:
+      unreachable_ = std::move(text);
+      break;
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+      // "1/1 brokers are down": the transport error before it says why.
+      all_down_ = std::move(text);
+      break;
+    default:
+      other_ = std::move(text);
+  }
+}
+
+std::string ErrorLog::Explain(absl::string_view brokers) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!authentication_.empty()) {
+    return absl::StrCat("authentication failed (", authentication_, ")");
+  }
+  if (!authorization_.empty()) {
+    return absl::StrCat("not authorized (", authorization_, ")");
+  }
+  if (!fatal_.empty()) return absl::StrCat("fatal error (", fatal_, ")");
+  if (!unreachable_.empty() || !all_down_.empty()) {
+    return absl::StrCat("brokers ", brokers, " unreachable (",
+                        unreachable_.empty() ? all_down_ : unreachable_, ")");
+  }
+  if (!other_.empty()) return absl::StrCat("kafka error (", other_, ")");
+  return "";
 }
 
 // ---------------------------------------------------------------------------
@@ -94,6 +147,7 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(
   std::unique_ptr<Producer> producer(new Producer());
   rd_kafka_conf_set_opaque(conf->get(), producer.get());
   rd_kafka_conf_set_dr_msg_cb(conf->get(), &Producer::OnDelivery);
+  rd_kafka_conf_set_error_cb(conf->get(), &Producer::OnError);
   char errstr[512];
   rd_kafka_t* rk =
       rd_kafka_new(RD_KAFKA_PRODUCER, conf->get(), errstr, sizeof(errstr));
@@ -113,32 +167,53 @@ Producer::~Producer() {
   }
 }
 
+void Producer::OnError(rd_kafka_t* rk, int err, const char* reason,
+                       void* opaque) {
+  static_cast<Producer*>(opaque)->errors_.Record(
+      static_cast<rd_kafka_resp_err_t>(err), reason);
+  ReportFatal(rk, err, reason, nullptr);
+}
+
 void Producer::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* message,
                           void* opaque) {
   auto* self = static_cast<Producer*>(opaque);
   // The message's number, set by Produce() as its per-message opaque.
-  self->Settle(
+  const int tag = self->Settle(
       static_cast<uint64_t>(reinterpret_cast<uintptr_t>(message->_private)));
   if (message->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
     ++self->delivered_;
+    if (tag >= 0) ++self->delivered_by_tag_[tag];
     return;
   }
   ++self->failed_;
   if (self->first_failure_.ok()) {
     self->first_failure_ = KafkaError(
         message->err,
-        absl::StrCat("delivery to ", rd_kafka_topic_name(message->rkt), " [",
-                     message->partition, "] failed"));
+        absl::StrCat("delivery to ", rd_kafka_topic_name(message->rkt),
+                     message->partition >= 0
+                         ? absl::StrCat(" [", message->partition, "]")
+                         : "",
+                     " failed"));
   }
 }
 
-void Producer::Settle(uint64_t number) {
-  if (number <= settled_through_ || number > queued_) return;  // not ours
-  settled_after_[number - settled_through_ - 1] = true;
-  while (!settled_after_.empty() && settled_after_.front()) {
+int Producer::Settle(uint64_t number) {
+  if (number <= settled_through_ || number > queued_) return -1;  // not ours
+  Pending& pending = settled_after_[number - settled_through_ - 1];
+  if (pending.settled) return -1;  // reported twice
+  pending.settled = true;
+  const int tag = pending.tag;
+  while (!settled_after_.empty() && settled_after_.front().settled) {
     settled_after_.pop_front();
     ++settled_through_;
   }
+  return tag;
+}
+
+void Producer::Purge() {
+  rd_kafka_purge(handle_.get(),
+                 RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+  rd_kafka_poll(handle_.get(), 0);
 }
 
 absl::Status Producer::status() {
@@ -154,7 +229,7 @@ absl::Status Producer::status() {
 absl::Status Producer::Produce(const std::string& topic, int32_t partition,
                                absl::string_view key, absl::string_view value,
                                absl::Span<const Header> headers,
-                               int64_t timestamp_ms) {
+                               int64_t timestamp_ms, int tag) {
   absl::Time deadline = absl::InfiniteFuture();  // set when the queue is full
   while (true) {
     rd_kafka_headers_t* hdrs = nullptr;
@@ -179,7 +254,7 @@ absl::Status Producer::Produce(const std::string& topic, int32_t partition,
       // Reports are served only on this thread (Poll(), Flush(), the wait
       // below, the destructor), so none for this message can have arrived.
       ++queued_;
-      settled_after_.push_back(false);
+      settled_after_.push_back({false, static_cast<int8_t>(tag)});
       return absl::OkStatus();
     }
     if (hdrs != nullptr) rd_kafka_headers_destroy(hdrs);  // not taken
@@ -245,6 +320,7 @@ absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(
   consumer->listener_ = listener;
   rd_kafka_conf_set_opaque(conf->get(), consumer.get());
   rd_kafka_conf_set_rebalance_cb(conf->get(), &Consumer::OnRebalance);
+  rd_kafka_conf_set_error_cb(conf->get(), &Consumer::OnError);
   char errstr[512];
   rd_kafka_t* rk =
       rd_kafka_new(RD_KAFKA_CONSUMER, conf->get(), errstr, sizeof(errstr));
@@ -262,6 +338,13 @@ absl::StatusOr<std::unique_ptr<Consumer>> Consumer::Create(
 }
 
 Consumer::~Consumer() { (void)Close(); }
+
+void Consumer::OnError(rd_kafka_t* rk, int err, const char* reason,
+                       void* opaque) {
+  static_cast<Consumer*>(opaque)->errors_.Record(
+      static_cast<rd_kafka_resp_err_t>(err), reason);
+  ReportFatal(rk, err, reason, nullptr);
+}
 
 void Consumer::OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                            rd_kafka_topic_partition_list_t* partitions,
@@ -386,6 +469,33 @@ absl::Status Consumer::Watermarks(const std::string& topic, int32_t partition,
   return absl::OkStatus();
 }
 
+absl::Status Consumer::CheckTopic(const std::string& topic,
+                                  absl::Duration timeout) {
+  rd_kafka_topic_t* rkt =
+      rd_kafka_topic_new(handle_.get(), topic.c_str(), nullptr);
+  if (rkt == nullptr) {
+    return KafkaError(rd_kafka_last_error(), absl::StrCat("topic ", topic));
+  }
+  const rd_kafka_metadata_t* metadata = nullptr;
+  const rd_kafka_resp_err_t err =
+      rd_kafka_metadata(handle_.get(), 0, rkt, &metadata, TimeoutMs(timeout));
+  rd_kafka_topic_destroy(rkt);
+  absl::Status status;
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    status = KafkaError(err, absl::StrCat("metadata of ", topic));
+  } else if (metadata->topic_cnt < 1 ||
+             metadata->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR ||
+             metadata->topics[0].partition_cnt == 0) {
+    status = absl::NotFoundError(absl::StrCat(
+        "topic ", topic, ": ",
+        rd_kafka_err2str(metadata->topic_cnt < 1
+                             ? RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART
+                             : metadata->topics[0].err)));
+  }
+  if (metadata != nullptr) rd_kafka_metadata_destroy(metadata);
+  return status;
+}
+
 absl::Status Consumer::OffsetsForTimes(
     rd_kafka_topic_partition_list_t* partitions, absl::Duration timeout) {
   const rd_kafka_resp_err_t err =
@@ -402,15 +512,50 @@ bool Consumer::eager() const {
              "COOPERATIVE";
 }
 
-absl::Status Consumer::Close() {
+absl::Status Consumer::Close(absl::Duration timeout) {
   if (closed_ || handle_ == nullptr) return absl::OkStatus();
   closed_ = true;
   queue_.reset();
   commit_results_.reset();
-  const rd_kafka_resp_err_t err = rd_kafka_consumer_close(handle_.get());
-  handle_.reset();
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError(err, "close");
-  return absl::OkStatus();
+  if (timeout == absl::InfiniteDuration()) {
+    const rd_kafka_resp_err_t err = rd_kafka_consumer_close(handle_.get());
+    handle_.reset();
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError(err, "close");
+    return absl::OkStatus();
+  }
+  // The same close, in librdkafka's background, with its rebalance callbacks
+  // served here (ConsumeBatch's way) until it is done or the time is up.
+  const absl::Time deadline = absl::Now() + timeout;
+  QueuePtr events(rd_kafka_queue_new(handle_.get()));
+  absl::Status status;
+  if (rd_kafka_error_t* error =
+          rd_kafka_consumer_close_queue(handle_.get(), events.get())) {
+    status = absl::UnavailableError(
+        absl::StrCat("close: ", rd_kafka_error_string(error)));
+    rd_kafka_error_destroy(error);
+  }
+  rd_kafka_message_t* messages[64];
+  while (status.ok() && !rd_kafka_consumer_closed(handle_.get())) {
+    const int64_t left_ms = absl::ToInt64Milliseconds(deadline - absl::Now());
+    if (left_ms <= 0) {
+      status = absl::DeadlineExceededError(absl::StrCat(
+          "leaving the group took longer than ", absl::FormatDuration(timeout),
+          "; closed without finishing"));
+      break;
+    }
+    const ssize_t n = rd_kafka_consume_batch_queue(
+        events.get(), static_cast<int>(std::min<int64_t>(left_ms, 100)),
+        messages, 64);
+    for (ssize_t i = 0; i < n; ++i) rd_kafka_message_destroy(messages[i]);
+  }
+  events.reset();
+  if (rd_kafka_consumer_closed(handle_.get())) {
+    handle_.reset();
+  } else {
+    rd_kafka_destroy_flags(handle_.release(),
+                           RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+  }
+  return status;
 }
 
 }  // namespace ebb::kafka

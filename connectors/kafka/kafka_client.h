@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -79,6 +80,24 @@ struct Header {
   absl::string_view value;
 };
 
+// What librdkafka reported through a client's error callback (brokers
+// unreachable, authentication refused, ...), kept to explain a later failure
+// such as "no partition assigned". Thread-safe.
+class ErrorLog {
+ public:
+  void Record(rd_kafka_resp_err_t err, absl::string_view reason);
+  // The most telling error reported so far, in words: "authentication failed
+  // (...)", "not authorized (...)", "fatal error (...)", "brokers B
+  // unreachable (...)" or "kafka error (...)", in that order of precedence,
+  // with librdkafka's own reason in the parentheses; empty when none was.
+  std::string Explain(absl::string_view brokers) const;
+
+ private:
+  mutable std::mutex mu_;
+  std::string authentication_, authorization_, fatal_, unreachable_, all_down_,
+      other_;
+};
+
 // An idempotent (by default) producer. Produce() queues; delivery reports are
 // served by Poll() and Flush(). A failed delivery is sticky: Flush() and
 // status() report it, so the caller never commits input whose output was lost.
@@ -86,7 +105,8 @@ struct Header {
 // Messages are numbered 1, 2, ... in the order Produce() queued them, so a
 // caller can wait for "everything queued so far" without blocking: note
 // queued() now, and act once settled_through() has reached it (and status()
-// is still OK).
+// is still OK). Each message also carries a tag in [0, kTags) of the caller's
+// choosing (what kind of output it is); acknowledgements are counted per tag.
 class Producer {
  public:
   static absl::StatusOr<std::unique_ptr<Producer>> Create(
@@ -95,13 +115,15 @@ class Producer {
   Producer(const Producer&) = delete;
   Producer& operator=(const Producer&) = delete;
 
+  static constexpr int kTags = 4;
+
   // Queues one message (the bytes are copied). `partition` -1 lets the
   // partitioner choose by key. Waits for queue space when the local queue is
-  // full, at most 60 s (then DeadlineExceeded).
+  // full, at most 60 s (then DeadlineExceeded). REQUIRES: 0 <= tag < kTags.
   absl::Status Produce(const std::string& topic, int32_t partition,
                        absl::string_view key, absl::string_view value,
                        absl::Span<const Header> headers,
-                       int64_t timestamp_ms = 0);
+                       int64_t timestamp_ms = 0, int tag = 0);
 
   // Looks up the topic's partitions and leaders now, so the first Produce()
   // to it does not wait for them (about a second with librdkafka 2.0.2).
@@ -119,6 +141,16 @@ class Producer {
   // error of the handle; OK otherwise.
   absl::Status status();
 
+  // Gives up on every message not acknowledged yet (their delivery reports
+  // fail, so status() is an error afterwards) and serves those reports, so
+  // that destroying the producer does not wait for a broker. Whether the
+  // broker got a purged in-flight message is unknown: call it only once the
+  // caller no longer counts on them (the input that caused them is not
+  // committed).
+  void Purge();
+
+  // What the error callback reported (brokers unreachable, ...).
+  const ErrorLog& errors() const { return errors_; }
   // How many messages Produce() has queued.
   uint64_t queued() const { return queued_; }
   // Every message numbered up to this one has its delivery report
@@ -128,6 +160,8 @@ class Producer {
 
   int outstanding() const { return rd_kafka_outq_len(handle_.get()); }
   uint64_t delivered() const { return delivered_; }
+  // Acknowledged messages queued with `tag`.
+  uint64_t delivered(int tag) const { return delivered_by_tag_[tag]; }
   uint64_t failed() const { return failed_; }
   rd_kafka_t* handle() { return handle_.get(); }
 
@@ -135,18 +169,28 @@ class Producer {
   Producer() = default;
   static void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* message,
                          void* opaque);
+  static void OnError(rd_kafka_t* rk, int err, const char* reason,
+                      void* opaque);
 
-  // Marks message `number` settled and advances settled_through_.
-  void Settle(uint64_t number);
+  // Marks message `number` settled and advances settled_through_. Returns
+  // its tag (-1: not a message of this producer).
+  int Settle(uint64_t number);
 
+  ErrorLog errors_;  // before handle_: its callbacks write here until the end
   HandlePtr handle_;
   uint64_t delivered_ = 0;
+  uint64_t delivered_by_tag_[kTags] = {};
   uint64_t failed_ = 0;
   absl::Status first_failure_;
   uint64_t queued_ = 0;
   uint64_t settled_through_ = 0;
-  // One flag per message after settled_through_: its report has arrived.
-  std::deque<bool> settled_after_;
+  // One entry per message after settled_through_: its tag, and whether its
+  // report has arrived.
+  struct Pending {
+    bool settled;
+    int8_t tag;
+  };
+  std::deque<Pending> settled_after_;
 };
 
 // What a consumer's owner does on rebalance (called on the consuming thread,
@@ -208,13 +252,23 @@ class Consumer {
                          absl::Duration timeout);
   absl::Status Watermarks(const std::string& topic, int32_t partition,
                           int64_t* low, int64_t* high, absl::Duration timeout);
+  // OK when the brokers answer and `topic` has partitions; NotFound when it
+  // does not exist; Unavailable when the brokers do not answer in time.
+  absl::Status CheckTopic(const std::string& topic, absl::Duration timeout);
   // Replaces each element's offset (a timestamp in ms) with the first offset
   // at or after it, or -1 when the broker has none (or cannot tell).
   absl::Status OffsetsForTimes(rd_kafka_topic_partition_list_t* partitions,
                                absl::Duration timeout);
 
   // Leaves the group (revoking through the listener) and closes. Idempotent.
-  absl::Status Close();
+  // When that takes longer than `timeout` (a broker outage: leaving the group
+  // can otherwise wait about session.timeout.ms), the handle is destroyed
+  // without finishing and the result is DeadlineExceeded.
+  absl::Status Close(absl::Duration timeout = absl::InfiniteDuration());
+
+  // What the error callback reported (brokers unreachable, authentication
+  // failed, ...), and consumer errors the caller chose to record.
+  ErrorLog& errors() { return errors_; }
 
   rd_kafka_t* handle() { return handle_.get(); }
   // True with the eager protocol: a rebalance revokes every partition.
@@ -225,7 +279,10 @@ class Consumer {
   static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                           rd_kafka_topic_partition_list_t* partitions,
                           void* opaque);
+  static void OnError(rd_kafka_t* rk, int err, const char* reason,
+                      void* opaque);
 
+  ErrorLog errors_;  // before handle_: its callbacks write here until the end
   HandlePtr handle_;
   QueuePtr queue_;
   QueuePtr commit_results_;  // CommitAsync()'s results, as events

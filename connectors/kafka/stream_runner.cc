@@ -19,9 +19,15 @@ constexpr int kNews = 1;
 // A price event is ~60 bytes; anything this large is not one.
 constexpr size_t kMaxValueBytes = 64 * 1024;
 constexpr absl::Duration kRequestTimeout = absl::Seconds(10);
-// How long a revoke or the shutdown waits for acknowledgements before
-// giving up on its commit.
+// How long a revoke waits for acknowledgements before giving up on its
+// commit.
 constexpr absl::Duration kFinalFlushTimeout = absl::Seconds(60);
+// How much longer than exit_when_idle a member whose brokers answer may wait
+// for its first partitions (a group join takes seconds).
+constexpr absl::Duration kJoinAllowance = absl::Seconds(30);
+// Leaving the group gets at least this long, even when the flush used up the
+// shutdown timeout (with the broker up it takes milliseconds).
+constexpr absl::Duration kMinCloseTime = absl::Milliseconds(500);
 // How long checkpoints wait after a commit refused by a cooperative
 // rebalance, unless a rebalance callback comes first.
 constexpr absl::Duration kCommitPause = absl::Seconds(10);
@@ -118,6 +124,13 @@ absl::StatusOr<StreamOptions> StreamOptionsFromConfig(
     return OptionError("max_batch", "must be in [1, 1000000]");
   }
   if (config.max_batch() > 0) options.max_batch = config.max_batch();
+  if (!config.shutdown_timeout().empty()) {
+    absl::StatusOr<TimeNs> timeout =
+        ParseDuration(config.shutdown_timeout(), "kafka.shutdown_timeout");
+    if (!timeout.ok()) return timeout.status();
+    if (*timeout <= 0) return OptionError("shutdown_timeout", "must be > 0");
+    options.shutdown_timeout = absl::Nanoseconds(*timeout);
+  }
   return options;
 }
 
@@ -189,7 +202,7 @@ StreamRunner::~StreamRunner() {
     if (m != nullptr) rd_kafka_message_destroy(m);
     m = nullptr;
   }
-  if (consumer_ != nullptr) (void)consumer_->Close();
+  if (consumer_ != nullptr) (void)consumer_->Close(options_.shutdown_timeout);
   consumer_.reset();
 }
 
@@ -202,6 +215,13 @@ StreamStats StreamRunner::stats() const {
   out.pipeline = retired_;
   for (const auto& [key, task] : tasks_)
     out.pipeline.Add(task->pipeline->stats());
+  if (producer_ != nullptr) {
+    // Producer tags: a dead letter is 0, an alert its transition.
+    for (int t = 1; t < Producer::kTags; ++t) {
+      out.alerts_published[t] = producer_->delivered(t);
+    }
+    out.dead_letters_published = producer_->delivered(0);
+  }
   return out;
 }
 
@@ -219,19 +239,21 @@ absl::Status StreamRunner::Run(const std::atomic<bool>* stop) {
 }
 
 absl::Status StreamRunner::Loop(const std::atomic<bool>* stop) {
+  const absl::Time started = absl::Now();
   std::vector<std::string> topics = {options_.prices_topic};
   if (!options_.news_topic.empty()) topics.push_back(options_.news_topic);
   if (absl::Status s = consumer_->Subscribe(topics); !s.ok()) return s;
   // Without this the first alert waits about a second for the topic's
   // metadata, and the commit after it with it. Best effort: Produce() finds
-  // the metadata anyway.
+  // the metadata anyway (and when the brokers do not answer the first, the
+  // second is not worth the wait).
   for (const std::string* topic :
        {&options_.alerts_topic, &options_.dlq_topic}) {
-    (void)producer_->FetchMetadata(*topic, absl::Seconds(2));
+    if (!producer_->FetchMetadata(*topic, absl::Seconds(2)).ok()) break;
   }
 
-  absl::Time last_checkpoint = absl::Now();
-  last_activity_ = absl::Now();
+  absl::Time last_checkpoint = started;
+  last_activity_ = started;
   while (!stop->load(std::memory_order_relaxed) && fatal_.ok()) {
     const size_t count = NextBatch();
     const absl::Time now = absl::Now();
@@ -252,29 +274,177 @@ absl::Status StreamRunner::Loop(const std::atomic<bool>* stop) {
       last_checkpoint = now;
     }
     CommitSettled();
-    if (options_.exit_when_idle > absl::ZeroDuration() && !tasks_.empty() &&
+    if (options_.exit_when_idle > absl::ZeroDuration() &&
         absl::Now() - last_activity_ >= options_.exit_when_idle) {
-      break;
+      if (!tasks_.empty()) break;
+      if (partitions_assigned_ == 0) {
+        if (absl::Status s = StillJoining(absl::Now() - started); !s.ok()) {
+          SetFatal(s);
+          break;
+        }
+        last_activity_ = absl::Now();  // asks again after another idle time
+      }
     }
   }
-  if (!fatal_.ok()) {
-    // No further commit: what was processed since the last checkpoint that
-    // was sent may not have reached the broker. A restart replays it.
-    return fatal_;
+  shutting_down_ = true;
+  const absl::Time deadline = absl::Now() + options_.shutdown_timeout;
+  // After a fatal error nothing more is committed: what was processed since
+  // the last checkpoint that was sent may not have reached the broker. A
+  // restart replays it.
+  absl::Status status = fatal_.ok() ? FinishAndCommit(deadline) : fatal_;
+  // Leaving the group revokes the partitions (with nothing left to commit).
+  absl::Status closed =
+      consumer_->Close(std::max(deadline - absl::Now(), kMinCloseTime));
+  if (!closed.ok() && status.ok()) {
+    if (absl::IsDeadlineExceeded(closed)) {
+      // Everything is committed; the group notices the departure when the
+      // session times out.
+      std::fprintf(stderr, "ebb run: %s\n",
+                   std::string(closed.message()).c_str());
+    } else {
+      status = closed;
+    }
   }
-  if (absl::Status s = CommitProcessed({}, kFinalFlushTimeout); !s.ok()) {
-    return s;
+  if (producer_->outstanding() > 0) {
+    // Not acknowledged in time (and reported above): the destructor must not
+    // wait for them.
+    producer_->Purge();
   }
-  // Leaving the group revokes (committing again, a no-op) and closes.
-  if (absl::Status s = consumer_->Close(); !s.ok()) return s;
-  if (!fatal_.ok()) return fatal_;
-  absl::Status flushed = producer_->Flush(kFinalFlushTimeout);
-  if (!flushed.ok()) {
-    return absl::UnavailableError(absl::StrCat(
-        flushed.message(),
-        "; offsets after the last commit will be processed again"));
+  return status;
+}
+
+absl::Status StreamRunner::StillJoining(absl::Duration waited) {
+  // Joining a group takes a few seconds (the broker's initial rebalance
+  // delay, 3 s by default), so an idle time alone proves nothing: the brokers
+  // must also fail to answer, or the topic be missing, or the wait be long.
+  const absl::Status topic =
+      consumer_->CheckTopic(options_.prices_topic, absl::Seconds(1));
+  if (topic.ok() && waited < options_.exit_when_idle + kJoinAllowance) {
+    return absl::OkStatus();
   }
-  return absl::OkStatus();
+  // Errors reported earlier explain nothing once the brokers answer.
+  std::string reason;
+  if (absl::IsUnavailable(topic)) {
+    reason = consumer_->errors().Explain(options_.brokers);
+    if (reason.empty()) reason = producer_->errors().Explain(options_.brokers);
+  }
+  if (reason.empty() && !topic.ok()) reason = std::string(topic.message());
+  if (reason.empty()) {
+    reason = stats_.assignments > 0
+                 ? absl::StrCat("group ", options_.group,
+                                " assigned this member none of the "
+                                "partitions of ",
+                                options_.prices_topic)
+                 : absl::StrCat("group ", options_.group,
+                                " has not assigned any partition");
+  }
+  return absl::UnavailableError(
+      absl::StrCat("no partition assigned in ",
+                   absl::FormatDuration(absl::Trunc(waited, absl::Seconds(1))),
+                   ": ", reason));
+}
+
+absl::Status StreamRunner::FinishAndCommit(absl::Time deadline) {
+  if (!options_.warm_start) {
+    // Nobody would apply the events still waiting in reorder buffers
+    // (allowed_lateness > 0): apply them before their offsets are committed.
+    current_is_history_ = false;
+    for (auto& [key, task] : tasks_) task->pipeline->Flush();
+    if (!fatal_.ok()) return fatal_;
+  }
+  TakeCheckpoint();
+  absl::Status flushed =
+      producer_->Flush(std::max(deadline - absl::Now(), absl::ZeroDuration()));
+  if (!flushed.ok() && !absl::IsDeadlineExceeded(flushed)) {
+    return flushed;  // a delivery failed for good: commit nothing more
+  }
+  CommitAcknowledged(deadline);
+  const std::string uncommitted = Uncommitted();
+  if (uncommitted.empty()) return absl::OkStatus();
+  stats_.shutdown_incomplete = true;
+  const StreamStats now = stats();
+  uint64_t alerts = 0;
+  for (uint64_t published : now.alerts_published) alerts += published;
+  const uint64_t unacknowledged_alerts = stats_.alerts_produced - alerts;
+  const uint64_t unacknowledged_letters =
+      stats_.dead_letters_produced - now.dead_letters_published;
+  const std::string timeout = absl::FormatDuration(options_.shutdown_timeout);
+  std::string what;
+  if (unacknowledged_alerts + unacknowledged_letters > 0) {
+    what = absl::StrCat(unacknowledged_alerts, " alert",
+                        unacknowledged_alerts == 1 ? "" : "s", " and ",
+                        unacknowledged_letters, " dead letter",
+                        unacknowledged_letters == 1 ? "" : "s",
+                        " not acknowledged within ", timeout);
+  } else {
+    what = absl::StrCat(
+        "the commit was not confirmed within ", timeout,
+        last_commit_error_.ok()
+            ? ""
+            : absl::StrCat(" (", last_commit_error_.message(), ")"));
+  }
+  return absl::DeadlineExceededError(absl::StrCat(
+      "shutdown: ", what,
+      "; not committed (a restart processes them again): ", uncommitted));
+}
+
+void StreamRunner::CommitAcknowledged(absl::Time deadline) {
+  auto left_ms = [&] {
+    return static_cast<int>(std::clamp<int64_t>(
+        absl::ToInt64Milliseconds(deadline - absl::Now()), 0, 10));
+  };
+  // An older asynchronous commit could land after this one and move an
+  // offset back: those finish first.
+  while (commits_in_flight_ > 0 && absl::Now() < deadline) {
+    ServeCommitResults(left_ms());
+  }
+  if (commits_in_flight_ > 0) return;
+  const uint64_t settled = producer_->settled_through();
+  TaskOffsets merged;
+  while (!checkpoints_.empty() && checkpoints_.front().seq <= settled) {
+    MergeOffsets(checkpoints_.front().offsets, &merged);
+    checkpoints_.pop_front();
+  }
+  PartitionListPtr list(
+      rd_kafka_topic_partition_list_new(static_cast<int>(merged.size())));
+  for (const auto& [key, offset] : merged) {
+    auto it = tasks_.find(key);
+    if (it == tasks_.end() || offset == it->second->committed) continue;
+    rd_kafka_topic_partition_list_add(list.get(), it->second->topic->c_str(),
+                                      key.second)
+        ->offset = offset;
+  }
+  if (list->cnt == 0) return;
+  const absl::Status sent = consumer_->CommitAsync(list.get(), rebalances_);
+  if (!sent.ok()) {
+    OnCommitResult(sent, list.get(), rebalances_);
+    return;
+  }
+  ++commits_in_flight_;
+  while (commits_in_flight_ > 0 && absl::Now() < deadline) {
+    ServeCommitResults(left_ms());
+  }
+}
+
+std::string StreamRunner::Uncommitted() const {
+  std::vector<std::pair<TaskKey, std::string>> parts;
+  for (const auto& [key, task] : tasks_) {
+    const int64_t target = CommitTarget(*task);
+    if (target < 0 || target == task->committed) continue;
+    parts.emplace_back(
+        key, task->committed >= 0
+                 ? absl::StrCat(*task->topic, "[", task->partition,
+                                "] offsets ", task->committed, "-", target - 1)
+                 : absl::StrCat(*task->topic, "[", task->partition,
+                                "] offsets up to ", target - 1,
+                                " (none committed)"));
+  }
+  std::sort(parts.begin(), parts.end());
+  std::string out;
+  for (const auto& [key, text] : parts) {
+    absl::StrAppend(&out, out.empty() ? "" : ", ", text);
+  }
+  return out;
 }
 
 size_t StreamRunner::NextBatch() {
@@ -347,6 +517,8 @@ void StreamRunner::ProcessBatch(size_t count) {
       // Consumer errors (a broker down, a timed-out fetch) are retried by
       // librdkafka; a fatal one stops the loop.
       if (message->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        consumer_->errors().Record(message->err,
+                                   rd_kafka_message_errstr(message));
         if (stats_.kafka_errors++ % 100 == 0) {
           std::fprintf(stderr, "ebb run: kafka: %s\n",
                        rd_kafka_message_errstr(message));
@@ -478,8 +650,9 @@ void StreamRunner::OnAlert(const ebb::v1::Alert& alert) {
   alert.SerializeToString(&scratch_);
   const Header headers[] = {{kTypeHeader, "ebb.v1.Alert"},
                             {kSchemaHeader, kSchemaVersion}};
-  absl::Status status = producer_->Produce(options_.alerts_topic, -1,
-                                           alert.symbol(), scratch_, headers);
+  absl::Status status = producer_->Produce(
+      options_.alerts_topic, -1, alert.symbol(), scratch_, headers,
+      /*timestamp_ms=*/0, static_cast<int>(alert.transition()));
   if (!status.ok()) {
     SetFatal(status);
     return;
@@ -514,8 +687,9 @@ void StreamRunner::OnDeadLetter(const DeadLetterView& dead_letter) {
     value = absl::string_view(static_cast<const char*>(current_->payload),
                               current_->len);
   }
-  absl::Status status =
-      producer_->Produce(options_.dlq_topic, -1, key, value, headers);
+  absl::Status status = producer_->Produce(options_.dlq_topic, -1, key, value,
+                                           headers, /*timestamp_ms=*/0,
+                                           /*tag=*/0);
   if (!status.ok()) {
     SetFatal(status);
     return;
@@ -635,6 +809,7 @@ void StreamRunner::OnCommitResult(
   }
   if (any) ++stats_.commits;
   if (status.ok()) return;
+  last_commit_error_ = status;
   // A refusal of a commit sent before the latest rebalance callback is about
   // a rebalance that is over (the bookkeeping above is right either way: a
   // refused offset is offered again).
@@ -753,6 +928,8 @@ void StreamRunner::OnRevoke(const rd_kafka_topic_partition_list_t* partitions,
                    "from the last commit)\n",
                    revoked.size(), revoked.size() == 1 ? "" : "s");
     }
+  } else if (shutting_down_) {
+    // The stop has committed what it could (FinishAndCommit).
   } else if (!options_.warm_start && fatal_.ok()) {
     // Without a warm start nobody would apply the events still waiting in
     // reorder buffers (allowed_lateness > 0): apply them now, before their
@@ -760,7 +937,7 @@ void StreamRunner::OnRevoke(const rd_kafka_topic_partition_list_t* partitions,
     current_is_history_ = false;
     for (Task* task : revoked) task->pipeline->Flush();
   }
-  if (!lost && fatal_.ok()) {
+  if (!lost && !shutting_down_ && fatal_.ok()) {
     // If this cannot flush in time, the partitions' new owner reprocesses
     // from the last commit (at-least-once).
     if (absl::Status s = CommitProcessed(revoked, kFinalFlushTimeout);
@@ -798,6 +975,7 @@ void StreamRunner::OnAssign(rd_kafka_topic_partition_list_t* partitions) {
   commits_paused_until_ = absl::InfinitePast();
   if (consumer_->eager()) hold_until_revoke_ = false;
   ++stats_.assignments;
+  partitions_assigned_ += static_cast<uint64_t>(partitions->cnt);
   last_activity_ = absl::Now();
   // Messages the current ConsumeBatch call has already taken were fetched
   // before this assignment (librdkafka 2.0.2 serves the rebalance in the

@@ -52,8 +52,15 @@ struct StreamOptions {
   absl::Duration commit_interval = absl::Milliseconds(200);
   int max_batch = 10000;
   // Stop (cleanly) after this long without a message, once partitions are
-  // assigned. Zero: run until stopped. For demos, tests and backfills.
+  // assigned. Zero: run until stopped. For demos, tests and backfills. When
+  // no partition was ever assigned by then (brokers unreachable,
+  // authentication refused, no such topic), Run() fails with the reason.
   absl::Duration exit_when_idle = absl::ZeroDuration();
+  // How long a stop may take: flushing the outputs, committing what the
+  // broker acknowledged, leaving the group. What is not acknowledged and
+  // committed by then is reported, and Run() fails (a restart processes it
+  // again).
+  absl::Duration shutdown_timeout = absl::Seconds(10);
   // Record per-message latency (consumed -> outputs handed to the producer).
   bool record_latency = false;
   // With record_latency: samples to make room for (and write once) when Run()
@@ -74,13 +81,20 @@ absl::StatusOr<StreamOptions> StreamOptionsFromConfig(
     const ebb::v1::KafkaConfig& config);
 
 struct StreamStats {
-  uint64_t consumed = 0;  // messages processed (history included)
-  uint64_t history = 0;   // warm-start messages (no outputs)
-  uint64_t stale = 0;     // dropped: fetched for a superseded assignment
-  uint64_t held = 0;      // left for the next owner during a rebalance
-  uint64_t alerts_produced = 0;
+  uint64_t consumed = 0;         // messages processed (history included)
+  uint64_t history = 0;          // warm-start messages (no outputs)
+  uint64_t stale = 0;            // dropped: fetched for a superseded assignment
+  uint64_t held = 0;             // left for the next owner during a rebalance
+  uint64_t alerts_produced = 0;  // handed to the producer
   uint64_t alerts_suppressed = 0;  // alerts of warm-start history
   uint64_t dead_letters_produced = 0;
+  // Acknowledged by the broker: alerts by transition (indexed by
+  // ebb::v1::Transition), and dead letters.
+  uint64_t alerts_published[4] = {};
+  uint64_t dead_letters_published = 0;
+  // The stop could not acknowledge and commit everything processed within
+  // shutdown_timeout (Run() then fails, saying what).
+  bool shutdown_incomplete = false;
   uint64_t commits = 0;
   uint64_t batches = 0;
   uint64_t assignments = 0;
@@ -97,8 +111,10 @@ class StreamRunner : public RebalanceListener, public Output {
   ~StreamRunner() override;
 
   // Consumes until *stop is set (or the idle exit), then finishes the batch,
-  // flushes, commits, leaves the group. An error means outputs may not have
-  // been acknowledged; nothing after the last good commit was committed.
+  // flushes, commits, leaves the group, within options.shutdown_timeout. An
+  // error means outputs may not have been acknowledged; nothing after the
+  // last good commit was committed (stats().shutdown_incomplete: the stop
+  // ran out of time, and the error says what was left).
   absl::Status Run(const std::atomic<bool>* stop);
 
   // Not thread-safe: call when Run() has returned (or from its thread).
@@ -131,6 +147,20 @@ class StreamRunner : public RebalanceListener, public Output {
   StreamRunner(StreamOptions options, EngineConfig engine, const Clock* clock);
 
   absl::Status Loop(const std::atomic<bool>* stop);
+  // Called when the idle time has passed without any partition assigned
+  // `waited` after the start: OK while the brokers answer and the prices
+  // topic exists (the group may still be forming; at most kJoinAllowance
+  // longer), otherwise the error saying why nothing was assigned.
+  absl::Status StillJoining(absl::Duration waited);
+  // The stop: applies what waits in reorder buffers (without a warm start),
+  // flushes the producer and commits what it acknowledged, until `deadline`.
+  // Reports what was left unacknowledged or uncommitted.
+  absl::Status FinishAndCommit(absl::Time deadline);
+  // Commits the checkpoints whose outputs are all acknowledged, waiting for
+  // the result until `deadline`.
+  void CommitAcknowledged(absl::Time deadline);
+  // "ebb.prices[0] offsets 1200-1499, ...": processed, not committed.
+  std::string Uncommitted() const;
   size_t NextBatch();  // into batch_
   void ProcessBatch(size_t count);
   // With record_latency: room for `extra` more samples in each vector
@@ -220,6 +250,11 @@ class StreamRunner : public RebalanceListener, public Output {
   Task* current_task_ = nullptr;
   const rd_kafka_message_t* current_ = nullptr;
   bool current_is_history_ = false;
+
+  // The stop has begun: revokes (leaving the group) commit nothing more.
+  bool shutting_down_ = false;
+  uint64_t partitions_assigned_ = 0;  // over every assignment so far
+  absl::Status last_commit_error_;    // of the latest refused commit
 
   std::atomic<int> assigned_partitions_{0};
   absl::Time last_activity_;  // the last message or assignment

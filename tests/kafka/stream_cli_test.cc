@@ -20,6 +20,7 @@
 #include "apps/cli_test_util.h"
 #include "connectors/kafka/embedded_broker.h"
 #include "ebb/v1/dead_letter.pb.h"
+#include "google/protobuf/util/delimited_message_util.h"
 #include "gtest/gtest.h"
 #include "kafka/kafka_test_util.h"
 
@@ -56,6 +57,22 @@ pid_t Spawn(const std::vector<std::string>& args, const std::string& out,
 int Wait(pid_t pid) {
   int status = 0;
   waitpid(pid, &status, 0);
+  if (WIFEXITED(status)) return WEXITSTATUS(status);
+  return 128 + WTERMSIG(status);
+}
+
+// Wait() for at most `timeout`; then SIGKILL and -1 ("did not end").
+int WaitAtMost(pid_t pid, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  int status = 0;
+  while (waitpid(pid, &status, WNOHANG) == 0) {
+    if (absl::Now() > deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      return -1;
+    }
+    absl::SleepFor(absl::Milliseconds(20));
+  }
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   return 128 + WTERMSIG(status);
 }
@@ -115,7 +132,7 @@ TEST_F(StreamCliTest, ProduceRunTailEqualsReplay) {
                        " --group cli --from-beginning --exit-when-idle 3s");
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_NE(run.err.find("18,001 messages"), std::string::npos) << run.err;
-  EXPECT_NE(run.err.find("rejected  1 (truncated 1); 1 dead letters published"),
+  EXPECT_NE(run.err.find("rejected  1 (truncated 1); 1 dead letter published"),
             std::string::npos)
       << run.err;
   auto tail = ebb_test::RunEbb("tail --brokers " + b +
@@ -191,6 +208,218 @@ TEST(StreamCliEmbeddedTest, RunWithItsOwnBroker) {
   EXPECT_EQ(produce.exit_code, 0) << produce.err;
   EXPECT_EQ(Wait(run), 0) << ebb_test::ReadFile(err);
   EXPECT_NE(ebb_test::ReadFile(err).find("5,400 messages"), std::string::npos)
+      << ebb_test::ReadFile(err);
+}
+
+// With no broker to talk to, --exit-when-idle still ends the run: status 1,
+// with the reason.
+TEST(StreamCliIdleTest, NoBrokerEndsWithTheReason) {
+  const std::string err = TempPath("nobroker.err");
+  const pid_t run =
+      Spawn({"run", "--brokers", "127.0.0.1:1", "--exit-when-idle", "2s"},
+            TempPath("nobroker.out"), err);
+  EXPECT_EQ(WaitAtMost(run, absl::Seconds(60)), 1) << ebb_test::ReadFile(err);
+  EXPECT_NE(ebb_test::ReadFile(err).find(
+                "ebb run: no partition assigned in 2s: brokers 127.0.0.1:1 "
+                "unreachable ("),
+            std::string::npos)
+      << ebb_test::ReadFile(err);
+}
+
+// SIGTERM while the broker cannot acknowledge the alerts: the stop ends
+// after --shutdown-timeout with status 3, saying what was left.
+TEST(StreamCliShutdownTest, SigtermWithTheBrokerGoneEndsWithStatus3) {
+  auto started = EmbeddedBroker::Start(2, DefaultTopics());
+  ASSERT_TRUE(started.ok()) << started.status();
+  std::unique_ptr<EmbeddedBroker> broker = *std::move(started);
+  rd_kafka_mock_cluster_t* mock = broker->cluster();
+  for (int p = 0; p < 4; ++p) {
+    rd_kafka_mock_partition_set_leader(mock, "ebb.prices", p, 1);
+  }
+  rd_kafka_mock_partition_set_leader(mock, "ebb.dlq", 0, 1);
+  rd_kafka_mock_partition_set_leader(mock, "ebb.alerts", 0, 2);
+  rd_kafka_mock_coordinator_set(mock, "group", "ebb", 1);
+  const std::string b = broker->bootstrap();
+  const std::string err = TempPath("gone.err");
+  const pid_t run =
+      Spawn({"run", "--brokers", b, "--from-beginning", "--shutdown-timeout",
+             "2s", "--property", "session.timeout.ms=6000"},
+            TempPath("gone.out"), err);
+  ASSERT_TRUE(WaitForText(err, "assigned", absl::Seconds(30)))
+      << ebb_test::ReadFile(err);
+  rd_kafka_mock_broker_set_down(mock, 2);
+  ebb_test::Publish(b, "ebb.prices", ebb_test::MakeFeed(12, 1000));
+  absl::SleepFor(absl::Seconds(3));        // time to process it (milliseconds)
+  rd_kafka_mock_broker_set_down(mock, 1);  // now the whole cluster is gone
+  kill(run, SIGTERM);
+  // Ends (a generous bound, not a timing test: without the bound the stop
+  // waits for minutes).
+  EXPECT_EQ(WaitAtMost(run, absl::Seconds(30)), 3) << ebb_test::ReadFile(err);
+  const std::string log = ebb_test::ReadFile(err);
+  EXPECT_NE(log.find("ebb run: shutdown: "), std::string::npos) << log;
+  EXPECT_NE(log.find(" not acknowledged within 2s; not committed (a restart "
+                     "processes them again): ebb.prices["),
+            std::string::npos)
+      << log;
+}
+
+// The summary counts the alerts the broker acknowledged (none of those of
+// warm-start history), and says "1 symbol".
+TEST_F(StreamCliTest, SummaryCountsPublishedAlertsOnly) {
+  const std::vector<FeedEvent> feed = ebb_test::MakeFeed(1, 1500);
+  const std::string csv = WriteCsv(feed, "summary.csv");
+  const std::string b = broker_->bootstrap();
+  auto produce =
+      ebb_test::RunEbb("produce --no-progress --brokers " + b + " " + csv);
+  ASSERT_EQ(produce.exit_code, 0) << produce.err;
+  std::map<int, int> transitions;
+  const auto expected = ebb_test::ReplayAlerts(feed);
+  for (const auto& alert : expected) ++transitions[alert.transition()];
+  ASSERT_GT(expected.size(), 2u);
+
+  auto live = ebb_test::RunEbb("run --brokers " + b +
+                               " --group live --from-beginning "
+                               "--exit-when-idle 2s");
+  ASSERT_EQ(live.exit_code, 0) << live.err;
+  EXPECT_NE(live.err.find("applied   1,500 price events, 1 symbol; 0 news"),
+            std::string::npos)
+      << live.err;
+  EXPECT_NE(
+      live.err.find(absl::StrFormat(
+          "alerts    %d published (opened %d, escalated %d, resolved "
+          "%d), 0 from history not re-emitted",
+          expected.size(), transitions[ebb::v1::OPENED],
+          transitions[ebb::v1::ESCALATED], transitions[ebb::v1::RESOLVED])),
+      std::string::npos)
+      << live.err;
+  // A new group starting at the newest message: the whole topic is warm-start
+  // history, and none of its alerts is published.
+  auto warm = ebb_test::RunEbb("run --brokers " + b +
+                               " --group warm --exit-when-idle 2s");
+  ASSERT_EQ(warm.exit_code, 0) << warm.err;
+  EXPECT_NE(warm.err.find(absl::StrFormat(
+                "alerts    0 published (opened 0, escalated 0, resolved 0), "
+                "%d from history not re-emitted",
+                expected.size())),
+            std::string::npos)
+      << warm.err;
+}
+
+// `ebb produce` publishes no price that replay would reject: each skipped
+// record is named by file and line (binary: byte offset) with replay's
+// reason, the valid ones are published, and the exit status is 2.
+TEST_F(StreamCliTest, ProduceSkipsWhatReplayRejectsAndSaysWhere) {
+  const std::string csv = TempPath("skips.csv");
+  ebb_test::WriteFile(csv,
+                      "timestamp,symbol,price\n"
+                      "2025-01-01T00:00:00Z,AAA,10\n"
+                      "2025-01-01T01:00:00Z,AAA,0\n"
+                      "2025-01-01T02:00:00Z,AAA,abc\n"
+                      "2025-01-01T03:00:00Z,AAA,-5\n"
+                      "2025-01-01T04:00:00Z,AAA,11\n");
+  std::ostringstream binary;
+  ebb::v1::PriceEvent good, bad;
+  good.set_symbol("BBB");
+  ToTimestamp(1735689600LL * kNanosPerSecond, good.mutable_event_time());
+  good.set_price(20);
+  bad = good;
+  bad.set_price(-1);
+  ASSERT_TRUE(
+      google::protobuf::util::SerializeDelimitedToOstream(good, &binary));
+  const int64_t bad_at = static_cast<int64_t>(binary.tellp());
+  ASSERT_TRUE(
+      google::protobuf::util::SerializeDelimitedToOstream(bad, &binary));
+  const std::string binpb = TempPath("skips.binpb");
+  ebb_test::WriteFile(binpb, binary.str());
+
+  const std::string b = broker_->bootstrap();
+  auto produce = ebb_test::RunEbb("produce --no-progress --brokers " + b + " " +
+                                  csv + " " + binpb);
+  EXPECT_EQ(produce.exit_code, 2) << produce.err;
+  for (const std::string& line : {
+           "skipped record: " + csv +
+               ":3: invalid_price: price 0: must be finite and > 0\n",
+           "skipped record: " + csv +
+               ":4: invalid_price: price \"abc\" is not a number\n",
+           "skipped record: " + csv +
+               ":5: invalid_price: price -5: must be finite and > 0\n",
+           absl::StrCat("skipped record: ", binpb, ":", bad_at,
+                        ": invalid_price: price -1: must be finite and > 0\n"),
+           std::string("3 messages to ebb.prices"),
+           std::string("4 records skipped (not published)"),
+       }) {
+    EXPECT_NE(produce.err.find(line), std::string::npos) << line << "\n"
+                                                         << produce.err;
+  }
+  const auto records = ebb_test::ReadTopic(b, "ebb.prices");
+  ASSERT_EQ(records.size(), 3u);
+  for (const auto& r : records) {
+    ebb::v1::PriceEvent event;
+    ASSERT_TRUE(event.ParseFromString(r.value));
+    EXPECT_GT(event.price(), 0) << event.ShortDebugString();
+  }
+
+  // News is checked by the rules Pipeline::OnNews applies: a sentiment out of
+  // [-1, 1] and a missing time are skipped, the valid item is published.
+  const std::string news = TempPath("skips_news.jsonl");
+  ebb_test::WriteFile(news,
+                      "{\"id\":\"n1\",\"eventTime\":\"2025-01-01T00:00:00Z\","
+                      "\"headline\":\"ok\",\"symbols\":[\"AAA\"]}\n"
+                      "{\"id\":\"n2\",\"eventTime\":\"2025-01-01T00:00:00Z\","
+                      "\"headline\":\"too glad\",\"sentiment\":3}\n"
+                      "{\"id\":\"n3\",\"headline\":\"when?\"}\n");
+  produce = ebb_test::RunEbb("produce --no-progress --news --brokers " + b +
+                             " " + news);
+  EXPECT_EQ(produce.exit_code, 2) << produce.err;
+  EXPECT_NE(produce.err.find("skipped record: " + news +
+                             ":2: malformed: sentiment 3: must be in [-1, 1]"),
+            std::string::npos)
+      << produce.err;
+  EXPECT_NE(produce.err.find("skipped record: " + news + ":3: invalid_time"),
+            std::string::npos)
+      << produce.err;
+  const auto published = ebb_test::ReadTopic(b, "ebb.news");
+  ASSERT_EQ(published.size(), 1u);
+  ebb::v1::NewsEvent item;
+  ASSERT_TRUE(item.ParseFromString(published[0].value));
+  EXPECT_EQ(item.id(), "n1");
+}
+
+// A dead broker: `ebb produce` fails within message.timeout.ms, saying why.
+TEST(StreamCliProduceTest, DeadBrokerFailsWithinTheMessageTimeout) {
+  const std::string csv = WriteCsv(ebb_test::MakeFeed(3, 10), "dead.csv");
+  const std::string err = TempPath("dead.err");
+  const pid_t produce =
+      Spawn({"produce", "--no-progress", "--brokers", "127.0.0.1:1", csv,
+             "--property", "message.timeout.ms=2000"},
+            TempPath("dead.out"), err);
+  // Ends (a generous bound: without message.timeout.ms it waits minutes).
+  EXPECT_EQ(WaitAtMost(produce, absl::Seconds(60)), 1)
+      << ebb_test::ReadFile(err);
+  const std::string log = ebb_test::ReadFile(err);
+  EXPECT_NE(log.find("ebb produce: delivery to ebb.prices failed: Local: "
+                     "Message timed out; brokers 127.0.0.1:1 unreachable ("),
+            std::string::npos)
+      << log;
+  EXPECT_NE(
+      log.find("; 0 of 30 messages acknowledged (message.timeout.ms 2000)\n"),
+      std::string::npos)
+      << log;
+}
+
+// Without the property, the CLI's own default (30 s, not librdkafka's 300 s)
+// bounds the wait.
+TEST(StreamCliProduceTest, DeadBrokerFailsWithinTheDefaultTimeout) {
+  const std::string csv = WriteCsv(ebb_test::MakeFeed(1, 2), "dead30.csv");
+  const std::string err = TempPath("dead30.err");
+  const pid_t produce =
+      Spawn({"produce", "--no-progress", "--brokers", "127.0.0.1:1", csv},
+            TempPath("dead30.out"), err);
+  EXPECT_EQ(WaitAtMost(produce, absl::Seconds(90)), 1)
+      << ebb_test::ReadFile(err);
+  EXPECT_NE(ebb_test::ReadFile(err).find(
+                "; 0 of 2 messages acknowledged (message.timeout.ms 30000)\n"),
+            std::string::npos)
       << ebb_test::ReadFile(err);
 }
 

@@ -6,6 +6,7 @@
 
 #include <librdkafka/rdkafka_mock.h>
 
+#include <algorithm>
 #include <atomic>
 #include <set>
 #include <thread>
@@ -496,6 +497,144 @@ TEST(StreamRunnerCommitTest, OffsetsWaitForTheirAlertsToBeAcknowledged) {
   EXPECT_EQ((*runner)->stats().alerts_produced, alerts.size());
 }
 
+// A stop while the broker does not acknowledge the alerts ends within
+// shutdown_timeout (not after the producer's own timeouts): it commits what
+// was acknowledged, and fails saying how many outputs were left and which
+// offsets are not committed.
+TEST(StreamRunnerShutdownTest, StopWithAlertsUnacknowledgedEndsInTime) {
+  auto broker = EmbeddedBroker::Start(2, DefaultTopics());
+  ASSERT_TRUE(broker.ok()) << broker.status();
+  rd_kafka_mock_cluster_t* mock = (*broker)->cluster();
+  const std::string bootstrap = (*broker)->bootstrap();
+  const std::string group = "bounded-stop";
+  for (int p = 0; p < 4; ++p) {
+    rd_kafka_mock_partition_set_leader(mock, "ebb.prices", p, 1);
+  }
+  rd_kafka_mock_partition_set_leader(mock, "ebb.dlq", 0, 1);
+  rd_kafka_mock_partition_set_leader(mock, "ebb.alerts", 0, 2);
+  rd_kafka_mock_coordinator_set(mock, "group", group.c_str(), 1);
+  // The first third processed, acknowledged and committed while every
+  // broker is up; the rest (with the crash) while the alerts' leader is down.
+  const std::vector<FeedEvent> feed = MakeFeed(12, 1000);
+  const size_t first = feed.size() / 3;
+  const size_t all_alerts = ReplayAlerts(feed).size();
+  const size_t late_alerts = ReplayAlerts(feed, first).size();
+  ASSERT_GT(late_alerts, 0u);
+
+  StreamOptions o;
+  o.brokers = bootstrap;
+  o.group = group;
+  o.start_earliest = true;
+  o.commit_interval = absl::Milliseconds(50);
+  o.shutdown_timeout = absl::Seconds(2);
+  o.consumer_properties = {{"session.timeout.ms", "6000"}};
+  auto engine = CompileConfig(DefaultConfig());
+  ASSERT_TRUE(engine.ok());
+  auto runner = StreamRunner::Create(o, *std::move(engine), SystemClock::Get());
+  ASSERT_TRUE(runner.ok()) << runner.status();
+  std::atomic<bool> stop{false};
+  absl::Status status;
+  absl::Time returned;
+  std::thread run([&] {
+    status = (*runner)->Run(&stop);
+    returned = absl::Now();
+  });
+  Publish(bootstrap, "ebb.prices", feed, 0, first);
+  std::map<int32_t, int64_t> before;
+  int64_t total = 0;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (total < static_cast<int64_t>(first) && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(100));
+    ASSERT_TRUE(ebb_test::CommittedOffsets(bootstrap, group, &before,
+                                           absl::Seconds(5)));
+    total = 0;
+    for (const auto& [p, offset] : before)
+      total += std::max<int64_t>(0, offset);
+  }
+  ASSERT_EQ(total, static_cast<int64_t>(first));
+  rd_kafka_mock_broker_set_down(mock, 2);
+  Publish(bootstrap, "ebb.prices", feed, first);
+  absl::SleepFor(absl::Seconds(3));  // time to process it (milliseconds)
+  const absl::Time stopped = absl::Now();
+  stop = true;
+  run.join();
+  // It ends (the bound is generous: this is not a timing test; without the
+  // bound a stop waits for two 60 s flushes).
+  EXPECT_LT(returned - stopped, absl::Seconds(20));
+  EXPECT_TRUE(absl::IsDeadlineExceeded(status)) << status;
+  const StreamStats stats = (*runner)->stats();
+  EXPECT_TRUE(stats.shutdown_incomplete);
+  EXPECT_EQ(stats.alerts_produced, all_alerts);
+  uint64_t published = 0;
+  for (uint64_t n : stats.alerts_published) published += n;
+  EXPECT_EQ(published, all_alerts - late_alerts);
+  const std::string alerts_left =
+      absl::StrCat(late_alerts, " alert", late_alerts == 1 ? "" : "s",
+                   " and 0 dead letters not acknowledged within 2s; "
+                   "not committed (a restart processes them again): ");
+  EXPECT_NE(status.message().find(alerts_left), absl::string_view::npos)
+      << status;
+  // What was committed stays (a partition may have moved on to just before
+  // its first unacknowledged alert), and the message names the rest.
+  std::map<int32_t, int64_t> after;
+  ASSERT_TRUE(
+      ebb_test::CommittedOffsets(bootstrap, group, &after, absl::Seconds(5)));
+  for (const auto& [p, offset] : before) {
+    EXPECT_GE(after[p], offset) << "partition " << p;
+    EXPECT_NE(status.message().find(
+                  absl::StrCat("ebb.prices[", p, "] offsets ", after[p], "-")),
+              absl::string_view::npos)
+        << status;
+  }
+}
+
+// The idle exit fires even when no partition is ever assigned, and says why.
+TEST(StreamRunnerShutdownTest, IdleExitWithoutAssignmentFailsWithTheReason) {
+  StreamOptions o;
+  o.brokers = "127.0.0.1:1";
+  o.exit_when_idle = absl::Seconds(1);
+  auto engine = CompileConfig(DefaultConfig());
+  ASSERT_TRUE(engine.ok());
+  auto runner = StreamRunner::Create(o, *std::move(engine), SystemClock::Get());
+  ASSERT_TRUE(runner.ok()) << runner.status();
+  std::atomic<bool> stop{false};
+  const absl::Status status = (*runner)->Run(&stop);
+  EXPECT_TRUE(absl::IsUnavailable(status)) << status;
+  EXPECT_NE(status.message().find("no partition assigned in "),
+            absl::string_view::npos)
+      << status;
+  EXPECT_NE(status.message().find("brokers 127.0.0.1:1 unreachable ("),
+            absl::string_view::npos)
+      << status;
+  EXPECT_NE(status.message().find("Connection refused"),
+            absl::string_view::npos)
+      << status;
+  EXPECT_FALSE((*runner)->stats().shutdown_incomplete);
+}
+
+TEST(ErrorLogTest, ExplainsTheMostTellingError) {
+  ErrorLog log;
+  EXPECT_EQ(log.Explain("b:9092"), "");
+  log.Record(RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN, "1/1 brokers are down");
+  EXPECT_EQ(log.Explain("b:9092"),
+            "brokers b:9092 unreachable (1/1 brokers are down)");
+  log.Record(RD_KAFKA_RESP_ERR__TRANSPORT, "b:9092/1: Connection refused");
+  log.Record(RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN, "1/1 brokers are down");
+  EXPECT_EQ(log.Explain("b:9092"),
+            "brokers b:9092 unreachable (b:9092/1: Connection refused)");
+  log.Record(RD_KAFKA_RESP_ERR__AUTHENTICATION,
+             "SASL authentication error: Authentication failed");
+  EXPECT_EQ(log.Explain("b:9092"),
+            "authentication failed (SASL authentication error: "
+            "Authentication failed)");
+  ErrorLog denied;
+  denied.Record(RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED, "");
+  EXPECT_EQ(denied.Explain("b"),
+            std::string("not authorized (") +
+                rd_kafka_err2str(RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED) +
+                ")");
+}
+
 // An output that cannot even be queued (here a dead letter larger than the
 // producer's message.max.bytes) stops the runner, and nothing processed in
 // that pass is committed: the bad message is processed again after a restart
@@ -677,6 +816,15 @@ TEST(StreamOptionsTest, ConfigDefaultsAndErrors) {
   config.set_start("");
   config.set_warm_start("maybe");
   EXPECT_FALSE(StreamOptionsFromConfig(config).ok());
+  config.set_warm_start("");
+  EXPECT_EQ(StreamOptionsFromConfig(config)->shutdown_timeout,
+            absl::Seconds(10));
+  config.set_shutdown_timeout("3s");
+  EXPECT_EQ(StreamOptionsFromConfig(config)->shutdown_timeout,
+            absl::Seconds(3));
+  config.set_shutdown_timeout("0s");
+  EXPECT_EQ(StreamOptionsFromConfig(config).status().message(),
+            "kafka.shutdown_timeout: must be > 0");
 }
 
 TEST(KafkaPropertiesTest, SecretsComeFromTheEnvironmentAndAreNeverPrinted) {
