@@ -12,8 +12,8 @@
 
 namespace ebb {
 
-// --config FILE (or the built-in defaults), then --window, --resolution and
-// --lateness over it.
+// --config FILE (or the built-in defaults), then --window, --resolution,
+// --lateness and --max-symbols over it.
 absl::StatusOr<ebb::v1::EbbConfig> ConfigFromFlags(const Args& args);
 
 // " (truncated 2, late 1)" for the rejections by reason; empty when none.

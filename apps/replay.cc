@@ -23,6 +23,7 @@ namespace {
 constexpr char kUsage[] =
     R"(usage: ebb replay [--config FILE] --prices [SYMBOL=]FILE... [--news FILE...]
                   [--window 30d] [--resolution exact|1m|1h|...] [--lateness 0s]
+                  [--max-symbols N]
                   [--format csv|jsonl|binpb] [--price-column close]
                   [--alerts-out PATH|-] [--metrics-out PATH] [--dlq-out PATH]
                   [--strict] [--no-progress] [--quiet]
@@ -30,18 +31,20 @@ constexpr char kUsage[] =
 Replays price files (CSV, JSON lines or length-delimited protobuf; see docs/formats.md) through
 the drawdown engine, merged in event-time order, and writes alerts as JSON lines (stdout by
 default). Paths ending in .binpb write length-delimited protobuf instead. A summary goes to
-stderr. With --strict the first rejected record is an error (exit status 2).
+stderr. With --strict the first rejected record is an error (exit status 2). With
+--max-symbols N, events of symbols beyond the first N with state are dead letters
+(symbol_limit); 0 (the default) means no limit.
 )";
 
 const std::vector<FlagSpec> kFlags = {
     {"config", true, false},       {"prices", true, true},
     {"news", true, true},          {"window", true, false},
     {"resolution", true, false},   {"lateness", true, false},
-    {"format", true, false},       {"price-column", true, false},
-    {"alerts-out", true, false},   {"metrics-out", true, false},
-    {"dlq-out", true, false},      {"strict", false, false},
-    {"no-progress", false, false}, {"quiet", false, false},
-    {"help", false, false},
+    {"max-symbols", true, false},  {"format", true, false},
+    {"price-column", true, false}, {"alerts-out", true, false},
+    {"metrics-out", true, false},  {"dlq-out", true, false},
+    {"strict", false, false},      {"no-progress", false, false},
+    {"quiet", false, false},       {"help", false, false},
 };
 
 // "SYMBOL=path" or "path".

@@ -25,7 +25,7 @@ namespace {
 constexpr char kUsage[] =
     R"(usage: ebb run [--config FILE] [--brokers B | --embedded-broker] [--group G]
                [--from-beginning] [--no-warm-start] [--exit-when-idle DURATION]
-               [--window 30d] [--resolution 1m] [--lateness 0s]
+               [--window 30d] [--resolution 1m] [--lateness 0s] [--max-symbols N]
                [--property KEY=VALUE ...] [--quiet]
 
 Consumes price events from ebb.prices (and news from ebb.news), computes rolling drawdowns
@@ -37,6 +37,8 @@ Flags override the config file; with neither, built-in defaults (docs/config.md)
   --from-beginning      a new group starts at the oldest retained message, not the newest
   --no-warm-start       do not rebuild windows from topic history on assignment
   --exit-when-idle D    stop cleanly after D (e.g. 5s) without a message
+  --max-symbols N       at most N symbols with state per assigned partition; events of
+                        further new symbols are dead letters (symbol_limit). 0: no limit
 )";
 
 const std::vector<FlagSpec> kFlags = {
@@ -45,8 +47,8 @@ const std::vector<FlagSpec> kFlags = {
     {"from-beginning", false, false}, {"no-warm-start", false, false},
     {"exit-when-idle", true, false},  {"window", true, false},
     {"resolution", true, false},      {"lateness", true, false},
-    {"property", true, true},         {"quiet", false, false},
-    {"help", false, false},
+    {"max-symbols", true, false},     {"property", true, true},
+    {"quiet", false, false},          {"help", false, false},
 };
 
 int Fail(const absl::Status& status) {

@@ -50,20 +50,23 @@ uint32_t Pipeline::RegisterSource(std::string name) {
   return static_cast<uint32_t>(sources_.size() - 1);
 }
 
-SymbolState& Pipeline::StateFor(absl::string_view symbol) {
+SymbolState* Pipeline::StateFor(absl::string_view symbol) {
   if (next_lookup_ != nullptr) {
     const Lookup lookup = *next_lookup_;
     next_lookup_ = nullptr;
     if (Matches(lookup, symbol)) {
       last_symbol_ = &lookup.entry->first;
       last_state_ = &lookup.entry->second;
-      return *last_state_;
+      return last_state_;
     }
   }
   if (last_state_ != nullptr && SameBytes(symbol, *last_symbol_))
-    return *last_state_;
+    return last_state_;
   auto it = symbols_.find(symbol);
   if (it == symbols_.end()) {
+    if (config_.max_symbols != 0 && symbols_.size() >= config_.max_symbols) {
+      return nullptr;
+    }
     SymbolState::RuleIndices rules;
     for (size_t i = 0; i < config_.rules.size(); ++i) {
       if (config_.rules[i].Matches(symbol)) {
@@ -78,7 +81,7 @@ SymbolState& Pipeline::StateFor(absl::string_view symbol) {
   }
   last_symbol_ = &it->first;
   last_state_ = &it->second;
-  return it->second;
+  return last_state_;
 }
 
 void Pipeline::PrefetchState(absl::string_view symbol) {
@@ -188,7 +191,15 @@ void Pipeline::OnPrice(absl::string_view symbol, TimeNs time, double price,
     Reject(reason, detail_, original, symbol, origin);
     return;
   }
-  SymbolState& state = StateFor(symbol);
+  SymbolState* const found = StateFor(symbol);
+  if (found == nullptr) {
+    detail_ = absl::StrCat("the engine holds state for max_symbols (",
+                           config_.max_symbols,
+                           ") symbols; this symbol would be one more");
+    Reject(ebb::v1::SYMBOL_LIMIT, detail_, original, symbol, origin);
+    return;
+  }
+  SymbolState& state = *found;
   // Late: it would have to be applied before an event that already was.
   if (state.has_applied() && time < state.last_applied()) {
     detail_ =

@@ -66,8 +66,8 @@ struct PipelineStats {
   // Every record handed to the pipeline: received == applied + news + rejected
   // + pending.
   uint64_t received = 0;
-  uint64_t applied = 0;                 // price events applied to a window
-  uint64_t news = 0;                    // news records accepted
+  uint64_t applied = 0;  // price events applied to a window
+  uint64_t news = 0;     // news records accepted
   std::array<uint64_t, ebb::v1::RejectReason_ARRAYSIZE> rejected{};
   std::array<uint64_t, ebb::v1::Transition_ARRAYSIZE> alerts{};
   uint64_t symbols = 0;
@@ -192,7 +192,9 @@ class Pipeline {
   void Reject(ebb::v1::RejectReason reason, absl::string_view detail,
               absl::string_view original, absl::string_view symbol,
               const Origin& origin);
-  SymbolState& StateFor(absl::string_view symbol);
+  // The symbol's state, created on its first event; null when it has none
+  // and config_.max_symbols symbols already have one.
+  SymbolState* StateFor(absl::string_view symbol);
   // A symbol's entry in symbols_ as found by a hint: usable while
   // generation_ is unchanged (an insert may move every entry), and only for
   // that symbol (Matches checks both).

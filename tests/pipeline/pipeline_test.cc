@@ -844,6 +844,40 @@ TEST(PipelineTest, EveryRecordIsAccountedFor) {
   }
 }
 
+TEST(PipelineTest, SymbolsBeyondMaxSymbolsAreDeadLetters) {
+  EngineConfig config = Compile(60 * kSecond, 0, 0);
+  config.max_symbols = 2;
+  Harness h(std::move(config));
+  auto price = [&](absl::string_view symbol, int seconds, double p) {
+    h.pipeline->OnPrice(symbol, kT0 + seconds * kSecond, p, {0, -1, seconds},
+                        absl::StrCat(symbol, ",", seconds));
+  };
+  price("A", 1, 10);
+  price("B", 2, 20);
+  price("C", 3, 30);  // a third symbol: rejected
+  price("A", 4, 11);  // symbols with state go on
+  price("C", 5, 31);
+  price("B", 6, 21);
+  const PipelineStats& stats = h.pipeline->stats();
+  EXPECT_EQ(stats.received, 6u);
+  EXPECT_EQ(stats.applied, 4u);
+  EXPECT_EQ(stats.symbols, 2u);
+  EXPECT_EQ(stats.rejected[ebb::v1::SYMBOL_LIMIT], 2u);
+  EXPECT_EQ(stats.total_rejected(), 2u);
+  ASSERT_EQ(h.out.dead_letters.size(), 2u);
+  for (const DeadLetterRecord& d : h.out.dead_letters) {
+    EXPECT_EQ(d.reason, ebb::v1::SYMBOL_LIMIT);
+    EXPECT_EQ(d.symbol, "C");
+    EXPECT_EQ(d.detail,
+              "the engine holds state for max_symbols (2) symbols; this "
+              "symbol would be one more");
+  }
+  EXPECT_EQ(h.out.dead_letters[0].original, "C,3");
+  EXPECT_EQ(h.out.dead_letters[1].origin.offset, 5);
+  EXPECT_TRUE(h.out.Of("C").empty());
+  EXPECT_EQ(h.out.Of("A").size(), 2u);
+}
+
 TEST(PipelineTest, CreateRequiresClockAndOutput) {
   CollectingOutput out;
   FakeClock clock(kT0);
