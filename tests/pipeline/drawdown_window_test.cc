@@ -252,6 +252,35 @@ TEST(DrawdownWindowTest, SingleEvent) {
   }
 }
 
+// A window takes storage as it fills: one event holds a short ring block
+// (exact: 4 entries of 16 bytes; bucketed: one 64-byte slot and its 64-byte
+// cold slot), the rings' inline block tables (64 bytes each) and, in exact
+// mode, one 40-byte suffix summary; 30 events, 32 entries and 32 summaries.
+TEST(DrawdownWindowTest, StorageGrowsAsTheWindowFills) {
+  constexpr size_t kTable = 64;
+  DrawdownWindow exact(WindowOptions{30 * kNanosPerDay, 0});
+  DrawdownWindow bucketed(WindowOptions{30 * kNanosPerDay, kNanosPerMinute});
+  WindowMetrics m;
+  exact.Add(kNanosPerDay, 10, &m);
+  bucketed.Add(kNanosPerDay, 10, &m);
+  EXPECT_EQ(exact.MemoryBytes(), 4 * 16 + kTable + kTable + 40);
+  EXPECT_EQ(bucketed.MemoryBytes(), 128 + kTable);
+  for (int day = 2; day <= 30; ++day) {
+    exact.Add(day * kNanosPerDay, 10 + day, &m);
+    bucketed.Add(day * kNanosPerDay, 10 + day, &m);
+  }
+  EXPECT_EQ(exact.MemoryBytes(), 32 * 16 + kTable + kTable + 40);
+  exact.Add(31 * kNanosPerDay, 5, &m);  // the first event leaves
+  EXPECT_EQ(m.entries, 30u);
+  // The open chunk (days 2-31) became the front chunk: 32 suffixes (1,280
+  // bytes and a cache line's gap).
+  EXPECT_EQ(exact.MemoryBytes(), 32 * 16 + kTable + kTable + 32 * 40 + 64);
+  // 30 one-minute buckets: 32 slots of 128 bytes and a cache line's gap.
+  EXPECT_EQ(bucketed.MemoryBytes(), 32 * 128 + 64 + kTable);
+  EXPECT_TRUE(exact.CheckInvariants());
+  EXPECT_TRUE(bucketed.CheckInvariants());
+}
+
 TEST(DrawdownWindowTest, HandComputedExactWindow) {
   // W = 10. Events: (0, 100) (3, 120) (5, 90) (10, 100) (13, 80) (20, 130) (30,
   // 65).
