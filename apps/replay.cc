@@ -82,9 +82,20 @@ void PrintSummary(const Pipeline& pipeline, size_t inputs, double seconds) {
                Thousands(s.alerts[ebb::v1::ESCALATED]).c_str(),
                Thousands(s.alerts[ebb::v1::RESOLVED]).c_str());
   const size_t entries = pipeline.WindowEntries();
-  std::fprintf(stderr, "  windows   %s entries, %.1f MiB\n",
+  std::string freed;
+  if (s.freed > 0) {
+    freed = absl::StrCat("; ", Thousands(s.freed),
+                         " freed after their symbol went quiet");
+    if (s.restarted > 0) {
+      absl::StrAppend(&freed, " (", Thousands(s.restarted),
+                      " events found their window restarted)");
+    }
+  }
+  std::fprintf(stderr, "  windows   %s entries, %.1f MiB, %s live symbol%s%s\n",
                Thousands(entries).c_str(),
-               static_cast<double>(pipeline.WindowMemoryBytes()) / (1 << 20));
+               static_cast<double>(pipeline.WindowMemoryBytes()) / (1 << 20),
+               Thousands(pipeline.live_symbols()).c_str(),
+               pipeline.live_symbols() == 1 ? "" : "s", freed.c_str());
 }
 
 absl::StatusOr<ebb::v1::EbbConfig> BuildConfig(const Args& args) {

@@ -213,7 +213,7 @@ class Pipeline {
   // (a backfill), keeps its window. A sweep checks one live state per
   // accepted event, round robin over live_: a quiet state is freed within
   // live_symbols() events of being found quiet, at O(1) per event.
-  static constexpr uint64_t kQuietRecords = uint64_t{1} << 16;
+  static constexpr uint64_t kQuietRecords = 4096;
   // Symbols with a state (max_symbols counts these).
   size_t live_symbols() const { return symbols_.size(); }
   // Symbols freed and not seen since.
