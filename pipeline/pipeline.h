@@ -210,10 +210,11 @@ class Pipeline {
   // counted in stats().restarted.) A state is also kept while one of the
   // last kQuietRecords records was an event of its symbol, so that a symbol
   // whose events keep coming, however far behind the others in event time
-  // (a backfill), keeps its window. A sweep checks one live state per
-  // accepted event, round robin over live_: a quiet state is freed within
-  // live_symbols() events of being found quiet, at O(1) per event.
+  // (a backfill), keeps its window. A sweep checks one live state every
+  // kSweepEvery accepted events, round robin over live_: a quiet state is
+  // freed within kSweepEvery * live_symbols() events, at O(1) per event.
   static constexpr uint64_t kQuietRecords = 4096;
+  static constexpr uint64_t kSweepEvery = 4;
   // Symbols with a state (max_symbols counts these).
   size_t live_symbols() const { return symbols_.size(); }
   // Symbols freed and not seen since.

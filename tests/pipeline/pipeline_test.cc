@@ -1029,7 +1029,7 @@ TEST(PipelineTest, FreeingQuietSymbolsChangesNoResult) {
 
 // After a quiet period the states and their windows are gone: 1,000 symbols
 // of 100 events, then one symbol alone for longer than window + lateness and
-// 3,000 events (one sweep step each; states are kept for 500 records).
+// 6,000 events (a sweep step every 4; states are kept for 500 records).
 TEST(PipelineTest, QuietSymbolsGiveTheirMemoryBack) {
   for (TimeNs resolution : {TimeNs{0}, kSecond}) {
     const TimeNs length = 60 * kSecond, lateness = 5 * kSecond;
@@ -1049,8 +1049,8 @@ TEST(PipelineTest, QuietSymbolsGiveTheirMemoryBack) {
     const size_t busy = h.pipeline->WindowMemoryBytes();
     EXPECT_EQ(h.pipeline->live_symbols(), 1000u);
     EXPECT_GT(busy, 1000u * 1000);
-    for (int i = 0; i < 3000; ++i) {
-      t += kSecond / 10;  // 300 s: past window + lateness
+    for (int i = 0; i < 6000; ++i) {
+      t += kSecond / 20;  // 300 s: past window + lateness
       h.pipeline->OnPrice("S0", t, 100, {}, "r");
       kept.pipeline->OnPrice("S0", t, 100, {}, "r");
     }
