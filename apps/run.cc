@@ -66,9 +66,13 @@ void PrintSummary(const kafka::StreamStats& s, double seconds) {
                Thousands(s.history).c_str(), Thousands(s.stale).c_str(),
                Thousands(s.held).c_str(), Thousands(s.batches).c_str(),
                Thousands(s.commits).c_str(), s.busy_seconds);
-  std::fprintf(stderr, "  applied   %s price events, %s symbols; %s news\n",
+  const std::string freed =
+      p.freed == 0 ? ""
+                   : absl::StrCat(" (", Thousands(p.freed),
+                                  " freed after their symbol went quiet)");
+  std::fprintf(stderr, "  applied   %s price events, %s symbols%s; %s news\n",
                Thousands(p.applied).c_str(), Thousands(p.symbols).c_str(),
-               Thousands(p.news).c_str());
+               freed.c_str(), Thousands(p.news).c_str());
   const std::string reasons = RejectedByReason(p);
   std::fprintf(stderr, "  rejected  %s%s; %s dead letters published\n",
                Thousands(p.total_rejected()).c_str(), reasons.c_str(),

@@ -877,6 +877,15 @@ TEST(PipelineTest, SymbolsBeyondMaxSymbolsAreDeadLetters) {
   EXPECT_EQ(h.out.dead_letters[1].origin.offset, 5);
   EXPECT_TRUE(h.out.Of("C").empty());
   EXPECT_EQ(h.out.Of("A").size(), 2u);
+  // Once B has been quiet for longer than the window (60 s), the sweep frees
+  // it, and C takes its place.
+  h.pipeline->TEST_set_quiet_records(0);
+  for (int seconds = 70; seconds <= 90; ++seconds) price("A", seconds, 12);
+  EXPECT_EQ(h.pipeline->live_symbols(), 1u);
+  price("C", 91, 32);
+  EXPECT_EQ(h.out.Of("C").size(), 1u);
+  EXPECT_EQ(h.pipeline->stats().rejected[ebb::v1::SYMBOL_LIMIT], 2u);
+  EXPECT_EQ(h.pipeline->live_symbols(), 2u);
 }
 
 // Symbols that go quiet are freed and come back: random feeds of a few
