@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "connectors/config_file.h"
 #include "google/protobuf/stubs/logging.h"
@@ -24,6 +25,16 @@ absl::StatusOr<ebb::v1::EbbConfig> ConfigFromFlags(const Args& args) {
   if (args.Has("resolution"))
     config.mutable_window()->set_resolution(args.Get("resolution"));
   if (args.Has("lateness")) config.set_allowed_lateness(args.Get("lateness"));
+  if (args.Has("max-symbols")) {
+    int64_t max_symbols = 0;
+    if (!absl::SimpleAtoi(args.Get("max-symbols"), &max_symbols) ||
+        max_symbols < 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--max-symbols: \"", args.Get("max-symbols"),
+                       "\" is not a count of symbols (0 means no limit)"));
+    }
+    config.set_max_symbols(max_symbols);
+  }
   return config;
 }
 

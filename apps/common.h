@@ -14,8 +14,8 @@
 
 namespace ebb {
 
-// --config FILE (or the built-in defaults), then --window, --resolution and
-// --lateness over it.
+// --config FILE (or the built-in defaults), then --window, --resolution,
+// --lateness and --max-symbols over it.
 absl::StatusOr<ebb::v1::EbbConfig> ConfigFromFlags(const Args& args);
 
 // Routes libprotobuf's log lines through ebb: those that say a string field

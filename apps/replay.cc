@@ -25,6 +25,7 @@ namespace {
 constexpr char kUsage[] =
     R"(usage: ebb replay [--config FILE] --prices [SYMBOL=]FILE|-... [--news FILE...]
                   [--window 30d] [--resolution exact|1m|1h|...] [--lateness 0s]
+                  [--max-symbols N]
                   [--format csv|jsonl|binpb] [--price-column close]
                   [--alerts-out PATH|-] [--metrics-out PATH] [--dlq-out PATH]
                   [--strict] [--no-progress] [--quiet]
@@ -34,17 +35,19 @@ the drawdown engine, merged in event-time order, and writes alerts as JSON lines
 default). `-` reads standard input (CSV unless --format says otherwise; --prices SYMBOL=- when
 it has no symbol column). Paths ending in .binpb write length-delimited protobuf instead. A
 summary goes to stderr. With --strict the first rejected record is an error (exit status 2).
+With --max-symbols N, events of symbols beyond the first N with state are dead letters
+(symbol_limit); 0 (the default) means no limit.
 )";
 
 const std::vector<FlagSpec> kFlags = {
     {"config", true, false},       {"prices", true, true},
     {"news", true, true},          {"window", true, false},
     {"resolution", true, false},   {"lateness", true, false},
-    {"format", true, false},       {"price-column", true, false},
-    {"alerts-out", true, false},   {"metrics-out", true, false},
-    {"dlq-out", true, false},      {"strict", false, false},
-    {"no-progress", false, false}, {"quiet", false, false},
-    {"help", false, false},
+    {"max-symbols", true, false},  {"format", true, false},
+    {"price-column", true, false}, {"alerts-out", true, false},
+    {"metrics-out", true, false},  {"dlq-out", true, false},
+    {"strict", false, false},      {"no-progress", false, false},
+    {"quiet", false, false},       {"help", false, false},
 };
 
 // "SYMBOL=path" or "path".
@@ -82,9 +85,20 @@ void PrintSummary(const Pipeline& pipeline, size_t inputs, double seconds) {
                Thousands(s.alerts[ebb::v1::ESCALATED]).c_str(),
                Thousands(s.alerts[ebb::v1::RESOLVED]).c_str());
   const size_t entries = pipeline.WindowEntries();
-  std::fprintf(stderr, "  windows   %s entries, %.1f MiB\n",
+  std::string freed;
+  if (s.freed > 0) {
+    freed = absl::StrCat("; ", Thousands(s.freed),
+                         " freed after their symbol went quiet");
+    if (s.restarted > 0) {
+      absl::StrAppend(&freed, " (", Thousands(s.restarted),
+                      " events found their window restarted)");
+    }
+  }
+  std::fprintf(stderr, "  windows   %s entries, %.1f MiB, %s live symbol%s%s\n",
                Thousands(entries).c_str(),
-               static_cast<double>(pipeline.WindowMemoryBytes()) / (1 << 20));
+               static_cast<double>(pipeline.WindowMemoryBytes()) / (1 << 20),
+               Thousands(pipeline.live_symbols()).c_str(),
+               pipeline.live_symbols() == 1 ? "" : "s", freed.c_str());
 }
 
 // An input that gave no record is most likely a mistake (a wrong file, a

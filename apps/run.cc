@@ -26,7 +26,7 @@ constexpr char kUsage[] =
     R"(usage: ebb run [--config FILE] [--brokers B | --embedded-broker] [--group G]
                [--from-beginning] [--no-warm-start] [--exit-when-idle DURATION]
                [--shutdown-timeout DURATION] [--window 30d] [--resolution 1m]
-               [--lateness 0s] [--property KEY=VALUE ...] [--quiet]
+               [--lateness 0s] [--max-symbols N] [--property KEY=VALUE ...] [--quiet]
 
 Consumes price events from ebb.prices (and news from ebb.news), computes rolling drawdowns
 per symbol, and publishes alerts to ebb.alerts and rejected messages to ebb.dlq, until
@@ -39,6 +39,8 @@ Flags override the config file; with neither, built-in defaults (docs/config.md)
   --exit-when-idle D    stop cleanly after D (e.g. 5s) without a message; fail (status 1)
                         if no partition was assigned by then
   --shutdown-timeout D  how long a stop may take to flush and commit (default 10s)
+  --max-symbols N       at most N symbols with state per assigned partition; events of
+                        further new symbols are dead letters (symbol_limit). 0: no limit
 
 Exit status: 0 stopped with everything processed committed; 1 an error (configuration,
 brokers unreachable, a delivery failed); 3 stopped, but outputs were not acknowledged or
@@ -51,7 +53,8 @@ const std::vector<FlagSpec> kFlags = {
     {"from-beginning", false, false}, {"no-warm-start", false, false},
     {"exit-when-idle", true, false},  {"shutdown-timeout", true, false},
     {"window", true, false},          {"resolution", true, false},
-    {"lateness", true, false},        {"property", true, true},
+    {"lateness", true, false},        {"max-symbols", true, false},
+    {"property", true, true},
     {"quiet", false, false},          {"help", false, false},
 };
 
@@ -85,9 +88,14 @@ void PrintSummary(const kafka::StreamStats& s, double seconds) {
       Thousands(s.history).c_str(), Thousands(s.stale).c_str(),
       Thousands(s.held).c_str(), Counted(s.batches, "batch", "batches").c_str(),
       Counted(s.commits, "commit").c_str(), s.busy_seconds);
-  std::fprintf(stderr, "  applied   %s, %s; %s news\n",
+  const std::string freed =
+      p.freed == 0 ? ""
+                   : absl::StrCat(" (", Thousands(p.freed),
+                                  " freed after their symbol went quiet)");
+  std::fprintf(stderr, "  applied   %s, %s%s; %s news\n",
                Counted(p.applied, "price event").c_str(),
-               Counted(p.symbols, "symbol").c_str(), Thousands(p.news).c_str());
+               Counted(p.symbols, "symbol").c_str(), freed.c_str(),
+               Thousands(p.news).c_str());
   const std::string reasons = RejectedByReason(p);
   std::fprintf(stderr, "  rejected  %s%s; %s published%s\n",
                Thousands(p.total_rejected()).c_str(), reasons.c_str(),

@@ -13,6 +13,13 @@
 // never allocate, and no operation stalls. Blocks come from a BlockPool
 // (pipeline/huge_pages.h): 64 MiB regions aligned to 2 MiB, backed by huge
 // pages where the system has them, shared by every ring of the same type.
+//
+// A ring that holds no block starts with a short one: the first slots of a
+// block, kFirstCapacity of them (at least 64 bytes of hot slots), doubled
+// (copying the few elements it holds) each time the tail reaches its end,
+// until it is a whole block. Slots are still found as in a whole block, so
+// only a push at that end and the cold slots' offset (cold()) know about it:
+// a window of a few entries takes a few hundred bytes, not a whole block.
 // REQUIRES: at most kMaxSize elements at once. Not thread-safe (the pool is).
 
 #include <algorithm>
@@ -47,6 +54,13 @@ class ChunkedRing {
   static constexpr uint32_t kBlockShift = kShift;
   static constexpr uint32_t kBlockSize = 1u << kBlockShift;
   static constexpr uint32_t kMaxSize = 1u << 30;
+  // The slots of the first short block: the fewest whose hot slots fill a
+  // cache line.
+  static constexpr uint32_t kFirstCapacity = [] {
+    uint32_t capacity = 1;
+    while (capacity < kBlockSize && capacity * sizeof(T) < 64) capacity *= 2;
+    return capacity;
+  }();
 
   ChunkedRing() = default;
   // Moves leave the source empty (it owns no blocks afterwards).
@@ -57,7 +71,12 @@ class ChunkedRing {
   }
   ~ChunkedRing() {
     for (uint32_t i = 0; i <= table_mask_; ++i) {
-      if (blocks_[i] != nullptr) FreeBlock(blocks_[i]);
+      if (blocks_[i] == nullptr) continue;
+      if (short_end_ != 0) {
+        ShortPool(short_end_).Free(blocks_[i]);
+      } else {
+        FreeBlock(blocks_[i]);
+      }
     }
     if (spare_ != nullptr) FreeBlock(spare_);
     if (blocks_ != inline_) delete[] blocks_;
@@ -76,11 +95,11 @@ class ChunkedRing {
   // The cold slot at `pos`. REQUIRES: Cold is not void; as operator[].
   template <typename C = Cold>
   C& cold(uint32_t pos) {
-    return BlockOf(pos)->cold[pos & kMask];
+    return ColdSlots<C>(BlockOf(pos))[pos & kMask];
   }
   template <typename C = Cold>
   const C& cold(uint32_t pos) const {
-    return BlockOf(pos)->cold[pos & kMask];
+    return ColdSlots<C>(BlockOf(pos))[pos & kMask];
   }
 
   // Starts loading the hot (or cold) slot at `pos` into the cache, if `pos`
@@ -102,7 +121,7 @@ class ChunkedRing {
 
   // The same for the slot the next push_back() returns, if its block is held.
   void PrefetchNextPush() const {
-    if ((tail_ & kMask) != 0) PrefetchSlot(&(*this)[tail_]);
+    if (CanPushWithinBlock()) PrefetchSlot(&(*this)[tail_]);
   }
 
   // Every line of a slot (slots are at most one line long): a slot that is
@@ -122,8 +141,9 @@ class ChunkedRing {
   // Appends a slot (holding whatever it held before) and returns it. REQUIRES:
   // size() < kMaxSize.
   T& push_back() {
-    // A position on a block boundary is the first of a block nobody holds yet.
-    if ((tail_ & kMask) == 0) AcquireBlock(tail_ >> kBlockShift);
+    // A position on a block boundary is the first of a block nobody holds yet;
+    // one at the end of a short block needs a longer one.
+    if (!CanPushWithinBlock()) MakeRoomAtTail();
     T& slot = (*this)[tail_];
     ++tail_;
     return slot;
@@ -135,9 +155,13 @@ class ChunkedRing {
     if ((head_ & kMask) == 0) ReleaseBlock((head_ - 1) >> kBlockShift);
   }
 
+  // Whether the next push_back() writes a slot of a block already held (and
+  // takes no block).
+  bool CanPushWithinBlock() const { return (tail_ & kMask) != short_end_; }
+
   // push_back() and pop_front() for callers that have checked that no block
   // changes hands: the tail is inside a held block, or the oldest element is
-  // not the last of its block. REQUIRES: tail() % kBlockSize != 0;
+  // not the last of its block. REQUIRES: CanPushWithinBlock();
   // (head() + 1) % kBlockSize != 0 and !empty().
   T& push_back_within_block() { return (*this)[tail_++]; }
   void pop_front_within_block() { ++head_; }
@@ -146,12 +170,14 @@ class ChunkedRing {
   // ring of the type): the next `blocks` blocks taken are already backed.
   static void PrefaultBlocks(size_t blocks) { Pool().Prefault(blocks); }
 
-  // Bytes held: live and spare blocks (each with the pool's spacing), and the
-  // table.
+  // Bytes held: live and spare blocks (each with the pool's spacing), or the
+  // short block, and the table.
   size_t MemoryBytes() const {
+    const size_t table = (size_t{table_mask_} + 1) * sizeof(Block*);
+    if (short_end_ != 0) return ShortPool(short_end_).Footprint() + table;
     return (size_t{live_blocks_} + (spare_ != nullptr ? 1 : 0)) *
                Pool().Footprint() +
-           (size_t{table_mask_} + 1) * sizeof(Block*);
+           table;
   }
 
  private:
@@ -166,6 +192,74 @@ class ChunkedRing {
   }
   static Block* NewBlock() { return new (Pool().Allocate()) Block; }
   static void FreeBlock(Block* block) { Pool().Free(block); }
+
+  // The bytes of a short block of `capacity` slots: hot slots, then as many
+  // cold ones.
+  static constexpr size_t kSlotBytes =
+      sizeof(T) +
+      (std::is_void_v<Cold>
+           ? 0
+           : sizeof(std::conditional_t<std::is_void_v<Cold>, char, Cold>));
+  // The pool of short blocks of `capacity` (a power of two below kBlockSize)
+  // slots.
+  static BlockPool& ShortPool(uint32_t capacity) {
+    static BlockPool* const* const pools = [] {
+      static BlockPool* by_shift[kBlockShift];
+      for (uint32_t shift = 0; shift < kBlockShift; ++shift) {
+        by_shift[shift] =
+            &BlockPool::For((size_t{1} << shift) * kSlotBytes, alignof(Block));
+      }
+      return by_shift;
+    }();
+    return *pools[__builtin_ctz(capacity)];
+  }
+
+  // The cold slots of `block`: after its hot ones, of which a short block has
+  // short_end_.
+  template <typename C>
+  C* ColdSlots(Block* block) const {
+    const uint32_t capacity = short_end_ != 0 ? short_end_ : kBlockSize;
+    return reinterpret_cast<C*>(reinterpret_cast<char*>(block) +
+                                size_t{capacity} * sizeof(T));
+  }
+
+  // push_back() at a block boundary or at the end of a short block.
+  void MakeRoomAtTail() {
+    if (short_end_ == 0) {
+      if (live_blocks_ == 0 && spare_ == nullptr &&
+          kFirstCapacity < kBlockSize) {
+        // A ring without blocks starts short: the first slots of the block.
+        blocks_[(tail_ >> kBlockShift) & table_mask_] =
+            static_cast<Block*>(ShortPool(kFirstCapacity).Allocate());
+        live_blocks_ = 1;
+        short_end_ = kFirstCapacity;
+        return;
+      }
+      AcquireBlock(tail_ >> kBlockShift);
+      return;
+    }
+    // The short block is full up to its end: double it. Its elements keep
+    // their slots (a short block holds the first positions of a block).
+    const uint32_t capacity = short_end_ * 2;
+    Block*& slot = blocks_[(tail_ >> kBlockShift) & table_mask_];
+    Block* const old = slot;
+    Block* grown = capacity == kBlockSize
+                       ? NewBlock()
+                       : static_cast<Block*>(ShortPool(capacity).Allocate());
+    const uint32_t from = head_ & kMask, to = tail_ & kMask;
+    std::copy(&old->hot[from], &old->hot[to], &grown->hot[from]);
+    if constexpr (!std::is_void_v<Cold>) {
+      Cold* const old_cold = ColdSlots<Cold>(old);
+      const uint32_t old_end = short_end_;
+      short_end_ = capacity == kBlockSize ? 0 : capacity;
+      std::copy(old_cold + from, old_cold + to, ColdSlots<Cold>(grown) + from);
+      ShortPool(old_end).Free(old);
+    } else {
+      ShortPool(short_end_).Free(old);
+      short_end_ = capacity == kBlockSize ? 0 : capacity;
+    }
+    slot = grown;
+  }
 
   Block* BlockOf(uint32_t pos) const {
     return blocks_[(pos >> kBlockShift) & table_mask_];
@@ -209,6 +303,7 @@ class ChunkedRing {
     std::swap(head_, other.head_);
     std::swap(tail_, other.tail_);
     std::swap(live_blocks_, other.live_blocks_);
+    std::swap(short_end_, other.short_end_);
   }
 
   void GrowTable() {
@@ -241,6 +336,9 @@ class ChunkedRing {
   uint32_t head_ = 0;
   uint32_t tail_ = 0;
   uint32_t live_blocks_ = 0;  // at most kMaxSize / kBlockSize
+  // While the ring's one block is short: its slots (the tail's offset in the
+  // block at which it must grow); 0 otherwise.
+  uint32_t short_end_ = 0;
   Block** blocks_ = inline_;
   Block* inline_[kInlineBlocks] = {};
   Block* spare_ = nullptr;

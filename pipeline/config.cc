@@ -195,6 +195,12 @@ absl::StatusOr<EngineConfig> CompileConfig(const ebb::v1::EbbConfig& config) {
   }
   ASSIGN_OR_RETURN(out.max_future,
                    ParseDuration(config.max_future(), "max_future"));
+  if (config.max_symbols() < 0) {
+    return FieldError(
+        "max_symbols",
+        absl::StrCat(config.max_symbols(), " is negative (0 means no limit)"));
+  }
+  out.max_symbols = static_cast<uint64_t>(config.max_symbols());
 
   for (int i = 0; i < config.rules_size(); ++i) {
     const ebb::v1::RuleConfig& rc = config.rules(i);
@@ -267,11 +273,13 @@ absl::StatusOr<EngineConfig> CompileConfig(const ebb::v1::EbbConfig& config) {
     out.rules.push_back(std::move(rule));
   }
 
-  // The hash covers what changes results: window, lateness and rules (not file
-  // paths).
+  // The hash covers what changes results: window, lateness, the symbol limit
+  // and rules (not file paths). An unset limit prints nothing, so the hashes
+  // of configs without one are unchanged.
   ebb::v1::EbbConfig effective;
   *effective.mutable_window() = config.window();
   effective.set_allowed_lateness(config.allowed_lateness());
+  effective.set_max_symbols(config.max_symbols());
   *effective.mutable_rules() = config.rules();
   std::string serialized;
   google::protobuf::TextFormat::Printer printer;

@@ -36,6 +36,8 @@ struct EngineConfig {
   WindowOptions window;
   TimeNs allowed_lateness = 0;
   TimeNs max_future = kNanosPerDay;
+  // Most symbols with state at once; 0: no limit.
+  uint64_t max_symbols = 0;
   std::vector<RuleSpec> rules;
   std::string config_hash;  // hex digest of the effective configuration
 };

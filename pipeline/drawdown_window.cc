@@ -115,6 +115,7 @@ inline void WindowCore<kExact>::ThenPoint(HotSummary* a, uint32_t pos,
 template <bool kExact>
 void WindowCore<kExact>::ComputeSuffixes(uint32_t first, uint32_t end) {
   if constexpr (kExact) {
+    x_.suffix.Reserve(first, end);
     uint32_t pos = end - 1;
     const double last = ring_[pos].last;
     double max = last, min = last, mdd = 0.0;
@@ -451,7 +452,6 @@ void WindowCore<kExact>::NextFrontChunk() {
       DabaEvict();
       x_.front_end = first + kChunk;
     } else {  // the DABA is empty: the open chunk becomes the front chunk
-      if (!x_.suffix.allocated()) x_.suffix.Allocate();
       ComputeSuffixes(x_.open_start, ring_.tail());
       RestartChunks();  // the front chunk now ends at the tail
     }
@@ -495,16 +495,16 @@ void WindowCore<kExact>::Add(TimeNs time, double price, WindowMetrics* out) {
   const TimeNs horizon = time - options_.length;
   if constexpr (kExact) {
     // The common event, without a call (so nothing to save and restore): the
-    // DABA's answer is cached, the event extends the open chunk inside its
-    // ring block, and it evicts nothing or one entry that is neither the last
-    // of the front chunk nor of its ring block. ExactAdd takes the others:
-    // in a window that slides by one entry per event, the ends of chunks and
-    // ring blocks, 6 events in 128.
+    // DABA's answer is cached, the event extends the open chunk inside a
+    // ring block already held, and it evicts nothing or one entry that is
+    // neither the last of the front chunk nor of its ring block. ExactAdd takes
+    // the others: in a window that slides by one entry per event, the ends of
+    // chunks and ring blocks, 6 events in 128.
     constexpr uint32_t kBlockMask = RingT::kBlockSize - 1;
     const uint32_t head = ring_.head(), tail = ring_.tail();
     if (ABSL_PREDICT_TRUE(query_cached_ && x_.open.s.mdd >= 0 &&
                           tail - x_.open_start != kChunk &&
-                          (tail & kBlockMask) != 0)) {
+                          ring_.CanPushWithinBlock())) {
       uint32_t front = head;
       if (front_start_ <= horizon) {
         ++front;

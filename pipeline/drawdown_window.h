@@ -101,42 +101,64 @@ struct HotSummary {
 };
 // Exact mode's suffix summaries: the summary of [pos, end of the front chunk)
 // for the positions of the front chunk, at pos % kSlots (a chunk spans at
-// most kSlots consecutive positions). One pool block per window, taken by the
-// first event.
+// most kSlots consecutive positions). A pool block per window, taken by the
+// first event: while the front chunk lies in the ring's first kSlots
+// positions, only as many slots as reach its end (a power of two), so that a
+// window of a few events holds a few summaries; kSlots afterwards.
 class SuffixBuffer {
  public:
   static constexpr uint32_t kSlots = 64;
   SuffixBuffer() = default;
   SuffixBuffer(SuffixBuffer&& other) noexcept
-      : slots_(std::exchange(other.slots_, nullptr)) {}
+      : slots_(std::exchange(other.slots_, nullptr)),
+        capacity_(std::exchange(other.capacity_, 0)) {}
   SuffixBuffer& operator=(SuffixBuffer&& other) noexcept {
-    std::swap(slots_, other.slots_);  // ours is freed with `other`
+    std::swap(slots_, other.slots_);  // ours are freed with `other`
+    std::swap(capacity_, other.capacity_);
     return *this;
   }
   ~SuffixBuffer() {
-    if (slots_ != nullptr) Pool().Free(slots_);
+    if (slots_ != nullptr) Pool(capacity_).Free(slots_);
   }
   bool allocated() const { return slots_ != nullptr; }
-  // REQUIRES: !allocated().
-  void Allocate() {
-    slots_ = static_cast<HotSummary*>(Pool().Allocate());
-    std::uninitialized_default_construct_n(slots_, kSlots);
+  // Makes room for the suffixes of the front chunk [first, end). The
+  // suffixes held before are not kept (their chunk has left the window).
+  void Reserve(uint32_t first, uint32_t end) {
+    uint32_t need = kSlots;
+    if (first < end && end <= kSlots) {
+      need = 1;
+      while (need < end) need *= 2;
+    }
+    if (need <= capacity_) return;
+    if (slots_ != nullptr) Pool(capacity_).Free(slots_);
+    slots_ = static_cast<HotSummary*>(Pool(need).Allocate());
+    capacity_ = need;
+    std::uninitialized_default_construct_n(slots_, capacity_);
   }
   HotSummary& operator[](uint32_t pos) { return slots_[pos & (kSlots - 1)]; }
   const HotSummary& operator[](uint32_t pos) const {
     return slots_[pos & (kSlots - 1)];
   }
   size_t MemoryBytes() const {
-    return slots_ != nullptr ? Pool().Footprint() : 0;
+    return slots_ != nullptr ? Pool(capacity_).Footprint() : 0;
   }
 
  private:
-  static BlockPool& Pool() {
-    static BlockPool& pool =
-        BlockPool::For(kSlots * sizeof(HotSummary), alignof(HotSummary));
-    return pool;
+  // The pool of buffers of `capacity` (a power of two up to kSlots) slots.
+  static BlockPool& Pool(uint32_t capacity) {
+    static BlockPool* const* const pools = [] {
+      static BlockPool* by_shift[7];
+      for (uint32_t shift = 0; shift < 7; ++shift) {
+        by_shift[shift] = &BlockPool::For(
+            (size_t{1} << shift) * sizeof(HotSummary), alignof(HotSummary));
+      }
+      return by_shift;
+    }();
+    return *pools[__builtin_ctz(capacity)];
   }
+  static_assert(kSlots == 1u << 6);
   HotSummary* slots_ = nullptr;
+  uint32_t capacity_ = 0;
 };
 // Bucketed mode: one cache line per hot slot, plus a 64-byte BucketPoints.
 struct alignas(64) BucketSlot {
@@ -154,6 +176,17 @@ class WindowCore {
   WindowCore& operator=(WindowCore&&) noexcept = default;
 
   void Add(TimeNs time, double price, WindowMetrics* out);
+  double NewestPrice() const {
+    if constexpr (kExact) {
+      return ring_.empty() ? asof_price_ : ring_[newest()].last;
+    } else {
+      return has_open_ ? open_.last : asof_price_;
+    }
+  }
+  void StartAfter(double asof_price) {
+    asof_price_ = asof_price;
+    evicted_any_ = true;
+  }
   void PrefetchNextAdd() const;
   void PrefetchTable() const;
   uint32_t entries() const { return ring_.size(); }
@@ -364,6 +397,20 @@ class DrawdownWindow {
     } else {
       std::get<1>(core_).Add(time, price, out);
     }
+  }
+
+  // The price of the newest event added, or if none was, the one given to
+  // StartAfter(). REQUIRES: an event was added or StartAfter() called.
+  double NewestPrice() const {
+    return std::visit([](const auto& core) { return core.NewestPrice(); },
+                      core_);
+  }
+  // Makes a new window continue one whose entries have all left: the next
+  // Add() reports `change` against `asof_price` (the newest price of that
+  // window) and a full window, as the old window would have after evicting
+  // everything. REQUIRES: no event added yet.
+  void StartAfter(double asof_price) {
+    std::visit([&](auto& core) { core.StartAfter(asof_price); }, core_);
   }
 
   // A hint: starts loading the ring slots the next Add() will most likely

@@ -61,6 +61,12 @@ size_t RoundUp(size_t n, size_t to) { return (n + to - 1) / to * to; }
 // The address space a pool maps at a time (memory only as it is touched).
 constexpr size_t kRegionBytes = size_t{64} << 20;
 
+// Blocks of this size or more get a cache line's gap after them (cache
+// colouring, see Allocate). Smaller blocks laid end to end already spread the
+// same slot of consecutive blocks over many sets, and a line's gap would be a
+// large part of them (short ring blocks, symbol states).
+constexpr size_t kColouredBytes = 1024;
+
 std::atomic<uint64_t> g_block_allocations{0};
 // Footprints of the blocks taken and not yet freed, over every pool.
 std::atomic<int64_t> g_live_bytes{0};
@@ -71,7 +77,7 @@ struct BlockPool::State {
   size_t bytes;
   size_t align;
   // The distance between consecutive blocks of a region: one cache line more
-  // than a block (see Allocate).
+  // than a block of kColouredBytes or more (see Allocate), a block otherwise.
   size_t stride;
   std::mutex mu;
   // Freed blocks, each holding the next one's address in its first bytes.
@@ -85,7 +91,7 @@ struct BlockPool::State {
 BlockPool::BlockPool(size_t bytes, size_t align) : state_(new State) {
   state_->bytes = bytes;
   state_->align = align;
-  state_->stride = bytes + RoundUp(64, align);
+  state_->stride = bytes >= kColouredBytes ? bytes + RoundUp(64, align) : bytes;
 }
 
 BlockPool& BlockPool::For(size_t bytes, size_t align) {

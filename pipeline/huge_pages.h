@@ -53,7 +53,7 @@ class BlockPool {
   void Prefault(size_t blocks);
 
   // The memory one block takes: its size, plus the cache line between blocks
-  // (see Allocate in huge_pages.cc).
+  // of 1 KiB or more (see Allocate in huge_pages.cc).
   size_t Footprint() const;
   // Bytes taken from the system for this pool's blocks so far.
   size_t ReservedBytes() const;

@@ -1,5 +1,6 @@
 #include "pipeline/pipeline.h"
 
+#include <algorithm>
 #include <numeric>
 
 #include "absl/strings/escaping.h"
@@ -22,6 +23,23 @@ void PipelineStats::Add(const PipelineStats& other) {
   for (size_t i = 0; i < rejected.size(); ++i) rejected[i] += other.rejected[i];
   for (size_t i = 0; i < alerts.size(); ++i) alerts[i] += other.alerts[i];
   symbols += other.symbols;
+  freed += other.freed;
+  restarted += other.restarted;
+}
+
+namespace {
+
+BlockPool& StatePool() {
+  static BlockPool& pool =
+      BlockPool::For(sizeof(SymbolState), alignof(SymbolState));
+  return pool;
+}
+
+}  // namespace
+
+void Pipeline::StateDeleter::operator()(SymbolState* state) const {
+  state->~SymbolState();
+  StatePool().Free(state);
 }
 
 absl::StatusOr<std::unique_ptr<Pipeline>> Pipeline::Create(EngineConfig config,
@@ -42,7 +60,8 @@ Pipeline::Pipeline(EngineConfig config, const Clock* clock, Output* output)
     : config_(std::move(config)),
       validator_(clock, config_.max_future),
       news_validator_(clock, config_.max_future),
-      output_(output) {
+      output_(output),
+      quiet_after_(config_.window.length + config_.allowed_lateness) {
   sources_.push_back("");  // index 0: unnamed
 }
 
@@ -51,35 +70,107 @@ uint32_t Pipeline::RegisterSource(std::string name) {
   return static_cast<uint32_t>(sources_.size() - 1);
 }
 
-SymbolState& Pipeline::StateFor(absl::string_view symbol) {
+SymbolState* Pipeline::StateFor(absl::string_view symbol, TimeNs time) {
   if (next_lookup_ != nullptr) {
     const Lookup lookup = *next_lookup_;
     next_lookup_ = nullptr;
     if (Matches(lookup, symbol)) {
       last_symbol_ = &lookup.entry->first;
-      last_state_ = &lookup.entry->second;
-      return *last_state_;
+      last_state_ = lookup.entry->second.get();
+      return last_state_;
     }
   }
   if (last_state_ != nullptr && SameBytes(symbol, *last_symbol_))
-    return *last_state_;
+    return last_state_;
   auto it = symbols_.find(symbol);
   if (it == symbols_.end()) {
-    SymbolState::RuleIndices rules;
-    for (size_t i = 0; i < config_.rules.size(); ++i) {
-      if (config_.rules[i].Matches(symbol)) {
-        rules.push_back(static_cast<uint16_t>(i));
-      }
+    if (config_.max_symbols != 0 && symbols_.size() >= config_.max_symbols) {
+      return nullptr;
     }
-    ++stats_.symbols;
-    // Inserting may move every state; the cached pointer is refreshed below,
-    // and PrefetchWindow's pending states are dropped.
+    // Inserting may move every entry; the cached key is refreshed below, and
+    // the hints' lookups are dropped.
     ++generation_;
-    it = symbols_.try_emplace(symbol, config_.window, std::move(rules)).first;
+    it = symbols_.try_emplace(symbol, NewState(symbol, time)).first;
+    it->second->set_live_index(static_cast<uint32_t>(live_.size()));
+    live_.push_back(it->second.get());
   }
   last_symbol_ = &it->first;
-  last_state_ = &it->second;
-  return it->second;
+  last_state_ = it->second.get();
+  return last_state_;
+}
+
+Pipeline::StatePtr Pipeline::NewState(absl::string_view symbol, TimeNs time) {
+  SymbolState::RuleIndices rules;
+  for (size_t i = 0; i < config_.rules.size(); ++i) {
+    if (config_.rules[i].Matches(symbol)) {
+      rules.push_back(static_cast<uint16_t>(i));
+    }
+  }
+  StatePtr state(new (StatePool().Allocate())
+                     SymbolState(symbol, config_.window, std::move(rules)));
+  auto quiet = quiet_.find(symbol);
+  if (quiet == quiet_.end()) {
+    ++stats_.symbols;
+    return state;
+  }
+  // The symbol went quiet and its state was freed: carry on from the record.
+  const QuietSymbol& q = quiet->second;
+  // An event (not late) that the old window's newest entry would still have
+  // been in the window of: see "Memory" in pipeline.h.
+  const TimeNs newest_start =
+      config_.window.resolution == 0
+          ? q.last_applied
+          : FloorTo(q.last_applied, config_.window.resolution);
+  if (time >= q.last_applied && newest_start > time - config_.window.length) {
+    ++stats_.restarted;
+  }
+  state->Observe(q.last_applied, stats_.received);
+  state->MarkApplied(q.last_applied);
+  state->window().StartAfter(q.last_price);
+  if (!q.episodes.empty()) {
+    std::copy(q.episodes.begin(), q.episodes.end(), state->episodes().begin());
+  }
+  quiet_.erase(quiet);
+  return state;
+}
+
+void Pipeline::SweepQuietSymbols() {
+  if (live_.empty()) return;
+  if (sweep_next_ >= live_.size()) sweep_next_ = 0;
+  // The next state's first line is loaded while this event is handled, so
+  // that the next step does not wait for it.
+  if (sweep_next_ + 1 < live_.size()) PrefetchLine(live_[sweep_next_ + 1]);
+  SymbolState& state = *live_[sweep_next_];
+  if (!state.QuietFor(newest_time_, quiet_after_, stats_.received,
+                      quiet_records_)) {
+    ++sweep_next_;
+    return;
+  }
+  // Events still waiting for the symbol's watermark go first: every later
+  // event is at most allowed_lateness behind newest_time_, so none can come
+  // before them.
+  Release(state, state.symbol(), state.newest_seen());
+  FreeState(static_cast<uint32_t>(sweep_next_));  // the last state moves here
+}
+
+void Pipeline::FreeState(uint32_t live_index) {
+  SymbolState* const state = live_[live_index];
+  QuietSymbol record{state->last_applied(), state->window().NewestPrice(), {}};
+  const SymbolState::Episodes& episodes = state->episodes();
+  if (std::any_of(episodes.begin(), episodes.end(),
+                  [](const AlertEpisode& e) { return e.active; })) {
+    record.episodes.assign(episodes.begin(), episodes.end());
+  }
+  quiet_.insert_or_assign(state->symbol(), std::move(record));
+  live_[live_index] = live_.back();
+  live_[live_index]->set_live_index(live_index);
+  live_.pop_back();
+  // The hints' lookups and the last state may name this one.
+  ++generation_;
+  last_state_ = nullptr;
+  last_symbol_ = nullptr;
+  symbols_.erase(symbols_.find(state->symbol()));
+  ++stats_.freed;
 }
 
 void Pipeline::PrefetchState(absl::string_view symbol) {
@@ -94,7 +185,7 @@ void Pipeline::PrefetchWindow(absl::string_view symbol) {
 Pipeline::Lookup Pipeline::PrefetchStateLookup(absl::string_view symbol) {
   auto it = symbols_.find(symbol);
   if (it == symbols_.end()) return {nullptr, generation_};
-  it->second.Prefetch();
+  it->second->Prefetch();
   return {&*it, generation_};
 }
 
@@ -103,7 +194,8 @@ void Pipeline::PrefetchWindowLookup(absl::string_view symbol, Lookup* lookup) {
     auto it = symbols_.find(symbol);
     *lookup = {it == symbols_.end() ? nullptr : &*it, generation_};
   }
-  PrefetchWindowOf(lookup->entry == nullptr ? nullptr : &lookup->entry->second);
+  PrefetchWindowOf(lookup->entry == nullptr ? nullptr
+                                            : lookup->entry->second.get());
 }
 
 void Pipeline::PrefetchWindowOf(const SymbolState* state) {
@@ -200,7 +292,7 @@ void Pipeline::OnUndecodable(ebb::v1::RejectReason reason,
 
 uint64_t Pipeline::pending() const {
   uint64_t total = 0;
-  for (const auto& [symbol, state] : symbols_) total += state.pending();
+  for (const auto& [symbol, state] : symbols_) total += state->pending();
   return total;
 }
 
@@ -214,7 +306,15 @@ void Pipeline::OnPrice(absl::string_view symbol, TimeNs time, double price,
     Reject(reason, detail_, original, symbol, origin);
     return;
   }
-  SymbolState& state = StateFor(symbol);
+  SymbolState* const found = StateFor(symbol, time);
+  if (found == nullptr) {
+    detail_ = absl::StrCat("the engine holds state for max_symbols (",
+                           config_.max_symbols,
+                           ") symbols; this symbol would be one more");
+    Reject(ebb::v1::SYMBOL_LIMIT, detail_, original, symbol, origin);
+    return;
+  }
+  SymbolState& state = *found;
   // Late: it would have to be applied before an event that already was.
   if (state.has_applied() && time < state.last_applied()) {
     detail_ =
@@ -231,14 +331,18 @@ void Pipeline::OnPrice(absl::string_view symbol, TimeNs time, double price,
            symbol, origin);
     return;
   }
-  state.Observe(time);
+  state.Observe(time, stats_.received);
+  if (time > newest_time_) newest_time_ = time;
   if (config_.allowed_lateness == 0) {
     Apply(state, symbol, time, price, origin, event_id);
-    return;
+  } else {
+    state.Buffer(
+        PendingPrice{time, arrivals_++, price, origin, std::string(event_id)});
+    Release(state, symbol, state.newest_seen() - config_.allowed_lateness);
   }
-  state.Buffer(
-      PendingPrice{time, arrivals_++, price, origin, std::string(event_id)});
-  Release(state, symbol, state.newest_seen() - config_.allowed_lateness);
+  // One sweep step every kSweepEvery records: the step's line is a likely
+  // cache miss beside the event's own.
+  if (free_quiet_ && stats_.received % kSweepEvery == 0) SweepQuietSymbols();
 }
 
 void Pipeline::Release(SymbolState& state, absl::string_view symbol,
@@ -251,9 +355,9 @@ void Pipeline::Release(SymbolState& state, absl::string_view symbol,
 
 void Pipeline::Flush() {
   for (auto& [symbol, state] : symbols_) {
-    while (state.HasPending()) {
-      PendingPrice p = state.PopOldest();
-      Apply(state, symbol, p.time, p.price, p.origin, p.event_id);
+    while (state->HasPending()) {
+      PendingPrice p = state->PopOldest();
+      Apply(*state, symbol, p.time, p.price, p.origin, p.event_id);
     }
   }
 }
@@ -293,7 +397,7 @@ void Pipeline::Apply(SymbolState& state, absl::string_view symbol, TimeNs time,
 size_t Pipeline::WindowMemoryBytes() const {
   size_t total = 0;
   for (const auto& [symbol, state] : symbols_) {
-    total += state.window().MemoryBytes();
+    total += state->window().MemoryBytes();
   }
   return total;
 }
@@ -301,7 +405,7 @@ size_t Pipeline::WindowMemoryBytes() const {
 size_t Pipeline::WindowEntries() const {
   size_t total = 0;
   for (const auto& [symbol, state] : symbols_) {
-    total += state.window().entries();
+    total += state->window().entries();
   }
   return total;
 }

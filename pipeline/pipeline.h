@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -72,7 +73,12 @@ struct PipelineStats {
   uint64_t news = 0;     // news records accepted
   std::array<uint64_t, ebb::v1::RejectReason_ARRAYSIZE> rejected{};
   std::array<uint64_t, ebb::v1::Transition_ARRAYSIZE> alerts{};
-  uint64_t symbols = 0;
+  uint64_t symbols = 0;  // distinct symbols given a state
+  // States freed after their symbol went quiet, and events of such a symbol
+  // that found their window restarted although its last event was less than
+  // a window before them (see Pipeline, "Memory").
+  uint64_t freed = 0;
+  uint64_t restarted = 0;
 
   uint64_t total_rejected() const;
   uint64_t total_alerts() const;
@@ -195,17 +201,60 @@ class Pipeline {
   size_t WindowMemoryBytes() const;
   size_t WindowEntries() const;
 
+  // Memory. A symbol's state (reorder buffer, window, episodes) is freed once
+  // the symbol has gone quiet: its newest event is more than window.length +
+  // allowed_lateness older than the newest event time the engine has
+  // accepted (event time, never the wall clock). Events of it still in the
+  // reorder buffer are applied first. For any later event that is at most
+  // allowed_lateness behind that newest time, the old window would have been
+  // empty, so what the symbol's next event needs fits a small record
+  // (QuietSymbol): the time and price of its last event (for the lateness
+  // check, `change` and `full_window`) and its alert episodes if one is open.
+  // That event gets a new state that carries on from the record, with the
+  // metrics and alerts of an uninterrupted run. (An event further behind the
+  // newest time than allowed_lateness, of a symbol freed less than a window
+  // after its last event in the symbol's own time, would find its window
+  // restarted, and with allowed_lateness > 0 it could find buffered events
+  // applied already: the ways freeing can change a result. The first is
+  // counted in stats().restarted.) A state is also kept while one of the
+  // last kQuietRecords records was an event of its symbol, so that a symbol
+  // whose events keep coming, however far behind the others in event time
+  // (a backfill), keeps its window. A sweep checks one live state every
+  // kSweepEvery accepted events, round robin over live_: a quiet state is
+  // freed within kSweepEvery * live_symbols() events, at O(1) per event.
+  static constexpr uint64_t kQuietRecords = 4096;
+  static constexpr uint64_t kSweepEvery = 4;
+  // Symbols with a state (max_symbols counts these).
+  size_t live_symbols() const { return symbols_.size(); }
+  // Symbols freed and not seen since.
+  size_t quiet_symbols() const { return quiet_.size(); }
+  // Test hooks: false keeps every state (the sweep never frees one), for
+  // tests that compare a run with and without freeing; the records a quiet
+  // symbol's state is kept for (kQuietRecords).
+  void TEST_set_free_quiet_symbols(bool free) { free_quiet_ = free; }
+  void TEST_set_quiet_records(uint64_t records) { quiet_records_ = records; }
+
  private:
   Pipeline(EngineConfig config, const Clock* clock, Output* output);
 
   void Reject(ebb::v1::RejectReason reason, absl::string_view detail,
               absl::string_view original, absl::string_view symbol,
               const Origin& origin);
-  SymbolState& StateFor(absl::string_view symbol);
+  // The symbol's state, created on its first event; null when it has none
+  // and config_.max_symbols symbols already have one.
+  SymbolState* StateFor(absl::string_view symbol, TimeNs time);
+  // States live in pool blocks (on huge pages, like the windows' blocks) and
+  // the map holds pointers: a state never moves, the map's slots are small,
+  // and a freed state's memory goes to the next new symbol.
+  struct StateDeleter {
+    void operator()(SymbolState* state) const;
+  };
+  using StatePtr = std::unique_ptr<SymbolState, StateDeleter>;
   // A symbol's entry in symbols_ as found by a hint: usable while
-  // generation_ is unchanged (an insert may move every entry), and only for
-  // that symbol (Matches checks both).
-  using Entry = std::pair<const std::string, SymbolState>;
+  // generation_ is unchanged (an insert may move every entry, and a freed
+  // state takes its entry with it), and only for that symbol (Matches checks
+  // both).
+  using Entry = std::pair<const std::string, StatePtr>;
   struct Lookup {
     Entry* entry = nullptr;
     uint64_t generation = 0;
@@ -220,6 +269,12 @@ class Pipeline {
   void Apply(SymbolState& state, absl::string_view symbol, TimeNs time,
              double price, const Origin& origin, absl::string_view event_id);
   void Release(SymbolState& state, absl::string_view symbol, TimeNs watermark);
+  // A new state for `symbol`, carrying on from its QuietSymbol record if it
+  // has one.
+  StatePtr NewState(absl::string_view symbol, TimeNs time);
+  // One step of the sweep (see "Memory" above).
+  void SweepQuietSymbols();
+  void FreeState(uint32_t live_index);
 
   EngineConfig config_;
   PriceValidator validator_;
@@ -231,10 +286,26 @@ class Pipeline {
   // spelled out to reach the allocator argument; the equality compares short
   // keys without a memcmp call (pipeline/short_bytes.h). Both take
   // string_view, so lookups build no std::string.
-  absl::flat_hash_map<std::string, SymbolState,
+  absl::flat_hash_map<std::string, StatePtr,
                       absl::container_internal::hash_default_hash<std::string>,
                       SameBytesEq, HugePageAllocator<Entry>>
       symbols_;
+  // The states in symbols_, in the sweep's order (each knows its index).
+  std::vector<SymbolState*> live_;
+  size_t sweep_next_ = 0;
+  // What a freed state's next event needs (see "Memory" above).
+  struct QuietSymbol {
+    TimeNs last_applied;
+    double last_price;
+    std::vector<AlertEpisode> episodes;  // empty when none was open
+  };
+  absl::flat_hash_map<std::string, QuietSymbol> quiet_;
+  bool free_quiet_ = true;
+  // The newest event time accepted (applied or buffered), and how long a
+  // symbol must have been quiet before it to be freed.
+  TimeNs newest_time_ = std::numeric_limits<TimeNs>::min();
+  TimeNs quiet_after_;
+  uint64_t quiet_records_ = kQuietRecords;
   // The state of the previous event's symbol: runs of one symbol skip the hash
   // lookup.
   const std::string* last_symbol_ = nullptr;  // the map's key

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/container/inlined_vector.h"
+#include "absl/strings/string_view.h"
 #include "pipeline/alert_rules.h"
 #include "pipeline/drawdown_window.h"
 #include "pipeline/prefetch.h"
@@ -40,8 +41,14 @@ class SymbolState {
   using RuleIndices = absl::InlinedVector<uint16_t, 4>;
   using Episodes = absl::InlinedVector<AlertEpisode, 4>;
 
-  SymbolState(const WindowOptions& window, RuleIndices rules)
-      : rules_(std::move(rules)), episodes_(rules_.size()), window_(window) {}
+  SymbolState(absl::string_view symbol, const WindowOptions& window,
+              RuleIndices rules)
+      : rules_(std::move(rules)),
+        episodes_(rules_.size()),
+        window_(window),
+        symbol_(symbol) {}
+
+  const std::string& symbol() const { return symbol_; }
 
   // A hint: starts loading this state's cache lines (up to its window's ring).
   void Prefetch() const {
@@ -69,9 +76,12 @@ class SymbolState {
 
   // The reorder buffer: a min-heap on (time, arrival).
   TimeNs newest_seen() const { return newest_seen_; }
-  void Observe(TimeNs time) {
+  // An event at `time`, the engine's `record`-th (Pipeline's count of
+  // records received).
+  void Observe(TimeNs time, uint64_t record) {
     newest_seen_ = seen_any_ ? std::max(newest_seen_, time) : time;
     seen_any_ = true;
+    seen_at_ = record;
   }
   void Buffer(PendingPrice p) {
     pending_.push_back(std::move(p));
@@ -89,6 +99,18 @@ class SymbolState {
   }
   size_t pending() const { return pending_.size(); }
 
+  // Pipeline's sweep: whether every event seen is more than `quiet` older
+  // than `newest` (the engine's newest event time) and the last one came more
+  // than `records` records before `record` (the engine's count).
+  bool QuietFor(TimeNs newest, TimeNs quiet, uint64_t record,
+                uint64_t records) const {
+    return seen_any_ && newest - newest_seen_ > quiet &&
+           record - seen_at_ > records;
+  }
+  // Where the state is in the Pipeline's list of live states.
+  uint32_t live_index() const { return live_index_; }
+  void set_live_index(uint32_t i) { live_index_ = i; }
+
  private:
   static bool Later(const PendingPrice& a, const PendingPrice& b) {
     return a.time != b.time ? a.time > b.time : a.arrival > b.arrival;
@@ -100,10 +122,14 @@ class SymbolState {
   bool seen_any_ = false;
   TimeNs last_applied_ = 0;
   TimeNs newest_seen_ = 0;
+  uint64_t seen_at_ = 0;
   RuleIndices rules_;
   Episodes episodes_;
   DrawdownWindow window_;
   std::vector<PendingPrice> pending_;
+  // Read by the sweep and when the state is freed, not per event.
+  uint32_t live_index_ = 0;
+  std::string symbol_;
 };
 
 }  // namespace ebb

@@ -663,4 +663,40 @@ TEST(GenerateTest, StdoutWriteErrorsFailGenerate) {
   EXPECT_THAT(r.err, HasSubstr("write failed: stdout: Bad file descriptor"));
 }
 
+// --max-symbols caps the symbols with state: events of further symbols are
+// dead letters with reason symbol_limit, counted in the summary.
+TEST(ReplayTest, MaxSymbolsDeadLettersFurtherSymbols) {
+  const std::string csv = Tmp("many_symbols.csv");
+  WriteFile(csv,
+            "timestamp,symbol,price\n"
+            "2025-01-01T00:00:00Z,AAA,100\n"  // 2
+            "2025-01-01T00:01:00Z,BBB,50\n"   // 3
+            "2025-01-01T00:02:00Z,CCC,20\n"   // 4: a third symbol
+            "2025-01-01T00:03:00Z,AAA,101\n"  // 5
+            "2025-01-01T00:04:00Z,DDD,7\n");  // 6: a fourth
+  const std::string dlq = Tmp("many_symbols_dlq.jsonl");
+  auto r = RunEbb("replay --max-symbols 2 --prices " + csv + " --dlq-out " +
+                  dlq + " --alerts-out /dev/null --no-progress");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("applied   3 price events, 2 symbols"));
+  EXPECT_THAT(r.err, HasSubstr("rejected  2 (symbol_limit 2)"));
+  auto letters = ReadJsonLines<ebb::v1::DeadLetter>(dlq);
+  ASSERT_EQ(letters.size(), 2u);
+  EXPECT_EQ(letters[0].reason(), ebb::v1::SYMBOL_LIMIT);
+  EXPECT_EQ(letters[0].offset(), 4);
+  EXPECT_EQ(letters[0].original(), "2025-01-01T00:02:00Z,CCC,20");
+  EXPECT_THAT(letters[0].detail(), HasSubstr("max_symbols (2)"));
+  EXPECT_EQ(letters[1].offset(), 6);
+  // 0 is no limit; anything but a count is an error naming the flag.
+  r = RunEbb("replay --max-symbols 0 --prices " + csv +
+             " --alerts-out /dev/null --no-progress");
+  EXPECT_THAT(r.err, HasSubstr("applied   5 price events, 4 symbols"));
+  r = RunEbb("replay --max-symbols -3 --prices " + csv);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("--max-symbols: \"-3\" is not a count"));
+  r = RunEbb("replay --max-symbols lots --prices " + csv);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("--max-symbols: \"lots\""));
+}
+
 }  // namespace

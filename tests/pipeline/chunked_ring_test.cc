@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "gtest/gtest.h"
+#include "pipeline/huge_pages.h"
 
 namespace ebb {
 namespace {
@@ -106,6 +107,39 @@ TEST(ChunkedRingTest, MemoryCountsBlocksAndTheTable) {
             20 * Ring::kBlockSize * (sizeof(uint64_t) + sizeof(Cold)) +
                 32 * sizeof(void*));
   EXPECT_GT(ring.MemoryBytes(), empty);
+  ExpectSame(ring, model);
+}
+
+// A ring starts with a short block (kFirstCapacity slots, here 8: 64 bytes of
+// hot slots and 64 of cold), doubled as the tail reaches its end, until it is
+// a whole block; the elements keep their values, hot and cold, throughout.
+TEST(ChunkedRingTest, ShortFirstBlockGrowsToAWholeBlock) {
+  static_assert(Ring::kFirstCapacity == 8);
+  constexpr size_t kTable = 8 * sizeof(void*);  // the inline table
+  constexpr size_t kSlot = sizeof(uint64_t) + sizeof(Cold);
+  Ring ring;
+  std::deque<uint64_t> model;
+  EXPECT_EQ(ring.MemoryBytes(), kTable);
+  Push(ring, model, 1);
+  EXPECT_EQ(ring.MemoryBytes(), 8 * kSlot + kTable);
+  // Popping leaves the short block in place; pushing fills it to its end.
+  ring.pop_front();
+  model.pop_front();
+  for (uint64_t k = 2; k <= 8; ++k) Push(ring, model, k);
+  EXPECT_EQ(ring.MemoryBytes(), 8 * kSlot + kTable);
+  EXPECT_FALSE(ring.CanPushWithinBlock());
+  Push(ring, model, 9);  // 16 slots
+  EXPECT_EQ(ring.MemoryBytes(), 16 * kSlot + kTable);
+  ExpectSame(ring, model);
+  for (uint64_t k = 10; k <= 64; ++k) Push(ring, model, k);
+  // 1,024 bytes: from here blocks have a cache line's gap after them (none
+  // under ASan, where each block is its own allocation).
+  const size_t gap = BlockPool::For(64 * kSlot, 8).Footprint() - 64 * kSlot;
+  EXPECT_EQ(ring.MemoryBytes(), 64 * kSlot + gap + kTable);
+  Push(ring, model, 65);  // a whole block
+  EXPECT_EQ(ring.MemoryBytes(), Ring::kBlockSize * kSlot + gap + kTable);
+  ExpectSame(ring, model);
+  for (uint64_t k = 66; k <= 300; ++k) Push(ring, model, k);
   ExpectSame(ring, model);
 }
 

@@ -278,6 +278,7 @@ TEST(ConfigTest, InvalidValuesNameTheirField) {
        "allowed_lateness"},
       {"allowed_lateness: \"soon\"", "allowed_lateness"},
       {"max_future: \"-1s\"", "max_future"},
+      {"max_symbols: -1", "max_symbols"},
       // rules
       {"rules { name: \"\" levels { threshold: 0.1 } }", "rules[0].name"},
       {"rules { name: \"a b\" levels { threshold: 0.1 } }", "rules[0].name"},
@@ -366,6 +367,21 @@ TEST(ConfigTest, ConfigHash) {
   EXPECT_EQ(std::unique(hashes.begin(), hashes.end()), hashes.end());
   // The default configuration's hash differs from this one's.
   EXPECT_NE(CompileConfig(DefaultConfig())->config_hash, a.config_hash);
+}
+
+TEST(ConfigTest, MaxSymbols) {
+  EXPECT_EQ(CompileText("").max_symbols, 0u);
+  const EngineConfig c = CompileText("max_symbols: 200000");
+  EXPECT_EQ(c.max_symbols, 200000u);
+  // A limit changes what is applied, so it changes the hash; none (0) leaves
+  // the default's hash as it was.
+  EXPECT_NE(c.config_hash, CompileText("").config_hash);
+  EXPECT_EQ(CompileText("max_symbols: 0").config_hash,
+            CompileText("").config_hash);
+  const absl::Status negative = CompileError("max_symbols: -5");
+  EXPECT_EQ(negative.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(negative.message(),
+            "max_symbols: -5 is negative (0 means no limit)");
 }
 
 TEST(ConfigTest, StableHash64IsFnv1a) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "pipeline/huge_pages.h"
 #include "tests/pipeline/brute_force.h"
 
 namespace ebb {
@@ -250,6 +251,40 @@ TEST(DrawdownWindowTest, SingleEvent) {
     EXPECT_EQ(m.entries, 1u);
     EXPECT_TRUE(window.CheckInvariants());
   }
+}
+
+// A window takes storage as it fills: one event holds a short ring block
+// (exact: 4 entries of 16 bytes; bucketed: one 64-byte slot and its 64-byte
+// cold slot), the rings' inline block tables (64 bytes each) and, in exact
+// mode, one 40-byte suffix summary; 30 events, 32 entries and 32 summaries.
+TEST(DrawdownWindowTest, StorageGrowsAsTheWindowFills) {
+  constexpr size_t kTable = 64;
+  DrawdownWindow exact(WindowOptions{30 * kNanosPerDay, 0});
+  DrawdownWindow bucketed(WindowOptions{30 * kNanosPerDay, kNanosPerMinute});
+  WindowMetrics m;
+  exact.Add(kNanosPerDay, 10, &m);
+  bucketed.Add(kNanosPerDay, 10, &m);
+  EXPECT_EQ(exact.MemoryBytes(), 4 * 16 + kTable + kTable + 40);
+  EXPECT_EQ(bucketed.MemoryBytes(), 128 + kTable);
+  for (int day = 2; day <= 30; ++day) {
+    exact.Add(day * kNanosPerDay, 10 + day, &m);
+    bucketed.Add(day * kNanosPerDay, 10 + day, &m);
+  }
+  EXPECT_EQ(exact.MemoryBytes(), 32 * 16 + kTable + kTable + 40);
+  exact.Add(31 * kNanosPerDay, 5, &m);  // the first event leaves
+  EXPECT_EQ(m.entries, 30u);
+  // The open chunk (days 2-31) became the front chunk: 32 suffixes (1,280
+  // bytes and a cache line's gap, but under ASan, where each block is its own
+  // allocation).
+  const auto gap = [](size_t bytes, size_t align) {
+    return BlockPool::For(bytes, align).Footprint() - bytes;
+  };
+  EXPECT_EQ(exact.MemoryBytes(),
+            32 * 16 + kTable + kTable + 32 * 40 + gap(32 * 40, 8));
+  // 30 one-minute buckets: 32 slots of 128 bytes and a cache line's gap.
+  EXPECT_EQ(bucketed.MemoryBytes(), 32 * 128 + gap(32 * 128, 64) + kTable);
+  EXPECT_TRUE(exact.CheckInvariants());
+  EXPECT_TRUE(bucketed.CheckInvariants());
 }
 
 TEST(DrawdownWindowTest, HandComputedExactWindow) {

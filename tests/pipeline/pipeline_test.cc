@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <limits>
 #include <map>
 #include <memory>
@@ -976,6 +977,243 @@ TEST(PipelineTest, EveryRecordIsAccountedFor) {
     EXPECT_GT(collected[ebb::v1::OPENED], 10u);
     EXPECT_GT(collected[ebb::v1::ESCALATED], 0u);
     EXPECT_GT(collected[ebb::v1::RESOLVED], 10u);
+  }
+}
+
+TEST(PipelineTest, SymbolsBeyondMaxSymbolsAreDeadLetters) {
+  EngineConfig config = Compile(60 * kSecond, 0, 0);
+  config.max_symbols = 2;
+  Harness h(std::move(config));
+  auto price = [&](absl::string_view symbol, int seconds, double p) {
+    h.pipeline->OnPrice(symbol, kT0 + seconds * kSecond, p, {0, -1, seconds},
+                        absl::StrCat(symbol, ",", seconds));
+  };
+  price("A", 1, 10);
+  price("B", 2, 20);
+  price("C", 3, 30);  // a third symbol: rejected
+  price("A", 4, 11);  // symbols with state go on
+  price("C", 5, 31);
+  price("B", 6, 21);
+  const PipelineStats& stats = h.pipeline->stats();
+  EXPECT_EQ(stats.received, 6u);
+  EXPECT_EQ(stats.applied, 4u);
+  EXPECT_EQ(stats.symbols, 2u);
+  EXPECT_EQ(stats.rejected[ebb::v1::SYMBOL_LIMIT], 2u);
+  EXPECT_EQ(stats.total_rejected(), 2u);
+  ASSERT_EQ(h.out.dead_letters.size(), 2u);
+  for (const DeadLetterRecord& d : h.out.dead_letters) {
+    EXPECT_EQ(d.reason, ebb::v1::SYMBOL_LIMIT);
+    EXPECT_EQ(d.symbol, "C");
+    EXPECT_EQ(d.detail,
+              "the engine holds state for max_symbols (2) symbols; this "
+              "symbol would be one more");
+  }
+  EXPECT_EQ(h.out.dead_letters[0].original, "C,3");
+  EXPECT_EQ(h.out.dead_letters[1].origin.offset, 5);
+  EXPECT_TRUE(h.out.Of("C").empty());
+  EXPECT_EQ(h.out.Of("A").size(), 2u);
+  // Once B has been quiet for longer than the window (60 s), the sweep frees
+  // it, and C takes its place.
+  h.pipeline->TEST_set_quiet_records(0);
+  for (int seconds = 70; seconds <= 90; ++seconds) price("A", seconds, 12);
+  EXPECT_EQ(h.pipeline->live_symbols(), 1u);
+  price("C", 91, 32);
+  EXPECT_EQ(h.out.Of("C").size(), 1u);
+  EXPECT_EQ(h.pipeline->stats().rejected[ebb::v1::SYMBOL_LIMIT], 2u);
+  EXPECT_EQ(h.pipeline->live_symbols(), 2u);
+}
+
+// Symbols that go quiet are freed and come back: random feeds of a few
+// symbols, each quiet for long stretches (longer than window + lateness,
+// often), in an arrival order at most allowed_lateness behind the newest
+// event, with late events, three alert rules, exact and bucketed windows. A
+// run that frees quiet symbols and one that keeps every state give the same
+// metrics, alerts and dead letters, record by record.
+TEST(PipelineTest, FreeingQuietSymbolsChangesNoResult) {
+  std::mt19937_64 rng(31);
+  const std::string rules =
+      "rules { name: \"dd\" metric: \"drawdown\" levels { threshold: 0.05 } "
+      "levels { threshold: 0.1 severity: CRITICAL } rearm: 0.01 }\n"
+      "rules { name: \"mdd\" metric: \"max_drawdown\" levels { threshold: 0.08 "
+      "} rearm: 0.02 }\n"
+      "rules { name: \"decl\" metric: \"decline\" levels { threshold: 0.03 } "
+      "rearm: 0 }\n";
+  const TimeNs length = 20 * kSecond;
+  std::normal_distribution<double> z(0.0, 0.04);
+  uint64_t freed = 0, revived = 0, alerts = 0, late = 0;
+  constexpr int kCases = 3000;
+  for (int c = 0; c < kCases; ++c) {
+    const TimeNs resolution = c % 2 == 0 ? 0 : 4 * kSecond;
+    const TimeNs lateness = c % 3 == 0 ? 0 : (1 + rng() % 5) * kSecond;
+    const int nsym = 2 + static_cast<int>(rng() % 6);
+    // Global time moves forward; a few symbols at a time are active, and the
+    // others are quiet until the active set changes.
+    std::vector<Ev> events;
+    std::vector<double> price(nsym);
+    for (double& p : price) p = 10 + static_cast<double>(rng() % 100);
+    std::vector<int> active = {0};
+    TimeNs t = kT0;
+    const int n = 20 + static_cast<int>(rng() % 200);
+    for (int i = 0; i < n; ++i) {
+      if (rng() % 25 == 0) {
+        active.clear();
+        for (int k = 0; k < nsym; ++k) {
+          if (rng() % 3 == 0) active.push_back(k);
+        }
+        if (active.empty()) active.push_back(static_cast<int>(rng() % nsym));
+      }
+      const uint64_t step = rng() % 100;
+      t += step < 90   ? static_cast<TimeNs>(rng() % 3000) * kSecond / 1000
+           : step < 97 ? static_cast<TimeNs>(rng() % 15) * kSecond
+                       : length + static_cast<TimeNs>(rng() % 30) * kSecond;
+      const int k = active[rng() % active.size()];
+      price[k] *= std::exp(z(rng));
+      events.push_back({absl::StrCat("S", k), t, price[k]});
+    }
+    // Arrival order: by time + U[0, L] (each event at most L behind the
+    // newest before it). With L = 0, a few events are repeated much later: late
+    // for their symbol, and often for a freed one. (With L > 0 an event that
+    // far behind could find a freed symbol's buffered events applied early:
+    // see "Memory" in pipeline.h.)
+    std::vector<std::pair<TimeNs, size_t>> keys;
+    for (size_t i = 0; i < events.size(); ++i) {
+      keys.push_back(
+          {events[i].time + static_cast<TimeNs>(rng() % (lateness + 1)), i});
+    }
+    std::stable_sort(
+        keys.begin(), keys.end(),
+        [](const auto& a, const auto& b) { return a.first < b.first; });
+    std::vector<Ev> arrival;
+    for (const auto& key : keys) arrival.push_back(events[key.second]);
+    for (int j = 0; j < (lateness == 0 ? 3 : 0); ++j) {
+      const size_t from = rng() % arrival.size();
+      const size_t to =
+          std::min(arrival.size(), from + 10 + rng() % arrival.size());
+      Ev repeat = arrival[from];
+      repeat.time -= kSecond;
+      arrival.insert(arrival.begin() + to, repeat);
+    }
+
+    Harness freeing(Compile(length, resolution, lateness, rules));
+    freeing.pipeline->TEST_set_quiet_records(rng() % 4);
+    Harness keeping(Compile(length, resolution, lateness, rules));
+    keeping.pipeline->TEST_set_free_quiet_symbols(false);
+    for (size_t i = 0; i < arrival.size(); ++i) {
+      const Ev& e = arrival[i];
+      const Origin origin{0, -1, static_cast<int64_t>(i)};
+      const uint64_t freed_before = freeing.pipeline->stats().freed;
+      const size_t quiet_before = freeing.pipeline->quiet_symbols();
+      freeing.pipeline->OnPrice(e.symbol, e.time, e.price, origin, "r");
+      keeping.pipeline->OnPrice(e.symbol, e.time, e.price, origin, "r");
+      // A freed symbol's event: its record is used up.
+      revived += quiet_before +
+                 (freeing.pipeline->stats().freed - freed_before) -
+                 freeing.pipeline->quiet_symbols();
+    }
+    freeing.pipeline->Flush();
+    keeping.pipeline->Flush();
+    const std::string where =
+        absl::StrCat("case ", c, " R=", resolution, " L=", lateness);
+    const PipelineStats& a = freeing.pipeline->stats();
+    const PipelineStats& b = keeping.pipeline->stats();
+    ASSERT_EQ(b.freed, 0u) << where;
+    ASSERT_EQ(a.restarted, 0u) << where;
+    ASSERT_EQ(a.received, b.received) << where;
+    ASSERT_EQ(a.applied, b.applied) << where;
+    ASSERT_EQ(a.rejected, b.rejected) << where;
+    ASSERT_EQ(a.alerts, b.alerts) << where;
+    ASSERT_EQ(a.symbols, b.symbols) << where;
+    ASSERT_EQ(a.symbols, freeing.pipeline->live_symbols() +
+                             freeing.pipeline->quiet_symbols())
+        << where;
+    freed += a.freed;
+    late += a.rejected[ebb::v1::LATE];
+    for (int k = 0; k < nsym; ++k) {
+      const std::string symbol = absl::StrCat("S", k);
+      ExpectSameStream(freeing.out.Of(symbol), keeping.out.Of(symbol),
+                       absl::StrCat(where, " ", symbol));
+      ExpectMatchesBruteForce(freeing.out.Of(symbol), length, resolution,
+                              absl::StrCat(where, " ", symbol));
+      if (HasFatalFailure()) return;
+    }
+    // Alerts, symbol by symbol (a freed symbol's buffered events are applied
+    // when it is freed, not at Flush: each symbol's alerts keep their order).
+    ASSERT_EQ(freeing.out.alerts.size(), keeping.out.alerts.size()) << where;
+    const auto by_symbol = [](const std::vector<ebb::v1::Alert>& list) {
+      std::map<std::string, std::vector<std::string>> out;
+      for (const ebb::v1::Alert& alert : list) {
+        out[alert.symbol()].push_back(alert.SerializeAsString());
+      }
+      return out;
+    };
+    ASSERT_TRUE(by_symbol(freeing.out.alerts) == by_symbol(keeping.out.alerts))
+        << where;
+    alerts += freeing.out.alerts.size();
+    ASSERT_EQ(freeing.out.dead_letters.size(), keeping.out.dead_letters.size())
+        << where;
+    for (size_t i = 0; i < freeing.out.dead_letters.size(); ++i) {
+      ASSERT_EQ(freeing.out.dead_letters[i].detail,
+                keeping.out.dead_letters[i].detail)
+          << where;
+      ASSERT_EQ(freeing.out.dead_letters[i].origin.offset,
+                keeping.out.dead_letters[i].origin.offset)
+          << where;
+    }
+  }
+  // The feeds exercise what they are meant to.
+  EXPECT_GT(freed, 5000u);
+  EXPECT_GT(revived, 5000u);
+  EXPECT_GT(alerts, 10000u);
+  EXPECT_EQ(late, 3u * ((kCases + 2) / 3));  // every repeat, of L = 0 cases
+  std::printf("freed %llu states, %llu came back, %llu alerts\n",
+              static_cast<unsigned long long>(freed),
+              static_cast<unsigned long long>(revived),
+              static_cast<unsigned long long>(alerts));
+}
+
+// After a quiet period the states and their windows are gone: 1,000 symbols
+// of 100 events, then one symbol alone for longer than window + lateness and
+// 6,000 events (a sweep step every 4; states are kept for 500 records).
+TEST(PipelineTest, QuietSymbolsGiveTheirMemoryBack) {
+  for (TimeNs resolution : {TimeNs{0}, kSecond}) {
+    const TimeNs length = 60 * kSecond, lateness = 5 * kSecond;
+    Harness h(Compile(length, resolution, lateness));
+    h.pipeline->TEST_set_quiet_records(500);
+    Harness kept(Compile(length, resolution, lateness));
+    kept.pipeline->TEST_set_free_quiet_symbols(false);
+    TimeNs t = kT0;
+    for (int i = 0; i < 100; ++i) {
+      t += kSecond / 2;
+      for (int k = 0; k < 1000; ++k) {
+        const std::string symbol = absl::StrCat("S", k);
+        h.pipeline->OnPrice(symbol, t, 100 + i % 7, {}, "r");
+        kept.pipeline->OnPrice(symbol, t, 100 + i % 7, {}, "r");
+      }
+    }
+    const size_t busy = h.pipeline->WindowMemoryBytes();
+    EXPECT_EQ(h.pipeline->live_symbols(), 1000u);
+    EXPECT_GT(busy, 1000u * 1000);
+    for (int i = 0; i < 6000; ++i) {
+      t += kSecond / 20;  // 300 s: past window + lateness
+      h.pipeline->OnPrice("S0", t, 100, {}, "r");
+      kept.pipeline->OnPrice("S0", t, 100, {}, "r");
+    }
+    EXPECT_EQ(h.pipeline->live_symbols(), 1u) << resolution;
+    EXPECT_EQ(h.pipeline->quiet_symbols(), 999u);
+    EXPECT_EQ(h.pipeline->stats().freed, 999u);
+    EXPECT_EQ(h.pipeline->stats().symbols, 1000u);
+    EXPECT_LT(h.pipeline->WindowMemoryBytes(), busy / 50);
+    EXPECT_EQ(kept.pipeline->live_symbols(), 1000u);
+    EXPECT_GT(kept.pipeline->WindowMemoryBytes(), busy / 2);
+    // A freed symbol's next event starts it again, carrying on.
+    h.pipeline->OnPrice("S7", t, 50, {}, "r");
+    kept.pipeline->OnPrice("S7", t, 50, {}, "r");
+    h.pipeline->Flush();
+    kept.pipeline->Flush();
+    EXPECT_EQ(h.pipeline->live_symbols(), 2u);
+    ExpectSameStream(h.out.Of("S7"), kept.out.Of("S7"), "S7");
+    ASSERT_TRUE(h.out.Of("S7").back().metrics.change.has_value());
+    EXPECT_EQ(*h.out.Of("S7").back().metrics.change, 50.0 / 101 - 1);
   }
 }
 
