@@ -22,9 +22,13 @@ import org.apache.kafka.streams.state.Stores;
  * </pre>
  *
  * With --exit-when-idle it closes (committing) once it has processed events and none arrived
- * for that long, and prints its counters and process CPU time on stderr.
+ * for that long, and prints its counters and process CPU time on stderr; it fails when no event
+ * arrives within 120 s of the start.
  */
 public final class DrawdownApp {
+  /** With --exit-when-idle: give up when no event arrived this long after the start. */
+  private static final long FIRST_EVENT_TIMEOUT_NANOS = 120_000_000_000L;
+
   private DrawdownApp() {}
 
   static Topology topology(String input, String output, boolean rocksdb,
@@ -88,6 +92,7 @@ public final class DrawdownApp {
     props.put(StreamsConfig.PROCESSING_GUARANTEE_CONFIG, StreamsConfig.AT_LEAST_ONCE);
     props.put(StreamsConfig.NUM_STREAM_THREADS_CONFIG, threads);
     props.put(StreamsConfig.consumerPrefix("auto.offset.reset"), "earliest");
+    props.put("processing.exception.handler.global.enabled", true);
     if (stateDir != null) props.put(StreamsConfig.STATE_DIR_CONFIG, stateDir);
 
     DrawdownProcessor.Counters counters = new DrawdownProcessor.Counters();
@@ -97,8 +102,9 @@ public final class DrawdownApp {
     streams.start();
 
     if (idleSeconds > 0) {
+      final long started = System.nanoTime();
       long last = -1;
-      long lastChange = System.nanoTime();
+      long lastChange = started;
       while (true) {
         Thread.sleep(100);
         long seen = counters.applied.get() + counters.rejected.get() + counters.late.get();
@@ -107,6 +113,12 @@ public final class DrawdownApp {
           lastChange = System.nanoTime();
         } else if (seen > 0 && System.nanoTime() - lastChange > idleSeconds * 1e9) {
           break;
+        }
+        if (seen == 0 && System.nanoTime() - started > FIRST_EVENT_TIMEOUT_NANOS) {
+          System.err.printf("peers-kstreams: no event within %d s of start (state %s)%n",
+              FIRST_EVENT_TIMEOUT_NANOS / 1_000_000_000L, streams.state());
+          streams.close(Duration.ofSeconds(10));
+          System.exit(1);
         }
         if (streams.state() == KafkaStreams.State.ERROR) {
           System.err.println("peers-kstreams: the streams client is in state ERROR");
