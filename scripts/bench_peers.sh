@@ -101,16 +101,20 @@ fi
 say "broker $brokers"
 run_id=$(date +%s)  # groups and topics of this invocation, so an existing broker can be reused
 
+# The feeds are historical: message timestamps are event times in the past, so every topic keeps
+# its messages forever (retention.ms=-1); with the default 7 days the broker's retention check
+# deletes a feed within minutes of its publication, while it is being consumed.
 create_topic() {  # NAME PARTITIONS
   if ((started_broker)); then
-    "$kafka_sh" create-topic --dir "$kafka_dir" "$1" "$2" >/dev/null 2>&1 ||
+    "$kafka_sh" create-topic --dir "$kafka_dir" "$1" "$2" retention.ms=-1 >/dev/null 2>&1 ||
       die "could not create topic $1 ($kafka_sh create-topic)"
   else  # a broker of the caller's: its admin API, through the Quix venv's confluent-kafka
     "$venv/bin/python" - "$brokers" "$1" "$2" <<'PY' || die "could not create topic $1 on $brokers"
 import sys
 from confluent_kafka.admin import AdminClient, NewTopic
 admin = AdminClient({"bootstrap.servers": sys.argv[1]})
-for future in admin.create_topics([NewTopic(sys.argv[2], int(sys.argv[3]), 1)]).values():
+topic = NewTopic(sys.argv[2], int(sys.argv[3]), 1, config={"retention.ms": "-1"})
+for future in admin.create_topics([topic]).values():
     future.result(30)
 PY
   fi
