@@ -93,6 +93,10 @@ void PrintSummary(const Pipeline& pipeline, size_t inputs, double seconds) {
       absl::StrAppend(&freed, " (", Thousands(s.restarted),
                       " events found their window restarted)");
     }
+    if (s.forgotten > 0) {
+      absl::StrAppend(&freed, "; ", Thousands(s.forgotten),
+                      " forgotten to stay within --max-symbols");
+    }
   }
   std::fprintf(stderr, "  windows   %s entries, %.1f MiB, %s live symbol%s%s\n",
                Thousands(entries).c_str(),

@@ -25,6 +25,7 @@ void PipelineStats::Add(const PipelineStats& other) {
   symbols += other.symbols;
   freed += other.freed;
   restarted += other.restarted;
+  forgotten += other.forgotten;
 }
 
 namespace {
@@ -84,8 +85,11 @@ SymbolState* Pipeline::StateFor(absl::string_view symbol, TimeNs time) {
     return last_state_;
   auto it = symbols_.find(symbol);
   if (it == symbols_.end()) {
-    if (config_.max_symbols != 0 && symbols_.size() >= config_.max_symbols) {
-      return nullptr;
+    if (config_.max_symbols != 0 &&
+        symbols_.size() + quiet_.size() >= config_.max_symbols &&
+        !quiet_.contains(symbol)) {
+      if (quiet_.empty()) return nullptr;
+      ForgetOldestQuietSymbol();
     }
     // Inserting may move every entry; the cached key is refreshed below, and
     // the hints' lookups are dropped.
@@ -153,6 +157,19 @@ void Pipeline::SweepQuietSymbols() {
   FreeState(static_cast<uint32_t>(sweep_next_));  // the last state moves here
 }
 
+void Pipeline::ForgetOldestQuietSymbol() {
+  while (!quiet_order_.empty()) {
+    auto [symbol, freed_as] = std::move(quiet_order_.front());
+    quiet_order_.pop_front();
+    auto q = quiet_.find(symbol);
+    if (q != quiet_.end() && q->second.freed_as == freed_as) {
+      quiet_.erase(q);
+      ++stats_.forgotten;
+      return;
+    }
+  }
+}
+
 void Pipeline::FreeState(uint32_t live_index) {
   SymbolState* const state = live_[live_index];
   QuietSymbol record{state->last_applied(), state->window().NewestPrice(), {}};
@@ -161,7 +178,21 @@ void Pipeline::FreeState(uint32_t live_index) {
                   [](const AlertEpisode& e) { return e.active; })) {
     record.episodes.assign(episodes.begin(), episodes.end());
   }
+  record.freed_as = ++quiet_made_;
+  quiet_order_.emplace_back(state->symbol(), record.freed_as);
   quiet_.insert_or_assign(state->symbol(), std::move(record));
+  // Entries of records that are gone outnumber the live ones: drop them, so
+  // that the order stays within twice the records.
+  if (quiet_order_.size() > 2 * quiet_.size() + 64) {
+    quiet_order_.erase(
+        std::remove_if(quiet_order_.begin(), quiet_order_.end(),
+                       [this](const std::pair<std::string, uint64_t>& e) {
+                         auto q = quiet_.find(e.first);
+                         return q == quiet_.end() ||
+                                q->second.freed_as != e.second;
+                       }),
+        quiet_order_.end());
+  }
   live_[live_index] = live_.back();
   live_[live_index]->set_live_index(live_index);
   live_.pop_back();

@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <limits>
 #include <memory>
 #include <string>
@@ -79,6 +80,9 @@ struct PipelineStats {
   // a window before them (see Pipeline, "Memory").
   uint64_t freed = 0;
   uint64_t restarted = 0;
+  // Records of quiet symbols dropped to stay within max_symbols (oldest
+  // first): such a symbol's next event starts it afresh.
+  uint64_t forgotten = 0;
 
   uint64_t total_rejected() const;
   uint64_t total_alerts() const;
@@ -224,7 +228,11 @@ class Pipeline {
   // freed within kSweepEvery * live_symbols() events, at O(1) per event.
   static constexpr uint64_t kQuietRecords = 4096;
   static constexpr uint64_t kSweepEvery = 4;
-  // Symbols with a state (max_symbols counts these).
+  // max_symbols bounds the symbols the engine remembers: those with a state
+  // and the records of quiet ones. A new symbol at the bound takes the place
+  // of the quiet record freed first (counted in stats().forgotten), or, when
+  // every remembered symbol has a state, is a dead letter (SYMBOL_LIMIT).
+  // Symbols with a state.
   size_t live_symbols() const { return symbols_.size(); }
   // Symbols freed and not seen since.
   size_t quiet_symbols() const { return quiet_.size(); }
@@ -298,8 +306,15 @@ class Pipeline {
     TimeNs last_applied;
     double last_price;
     std::vector<AlertEpisode> episodes;  // empty when none was open
+    uint64_t freed_as = 0;               // its place in quiet_order_
   };
   absl::flat_hash_map<std::string, QuietSymbol> quiet_;
+  // The records in the order they were made, as (symbol, freed_as); an entry
+  // whose record is gone or newer is skipped (and compacted away).
+  std::deque<std::pair<std::string, uint64_t>> quiet_order_;
+  uint64_t quiet_made_ = 0;
+  // Drops the oldest quiet record. REQUIRES: !quiet_.empty().
+  void ForgetOldestQuietSymbol();
   bool free_quiet_ = true;
   // The newest event time accepted (applied or buffered), and how long a
   // symbol must have been quiet before it to be freed.

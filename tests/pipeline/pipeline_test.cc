@@ -1017,10 +1017,60 @@ TEST(PipelineTest, SymbolsBeyondMaxSymbolsAreDeadLetters) {
   h.pipeline->TEST_set_quiet_records(0);
   for (int seconds = 70; seconds <= 90; ++seconds) price("A", seconds, 12);
   EXPECT_EQ(h.pipeline->live_symbols(), 1u);
+  EXPECT_EQ(h.pipeline->quiet_symbols(), 1u);
   price("C", 91, 32);
   EXPECT_EQ(h.out.Of("C").size(), 1u);
   EXPECT_EQ(h.pipeline->stats().rejected[ebb::v1::SYMBOL_LIMIT], 2u);
   EXPECT_EQ(h.pipeline->live_symbols(), 2u);
+  // max_symbols bounds what the engine remembers, quiet records included: C
+  // took the place of B's record, so B is refused now (A and C hold state).
+  EXPECT_EQ(h.pipeline->quiet_symbols(), 0u);
+  EXPECT_EQ(h.pipeline->stats().forgotten, 1u);
+  price("B", 92, 22);
+  EXPECT_EQ(h.pipeline->stats().rejected[ebb::v1::SYMBOL_LIMIT], 3u);
+  EXPECT_TRUE(h.out.Of("B").size() == 2u);  // its two events before
+}
+
+// Under max_symbols, quiet records are forgotten oldest first, and a symbol
+// that comes back to its record keeps it (no record is dropped for it): many
+// symbols that come and go never hold more than max_symbols remembered.
+TEST(PipelineTest, MaxSymbolsBoundsQuietRecordsOldestFirst) {
+  EngineConfig config = Compile(60 * kSecond, 0, 0);
+  config.max_symbols = 4;
+  Harness h(std::move(config));
+  h.pipeline->TEST_set_quiet_records(0);
+  int t = 0;
+  auto price = [&](absl::string_view symbol, double p) {
+    ++t;
+    h.pipeline->OnPrice(symbol, kT0 + t * kSecond, p, {0, -1, t}, "r");
+  };
+  // S0..S3 go quiet one after the other, while "TICK" keeps time moving.
+  for (int i = 0; i < 3; ++i) {
+    price(absl::StrCat("S", i), 10);
+    for (int k = 0; k < 80; ++k) price("TICK", 1);
+  }
+  // S0, S1 and S2 are quiet records (freed in that order), TICK is live.
+  EXPECT_EQ(h.pipeline->live_symbols(), 1u);
+  EXPECT_EQ(h.pipeline->quiet_symbols(), 3u);
+  price("S1", 11);  // back to its record: nothing forgotten
+  EXPECT_EQ(h.pipeline->stats().forgotten, 0u);
+  EXPECT_EQ(h.pipeline->quiet_symbols(), 2u);
+  price("N0", 5);  // 2 live + 2 quiet = 4: the oldest record (S0) goes
+  EXPECT_EQ(h.pipeline->stats().forgotten, 1u);
+  price("S2", 12);  // S2 keeps its record
+  EXPECT_EQ(h.pipeline->stats().forgotten, 1u);
+  EXPECT_EQ(h.pipeline->stats().restarted, 0u);
+  price("N1", 5);  // 4 live, no record left: refused
+  EXPECT_EQ(h.pipeline->stats().rejected[ebb::v1::SYMBOL_LIMIT], 1u);
+  EXPECT_EQ(h.pipeline->live_symbols() + h.pipeline->quiet_symbols(), 4u);
+
+  // Thousands of symbols passing through: remembered stays at the bound.
+  for (int i = 0; i < 3000; ++i) {
+    price(absl::StrCat("P", i), 7);
+    for (int k = 0; k < 70; ++k) price("TICK", 1);
+    ASSERT_LE(h.pipeline->live_symbols() + h.pipeline->quiet_symbols(), 4u);
+  }
+  EXPECT_GT(h.pipeline->stats().forgotten, 2000u);
 }
 
 // Symbols that go quiet are freed and come back: random feeds of a few
