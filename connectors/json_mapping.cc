@@ -301,6 +301,11 @@ char* PutRyu(double a, bool exact, char* p) {
     return std::to_chars(p, p + kMaxDouble, a, std::chars_format::general, 17)
         .ptr;
   }
+  if (!exact && a >= 1e-4 && a < 1e15) {
+    // Here "%.15g" and "%.17g" both lay out fixed, which is to_chars' fixed
+    // shortest form: the same digits, no re-layout.
+    return std::to_chars(p, p + kMaxDouble, a, std::chars_format::fixed).ptr;
+  }
   char sci[kMaxDouble];
   const auto result =
       std::to_chars(sci, sci + sizeof(sci), a, std::chars_format::scientific);
