@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -424,34 +425,48 @@ char* PutTimestamp(int64_t seconds, int32_t nanos, char* p) {
   return p;
 }
 
-// The minutes MetricsJsonWriter printed last: "YYYY-MM-DDTHH:MM:" of the
-// minute starting at `start` (seconds).
-struct MinuteMemo {
-  int64_t start = 1;  // no minute starts at 1
-  char text[17] = {};
+// The days MetricsJsonWriter printed recently, "YYYY-MM-DDT", in 32 slots by
+// day number: the times of a line (an event, its window's peak and
+// max-drawdown pair) lie within the window, so with windows of up to 31 days
+// they never take each other's slot.
+struct DayMemo {
+  int64_t day = std::numeric_limits<int64_t>::min();  // no day has this number
+  char text[11] = {};
 };
 
-// t as a quoted RFC 3339 time, through a memo of 8 minutes.
-char* PutTime(TimeNs t, char* p, MinuteMemo* memo) {
+// t as a quoted RFC 3339 time: the date from the memo, the time of day from
+// divisions by constants (multiplications).
+char* PutTime(TimeNs t, char* p, DayMemo* memo) {
   int64_t seconds = t / kNanosPerSecond;
   int64_t nanos = t % kNanosPerSecond;
   if (nanos < 0) {
     --seconds;
     nanos += kNanosPerSecond;
   }
-  int64_t minute = seconds / 60;
-  if (seconds % 60 < 0) --minute;
-  MinuteMemo& m = memo[minute & 7];
-  if (m.start != minute * 60) {
-    char buf[48];
-    PutTimestamp(minute * 60, 0, buf);
-    std::memcpy(m.text, buf + 1, sizeof(m.text));
-    m.start = minute * 60;
+  int64_t day = seconds / 86400;
+  int64_t sod = seconds % 86400;
+  if (sod < 0) {
+    --day;
+    sod += 86400;
+  }
+  DayMemo& m = memo[day & 31];
+  if (m.day != day) {
+    PutDate(day, m.text);
+    m.text[10] = 'T';
+    m.day = day;
   }
   *p++ = '"';
   std::memcpy(p, m.text, sizeof(m.text));
-  p = PutTwo(p + sizeof(m.text), static_cast<uint32_t>(seconds - m.start));
-  p = PutFraction(static_cast<int32_t>(nanos), p);
+  p += sizeof(m.text);
+  const auto s = static_cast<uint32_t>(sod);
+  const uint32_t hour = s / 3600;
+  const uint32_t minute = (s - hour * 3600) / 60;
+  const uint32_t second = s - hour * 3600 - minute * 60;
+  const char hms[8] = {kTwoDigits[2 * hour],   kTwoDigits[2 * hour + 1], ':',
+                       kTwoDigits[2 * minute], kTwoDigits[2 * minute + 1], ':',
+                       kTwoDigits[2 * second], kTwoDigits[2 * second + 1]};
+  std::memcpy(p, hms, sizeof(hms));
+  p = PutFraction(static_cast<int32_t>(nanos), p + sizeof(hms));
   *p++ = 'Z';
   *p++ = '"';
   return p;
@@ -711,7 +726,7 @@ void AppendDeadLetterJson(const ebb::v1::DeadLetter& dead_letter,
 
 struct MetricsJsonWriter::Memo {
   DoubleMemo doubles[256];
-  MinuteMemo minutes[8];
+  DayMemo days[32];
 };
 
 MetricsJsonWriter::MetricsJsonWriter() : memo_(std::make_unique<Memo>()) {}
@@ -726,7 +741,7 @@ size_t MetricsJsonWriter::MaxSize(const MetricsView& view) {
 char* MetricsJsonWriter::Write(const MetricsView& view, char* p) {
   const WindowMetrics& m = *view.metrics;
   DoubleMemo* const doubles = memo_->doubles;
-  MinuteMemo* const minutes = memo_->minutes;
+  DayMemo* const days = memo_->days;
   constexpr bool kShortest = false;
   p = PutLiteral(p, "{\"symbol\":");
   p = PutJsonString(view.symbol, p);
@@ -735,7 +750,7 @@ char* MetricsJsonWriter::Write(const MetricsView& view, char* p) {
   p = PutLiteral(p, ",\"peak\":{\"price\":");
   p = PutDouble(m.peak.price, kShortest, p, doubles);
   p = PutLiteral(p, ",\"time\":");
-  p = PutTime(m.peak.time, p, minutes);
+  p = PutTime(m.peak.time, p, days);
   p = PutLiteral(p, "},\"drawdown\":");
   p = PutDouble(m.drawdown, kShortest, p, doubles);
   p = PutLiteral(p, ",\"maxDrawdown\":");
@@ -743,17 +758,17 @@ char* MetricsJsonWriter::Write(const MetricsView& view, char* p) {
   p = PutLiteral(p, ",\"maxDrawdownPeak\":{\"price\":");
   p = PutDouble(m.mdd_peak.price, kShortest, p, doubles);
   p = PutLiteral(p, ",\"time\":");
-  p = PutTime(m.mdd_peak.time, p, minutes);
+  p = PutTime(m.mdd_peak.time, p, days);
   p = PutLiteral(p, "},\"maxDrawdownTrough\":{\"price\":");
   p = PutDouble(m.mdd_trough.price, kShortest, p, doubles);
   p = PutLiteral(p, ",\"time\":");
-  p = PutTime(m.mdd_trough.time, p, minutes);
+  p = PutTime(m.mdd_trough.time, p, days);
   p = m.full_window ? PutLiteral(p, "},\"fullWindow\":true")
                     : PutLiteral(p, "},\"fullWindow\":false");
   p = PutLiteral(p, ",\"windowEntries\":\"");
   p = PutUint(p, m.entries);
   p = PutLiteral(p, "\",\"eventTime\":");
-  p = PutTime(view.time, p, minutes);
+  p = PutTime(view.time, p, days);
   if (m.change.has_value()) {
     p = PutLiteral(p, ",\"change\":");
     p = PutDouble(*m.change, kShortest, p, doubles);
