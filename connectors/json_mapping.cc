@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -301,6 +302,11 @@ char* PutRyu(double a, bool exact, char* p) {
     return std::to_chars(p, p + kMaxDouble, a, std::chars_format::general, 17)
         .ptr;
   }
+  if (!exact && a >= 1e-4 && a < 1e15) {
+    // Here "%.15g" and "%.17g" both lay out fixed, which is to_chars' fixed
+    // shortest form: the same digits, no re-layout.
+    return std::to_chars(p, p + kMaxDouble, a, std::chars_format::fixed).ptr;
+  }
   char sci[kMaxDouble];
   const auto result =
       std::to_chars(sci, sci + sizeof(sci), a, std::chars_format::scientific);
@@ -419,37 +425,97 @@ char* PutTimestamp(int64_t seconds, int32_t nanos, char* p) {
   return p;
 }
 
-// The minutes MetricsJsonWriter printed last: "YYYY-MM-DDTHH:MM:" of the
-// minute starting at `start` (seconds).
-struct MinuteMemo {
-  int64_t start = 1;  // no minute starts at 1
-  char text[17] = {};
+// The days MetricsJsonWriter printed recently, "YYYY-MM-DDT", in 32 slots by
+// day number: the times of a line (an event, its window's peak and
+// max-drawdown pair) lie within the window, so with windows of up to 31 days
+// they never take each other's slot.
+struct DayMemo {
+  int64_t day = std::numeric_limits<int64_t>::min();  // no day has this number
+  char text[11] = {};
 };
 
-// t as a quoted RFC 3339 time, through a memo of 8 minutes.
-char* PutTime(TimeNs t, char* p, MinuteMemo* memo) {
+// t as a quoted RFC 3339 time: the date from the memo, the time of day from
+// divisions by constants (multiplications).
+char* PutTime(TimeNs t, char* p, DayMemo* memo) {
   int64_t seconds = t / kNanosPerSecond;
   int64_t nanos = t % kNanosPerSecond;
   if (nanos < 0) {
     --seconds;
     nanos += kNanosPerSecond;
   }
-  int64_t minute = seconds / 60;
-  if (seconds % 60 < 0) --minute;
-  MinuteMemo& m = memo[minute & 7];
-  if (m.start != minute * 60) {
-    char buf[48];
-    PutTimestamp(minute * 60, 0, buf);
-    std::memcpy(m.text, buf + 1, sizeof(m.text));
-    m.start = minute * 60;
+  int64_t day = seconds / 86400;
+  int64_t sod = seconds % 86400;
+  if (sod < 0) {
+    --day;
+    sod += 86400;
+  }
+  DayMemo& m = memo[day & 31];
+  if (m.day != day) {
+    PutDate(day, m.text);
+    m.text[10] = 'T';
+    m.day = day;
   }
   *p++ = '"';
   std::memcpy(p, m.text, sizeof(m.text));
-  p = PutTwo(p + sizeof(m.text), static_cast<uint32_t>(seconds - m.start));
-  p = PutFraction(static_cast<int32_t>(nanos), p);
+  p += sizeof(m.text);
+  const auto s = static_cast<uint32_t>(sod);
+  const uint32_t hour = s / 3600;
+  const uint32_t minute = (s - hour * 3600) / 60;
+  const uint32_t second = s - hour * 3600 - minute * 60;
+  const char hms[8] = {kTwoDigits[2 * hour],   kTwoDigits[2 * hour + 1],   ':',
+                       kTwoDigits[2 * minute], kTwoDigits[2 * minute + 1], ':',
+                       kTwoDigits[2 * second], kTwoDigits[2 * second + 1]};
+  std::memcpy(p, hms, sizeof(hms));
+  p = PutFraction(static_cast<int32_t>(nanos), p + sizeof(hms));
   *p++ = 'Z';
   *p++ = '"';
   return p;
+}
+
+// The price points MetricsJsonWriter printed recently, as
+// `<price>,"time":"<time>"`: a window's peak and max-drawdown pair repeat from
+// event to event until the window moves past them. 128 sets of 2 (the
+// instruments' points often fall in one set, and would evict each other from
+// one slot), the way not used last replaced on a miss.
+struct PointMemo {
+  struct Entry {
+    uint64_t bits = 0;  // the price's bits
+    TimeNs time = 0;
+    uint8_t length = 0;  // 0: empty
+    char text[72] = {};  // longest: a 24-byte price, 8, a 32-byte time
+  };
+  Entry sets[128][2];
+  uint8_t last_used[128] = {};
+};
+
+char* PutPricePoint(double price, TimeNs time, char* p, PointMemo* memo,
+                    DayMemo* days) {
+  uint64_t bits;
+  std::memcpy(&bits, &price, sizeof(bits));
+  const uint64_t hash =
+      (bits ^ static_cast<uint64_t>(time) * 0xff51afd7ed558ccdULL) *
+      0x9e3779b97f4a7c15ULL;
+  const size_t set = hash >> 57;
+  PointMemo::Entry* const ways = memo->sets[set];
+  for (uint8_t way = 0; way < 2; ++way) {
+    const PointMemo::Entry& e = ways[way];
+    if (e.bits == bits && e.time == time && e.length != 0) {
+      memo->last_used[set] = way;
+      std::memcpy(p, e.text, sizeof(e.text));
+      return p + e.length;
+    }
+  }
+  char* end = PutDouble(price, /*exact=*/false, p);
+  end = PutLiteral(end, ",\"time\":");
+  end = PutTime(time, end, days);
+  const uint8_t way = memo->last_used[set] ^ 1;
+  memo->last_used[set] = way;
+  PointMemo::Entry& e = ways[way];
+  e.bits = bits;
+  e.time = time;
+  e.length = static_cast<uint8_t>(end - p);
+  std::memcpy(e.text, p, sizeof(e.text));
+  return end;
 }
 
 bool ValidTimestamp(const google::protobuf::Timestamp& ts) {
@@ -706,7 +772,8 @@ void AppendDeadLetterJson(const ebb::v1::DeadLetter& dead_letter,
 
 struct MetricsJsonWriter::Memo {
   DoubleMemo doubles[256];
-  MinuteMemo minutes[8];
+  DayMemo days[32];
+  PointMemo points;
 };
 
 MetricsJsonWriter::MetricsJsonWriter() : memo_(std::make_unique<Memo>()) {}
@@ -720,38 +787,35 @@ size_t MetricsJsonWriter::MaxSize(const MetricsView& view) {
 
 char* MetricsJsonWriter::Write(const MetricsView& view, char* p) {
   const WindowMetrics& m = *view.metrics;
-  DoubleMemo* const doubles = memo_->doubles;
-  MinuteMemo* const minutes = memo_->minutes;
+  DayMemo* const days = memo_->days;
+  PointMemo* const points = &memo_->points;
+  // Through memos only what repeats from line to line: the peak, the
+  // max-drawdown pair and the max drawdown. The price, the drawdown and the
+  // change are new on most lines.
   constexpr bool kShortest = false;
   p = PutLiteral(p, "{\"symbol\":");
   p = PutJsonString(view.symbol, p);
   p = PutLiteral(p, ",\"price\":");
-  p = PutDouble(view.price, kShortest, p, doubles);
+  p = PutDouble(view.price, kShortest, p);
   p = PutLiteral(p, ",\"peak\":{\"price\":");
-  p = PutDouble(m.peak.price, kShortest, p, doubles);
-  p = PutLiteral(p, ",\"time\":");
-  p = PutTime(m.peak.time, p, minutes);
+  p = PutPricePoint(m.peak.price, m.peak.time, p, points, days);
   p = PutLiteral(p, "},\"drawdown\":");
-  p = PutDouble(m.drawdown, kShortest, p, doubles);
+  p = PutDouble(m.drawdown, kShortest, p);
   p = PutLiteral(p, ",\"maxDrawdown\":");
-  p = PutDouble(m.max_drawdown, kShortest, p, doubles);
+  p = PutDouble(m.max_drawdown, kShortest, p, memo_->doubles);
   p = PutLiteral(p, ",\"maxDrawdownPeak\":{\"price\":");
-  p = PutDouble(m.mdd_peak.price, kShortest, p, doubles);
-  p = PutLiteral(p, ",\"time\":");
-  p = PutTime(m.mdd_peak.time, p, minutes);
+  p = PutPricePoint(m.mdd_peak.price, m.mdd_peak.time, p, points, days);
   p = PutLiteral(p, "},\"maxDrawdownTrough\":{\"price\":");
-  p = PutDouble(m.mdd_trough.price, kShortest, p, doubles);
-  p = PutLiteral(p, ",\"time\":");
-  p = PutTime(m.mdd_trough.time, p, minutes);
+  p = PutPricePoint(m.mdd_trough.price, m.mdd_trough.time, p, points, days);
   p = m.full_window ? PutLiteral(p, "},\"fullWindow\":true")
                     : PutLiteral(p, "},\"fullWindow\":false");
   p = PutLiteral(p, ",\"windowEntries\":\"");
   p = PutUint(p, m.entries);
   p = PutLiteral(p, "\",\"eventTime\":");
-  p = PutTime(view.time, p, minutes);
+  p = PutTime(view.time, p, days);
   if (m.change.has_value()) {
     p = PutLiteral(p, ",\"change\":");
-    p = PutDouble(*m.change, kShortest, p, doubles);
+    p = PutDouble(*m.change, kShortest, p);
   }
   p = PutLiteral(p, ",\"window\":");
   // ToDuration's split: seconds and nanos of the sign of the length.

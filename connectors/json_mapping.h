@@ -63,9 +63,10 @@ void AppendDeadLetterJson(const ebb::v1::DeadLetter& dead_letter,
 
 // Writes MetricsViews as JSON objects (no newline): the mapping of
 // ToProto(view), an ebb.v1.DrawdownMetrics. Never fails: a view's times (int64
-// nanoseconds) all lie in the mapping's range. Keeps memos of the doubles and
-// minutes it printed last (a window's peak and maximum drawdown repeat from
-// event to event): one writer per output, not thread-safe.
+// nanoseconds) all lie in the mapping's range. Keeps memos of the price
+// points, maximum drawdowns and days it printed recently (a window's peak,
+// maximum drawdown and its pair repeat from event to event): one writer per
+// output, not thread-safe.
 class MetricsJsonWriter {
  public:
   MetricsJsonWriter();

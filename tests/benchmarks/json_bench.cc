@@ -2,17 +2,19 @@
 // libprotobuf's printer (MessageToJsonString with
 // always_print_primitive_fields, what ebb used before connectors/json_mapping)
 // and by ebb's direct writer. One iteration is one line; no I/O (the line goes
-// to a reused string).
+// to a reused buffer).
 //
-// Inputs, prepared outside the timed region (4,096 of each, cycled):
-//   metrics   MetricsViews of a seeded random walk of 8 instruments with prices
-//             of 4 decimals (as ebb generate writes them); drawdown and change
-//             computed from them (16-17 digit doubles), times one minute apart
+// Inputs, prepared outside the timed region (4,096 of each unless said,
+// cycled):
+//   metrics   65,536 MetricsViews of a seeded random walk of 8 instruments
+//             with prices of 4 decimals (as ebb generate writes them), one
+//             event a minute each, from full 30-day windows (see Metrics())
 //   alerts    Alerts as the drawdown rule builds them, with file provenance
 //   dead letters  DeadLetters with a 60-byte original line
 // Cases:
 //   BM_MetricsLibprotobuf   ToProto(view) + MessageToJsonString
-//   BM_MetricsDirect        MetricsJsonWriter::Write into a buffer
+//   BM_MetricsDirect        MetricsJsonWriter::Write into a buffer, as the
+//                           file sink writes them
 //   BM_AlertLibprotobuf     MessageToJsonString
 //   BM_AlertDirect          AppendAlertJson
 //   BM_DeadLetterLibprotobuf, BM_DeadLetterDirect
@@ -30,11 +32,15 @@
 #include "connectors/file_sink.h"
 #include "connectors/json_mapping.h"
 #include "google/protobuf/util/json_util.h"
+#include "pipeline/drawdown_window.h"
 
 namespace ebb {
 namespace {
 
 constexpr size_t kInputs = 4096;
+// Metrics lines cycle through more inputs than the others: the writer's memos
+// must not see the same few thousand lines again and again.
+constexpr size_t kMetricsInputs = 1 << 16;
 
 struct MetricsInput {
   std::string symbol;
@@ -43,33 +49,37 @@ struct MetricsInput {
   WindowMetrics metrics;
 };
 
+// What a replay prints in its steady state: the instruments' events go
+// through real 30-day windows (exact mode), one event a minute each, and are
+// recorded after the windows have filled. So, as in a replay, prices are the
+// feed's 4-decimal numbers (the peak and the max-drawdown pair too, not
+// products of them), the drawdown and change are 16-17 digit doubles, and the
+// peak, the max-drawdown pair and their times repeat from event to event
+// until the window moves past them.
 const std::vector<MetricsInput>& Metrics() {
   static const std::vector<MetricsInput> inputs = [] {
+    constexpr int kSymbols = 8;
+    constexpr TimeNs kWindow = 30 * kNanosPerDay;
+    constexpr size_t kWarmUp = kSymbols * (kWindow / kNanosPerMinute);
     std::mt19937_64 rng(5);
     std::normal_distribution<double> step(0, 0.003);
-    std::vector<MetricsInput> out;
-    double price[8], peak[8], first[8];
-    for (int s = 0; s < 8; ++s) price[s] = peak[s] = first[s] = 20.0 + 7 * s;
+    std::vector<DrawdownWindow> windows;
+    std::vector<double> price;
+    for (int s = 0; s < kSymbols; ++s) {
+      windows.emplace_back(WindowOptions{kWindow, /*resolution=*/0});
+      price.push_back(20.0 + 7 * s);
+    }
     const TimeNs start = 1'735'689'600LL * kNanosPerSecond;  // 2025-01-01
-    for (size_t i = 0; i < kInputs; ++i) {
-      const int s = static_cast<int>(i % 8);
-      const TimeNs t = start + static_cast<TimeNs>(i / 8) * kNanosPerMinute;
+    std::vector<MetricsInput> out;
+    WindowMetrics metrics;
+    for (size_t i = 0; out.size() < kMetricsInputs; ++i) {
+      const int s = static_cast<int>(i % kSymbols);
+      const TimeNs t =
+          start + static_cast<TimeNs>(i / kSymbols) * kNanosPerMinute;
       price[s] = std::round(price[s] * std::exp(step(rng)) * 1e4) / 1e4;
-      peak[s] = std::max(peak[s], price[s]);
-      MetricsInput in;
-      in.symbol = absl::StrCat("SYN00", s + 1);
-      in.time = t;
-      in.price = price[s];
-      WindowMetrics& m = in.metrics;
-      m.peak = {peak[s], t - 17 * kNanosPerMinute};
-      m.drawdown = 1.0 - price[s] / peak[s];
-      m.max_drawdown = std::max(m.drawdown, 0.0421);
-      m.mdd_peak = {peak[s] * 1.01, start};
-      m.mdd_trough = {price[s] * 0.99, t - 3 * kNanosPerMinute};
-      m.change = price[s] / first[s] - 1.0;
-      m.full_window = i % 2 == 0;
-      m.entries = static_cast<uint32_t>(i / 8 + 1);
-      out.push_back(in);
+      windows[s].Add(t, price[s], &metrics);
+      if (i < kWarmUp) continue;
+      out.push_back({absl::StrCat("SYN00", s + 1), t, price[s], metrics});
     }
     return out;
   }();
@@ -148,7 +158,7 @@ void BM_MetricsLibprotobuf(benchmark::State& state) {
   std::string line;
   size_t i = 0;
   for (auto _ : state) {
-    ToProto(ViewOf(inputs[i++ % kInputs]), &message);
+    ToProto(ViewOf(inputs[i++ % kMetricsInputs]), &message);
     line.clear();
     (void)google::protobuf::util::MessageToJsonString(message, &line, options);
     benchmark::DoNotOptimize(line.data());
@@ -159,11 +169,19 @@ BENCHMARK(BM_MetricsLibprotobuf);
 void BM_MetricsDirect(benchmark::State& state) {
   const auto& inputs = Metrics();
   MetricsJsonWriter writer;
-  std::string buffer(4096, '\0');
-  size_t i = 0, bytes = 0;
+  // As the file sink does: lines one after another in a 2 MiB buffer, back to
+  // its front once a 1 MiB chunk is full (where the sink writes the chunk out).
+  constexpr size_t kChunk = 1 << 20;
+  std::string buffer(2 * kChunk, '\0');
+  size_t i = 0, used = 0, bytes = 0;
   for (auto _ : state) {
-    char* end = writer.Write(ViewOf(inputs[i++ % kInputs]), buffer.data());
-    bytes += static_cast<size_t>(end - buffer.data());
+    char* const begin = buffer.data() + used;
+    char* end = writer.Write(ViewOf(inputs[i++ % kMetricsInputs]), begin);
+    *end++ = '\n';
+    const auto n = static_cast<size_t>(end - begin);
+    bytes += n;
+    used += n;
+    if (used >= kChunk) used = 0;
     benchmark::DoNotOptimize(buffer.data());
   }
   state.counters["bytes_per_line"] =

@@ -6,6 +6,7 @@
 
 #include "connectors/json_mapping.h"
 
+#include <algorithm>
 #include <cfloat>
 #include <charconv>
 #include <cmath>
@@ -504,14 +505,30 @@ TEST(MetricsJsonWriterTest, ParsesToToProtoAndIsLibprotobufsBytes) {
     recent_times.push_back(t);
     return t;
   };
+  std::vector<PricePoint> recent_points = {{1.0, 0}};
+  auto point = [&]() -> PricePoint {
+    // Often a point of the last few hundred (as a window's peak and
+    // max-drawdown pair repeat), sometimes an older one, else a new one.
+    const size_t n = recent_points.size();
+    switch (rng() % 6) {
+      case 0:
+      case 1:
+        return recent_points[n - 1 - rng() % std::min<size_t>(n, 300)];
+      case 2:
+        return recent_points[rng() % n];
+      default:
+        recent_points.push_back({value(), time()});
+        return recent_points.back();
+    }
+  };
   int identical = 0;
   for (int i = 0; i < 50000; ++i) {
     WindowMetrics m;
-    m.peak = {value(), time()};
+    m.peak = point();
     m.drawdown = value();
     m.max_drawdown = value();
-    m.mdd_peak = {value(), time()};
-    m.mdd_trough = {value(), time()};
+    m.mdd_peak = point();
+    m.mdd_trough = point();
     if (rng() % 2) m.change = value();
     m.full_window = rng() % 2;
     m.entries = static_cast<uint32_t>(rng());
