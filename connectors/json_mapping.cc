@@ -774,6 +774,11 @@ struct MetricsJsonWriter::Memo {
   DoubleMemo doubles[256];
   DayMemo days[32];
   PointMemo points;
+  // The line's end for the window length last written: the same on every
+  // line of a replay.
+  TimeNs window_length = -1;
+  uint8_t window_size = 0;
+  char window_text[40] = {};
 };
 
 MetricsJsonWriter::MetricsJsonWriter() : memo_(std::make_unique<Memo>()) {}
@@ -817,13 +822,18 @@ char* MetricsJsonWriter::Write(const MetricsView& view, char* p) {
     p = PutLiteral(p, ",\"change\":");
     p = PutDouble(*m.change, kShortest, p);
   }
-  p = PutLiteral(p, ",\"window\":");
-  // ToDuration's split: seconds and nanos of the sign of the length.
-  p = PutDuration(view.window_length / kNanosPerSecond,
-                  static_cast<int32_t>(view.window_length % kNanosPerSecond),
-                  p);
-  *p++ = '}';
-  return p;
+  if (view.window_length != memo_->window_length) {
+    char* q = PutLiteral(memo_->window_text, ",\"window\":");
+    // ToDuration's split: seconds and nanos of the sign of the length.
+    q = PutDuration(view.window_length / kNanosPerSecond,
+                    static_cast<int32_t>(view.window_length % kNanosPerSecond),
+                    q);
+    *q++ = '}';
+    memo_->window_size = static_cast<uint8_t>(q - memo_->window_text);
+    memo_->window_length = view.window_length;
+  }
+  std::memcpy(p, memo_->window_text, sizeof(memo_->window_text));
+  return p + memo_->window_size;
 }
 
 void MetricsJsonWriter::Append(const MetricsView& view, std::string* out) {
