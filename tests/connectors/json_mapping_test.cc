@@ -496,9 +496,15 @@ TEST(MetricsJsonWriterTest, ParsesToToProtoAndIsLibprotobufsBytes) {
                 ? std::numeric_limits<TimeNs>::min() + (TimeNs)(rng() % 1000)
                 : std::numeric_limits<TimeNs>::max() - (TimeNs)(rng() % 1000);
         break;
-      case 1:
-        t = recent_times.back() + (TimeNs)(rng() % 120) * kNanosPerSecond;
+      case 1: {
+        // A little after the last time (before it, near the end of the
+        // range, so that nothing overflows).
+        const TimeNs step = (TimeNs)(rng() % 120) * kNanosPerSecond;
+        const TimeNs last = recent_times.back();
+        t = last <= std::numeric_limits<TimeNs>::max() - step ? last + step
+                                                              : last - step;
         break;
+      }
       default:
         t = static_cast<TimeNs>(rng());
     }
