@@ -17,6 +17,7 @@
 namespace ebb::kafka {
 namespace {
 
+using ebb_test::BrokerKind;
 using ebb_test::Contents;
 using ebb_test::FeedEvent;
 using ebb_test::MakeFeed;
@@ -25,19 +26,34 @@ using ebb_test::Publish;
 using ebb_test::ReadTopic;
 using ebb_test::Record;
 using ebb_test::ReplayAlerts;
+using ebb_test::TestBroker;
+using ebb_test::Topics;
 
+// The runtime on librdkafka's mock cluster (the fault-injection tests), and
+// the base of StreamRunnerAnyBrokerTest (below) for the real broker.
 class StreamRunnerTest : public ::testing::Test {
  protected:
+  virtual BrokerKind kind() const { return BrokerKind::kEmbedded; }
+
   void SetUp() override {
-    auto broker = EmbeddedBroker::Start(1, DefaultTopics());
+    auto broker = TestBroker::Start(kind());
+    if (absl::IsFailedPrecondition(broker.status())) {
+      GTEST_SKIP() << broker.status().message();
+    }
     ASSERT_TRUE(broker.ok()) << broker.status();
     broker_ = *std::move(broker);
   }
 
+  const Topics& topics() const { return broker_->topics(); }
+
   StreamOptions Options(const std::string& group) {
     StreamOptions o;
     o.brokers = broker_->bootstrap();
-    o.group = group;
+    o.group = broker_->Name(group);
+    o.prices_topic = topics().prices;
+    o.news_topic = topics().news;
+    o.alerts_topic = topics().alerts;
+    o.dlq_topic = topics().dlq;
     o.start_earliest = true;
     o.exit_when_idle = absl::Milliseconds(1500);
     o.commit_interval = absl::Milliseconds(100);
@@ -64,13 +80,18 @@ class StreamRunnerTest : public ::testing::Test {
     return runner->stats();
   }
 
+  // The offsets `group` (as given to Options) has committed on the price
+  // partitions.
+  bool Committed(const std::string& group, std::map<int32_t, int64_t>* out) {
+    return ebb_test::CommittedOffsets(broker_->bootstrap(),
+                                      broker_->Name(group), out,
+                                      absl::Seconds(5), topics().prices);
+  }
+
   // The sum of the group's committed offsets over the 4 price partitions.
   int64_t CommittedTotal(const std::string& group) {
     std::map<int32_t, int64_t> offsets;
-    if (!ebb_test::CommittedOffsets(broker_->bootstrap(), group, &offsets,
-                                    absl::Seconds(5))) {
-      return 0;
-    }
+    if (!Committed(group, &offsets)) return 0;
     int64_t total = 0;
     for (const auto& [partition, offset] : offsets) {
       total += std::max<int64_t>(0, offset);
@@ -89,23 +110,42 @@ class StreamRunnerTest : public ::testing::Test {
     EXPECT_EQ(CommittedTotal(group), static_cast<int64_t>(n));
   }
 
+  std::vector<Record> ReadAlerts() {
+    return ReadTopic(broker_->bootstrap(), topics().alerts);
+  }
+
   // Scaling out with `assignor` (partition.assignment.strategy) in `group`
   // (below).
   void ScaleOut(const std::string& group, const std::string& assignor);
 
-  std::unique_ptr<EmbeddedBroker> broker_;
+  std::unique_ptr<TestBroker> broker_;
 };
 
-TEST_F(StreamRunnerTest, AlertsEqualReplayAcrossPartitions) {
+// The tests that need no fault injection, on both brokers: the embedded one
+// and the real Apache Kafka broker of EBB_KAFKA_BROKERS (ctest label
+// kafka-real; skipped without the variable).
+class StreamRunnerAnyBrokerTest
+    : public StreamRunnerTest,
+      public ::testing::WithParamInterface<BrokerKind> {
+ protected:
+  BrokerKind kind() const override { return GetParam(); }
+};
+
+INSTANTIATE_TEST_SUITE_P(Brokers, StreamRunnerAnyBrokerTest,
+                         ::testing::Values(BrokerKind::kEmbedded,
+                                           BrokerKind::kReal),
+                         ebb_test::BrokerKindName);
+
+TEST_P(StreamRunnerAnyBrokerTest, AlertsEqualReplayAcrossPartitions) {
   const std::vector<FeedEvent> feed = MakeFeed(24, 1000);
-  Publish(broker_->bootstrap(), "ebb.prices", feed);
+  Publish(broker_->bootstrap(), topics().prices, feed);
   const StreamStats stats = RunToIdle(Options("parity"));
   EXPECT_EQ(stats.consumed, feed.size());
   EXPECT_EQ(stats.pipeline.applied, feed.size());
   EXPECT_EQ(stats.pipeline.total_rejected(), 0u);
 
   const std::vector<Record> records =
-      ReadTopic(broker_->bootstrap(), "ebb.alerts");
+      ReadTopic(broker_->bootstrap(), topics().alerts);
   const std::vector<ebb::v1::Alert> alerts = ParseAlerts(records);
   const std::vector<ebb::v1::Alert> expected = ReplayAlerts(feed);
   ASSERT_GT(expected.size(), 40u);  // opened, escalated and resolved
@@ -119,16 +159,17 @@ TEST_F(StreamRunnerTest, AlertsEqualReplayAcrossPartitions) {
     EXPECT_EQ(records[i].key, alerts[i].symbol());
     EXPECT_EQ(records[i].headers.at("ebb-type"), "ebb.v1.Alert");
     EXPECT_EQ(records[i].headers.at("ebb-schema-version"), "1");
-    EXPECT_EQ(alerts[i].provenance().source(), "ebb.prices");
+    EXPECT_EQ(alerts[i].provenance().source(), topics().prices);
     ASSERT_TRUE(alerts[i].provenance().has_partition());
     partitions.insert(alerts[i].provenance().partition());
   }
   EXPECT_EQ(partitions.size(), 4u);
 }
 
-TEST_F(StreamRunnerTest, BadMessagesGoToTheDeadLetterTopicWithReasons) {
+TEST_P(StreamRunnerAnyBrokerTest,
+       BadMessagesGoToTheDeadLetterTopicWithReasons) {
   std::vector<FeedEvent> feed = MakeFeed(3, 50);
-  Publish(broker_->bootstrap(), "ebb.prices", feed);
+  Publish(broker_->bootstrap(), topics().prices, feed);
   auto producer =
       Producer::Create({{"bootstrap.servers", broker_->bootstrap()}});
   ASSERT_TRUE(producer.ok());
@@ -139,12 +180,16 @@ TEST_F(StreamRunnerTest, BadMessagesGoToTheDeadLetterTopicWithReasons) {
   negative.price = -1;
   const std::string invalid = ebb_test::Encode(negative);
   ASSERT_TRUE(
-      (*producer)->Produce("ebb.prices", 0, "SYM0", truncated, {}).ok());
-  ASSERT_TRUE((*producer)->Produce("ebb.prices", 1, "BIG", oversize, {}).ok());
-  ASSERT_TRUE((*producer)->Produce("ebb.prices", 2, "SYM9", mismatch, {}).ok());
+      (*producer)->Produce(topics().prices, 0, "SYM0", truncated, {}).ok());
   ASSERT_TRUE(
-      (*producer)->Produce("ebb.prices", 3, negative.symbol, invalid, {}).ok());
-  ASSERT_TRUE((*producer)->Produce("ebb.news", 0, "n1", "\xff\xff", {}).ok());
+      (*producer)->Produce(topics().prices, 1, "BIG", oversize, {}).ok());
+  ASSERT_TRUE(
+      (*producer)->Produce(topics().prices, 2, "SYM9", mismatch, {}).ok());
+  ASSERT_TRUE((*producer)
+                  ->Produce(topics().prices, 3, negative.symbol, invalid, {})
+                  .ok());
+  ASSERT_TRUE(
+      (*producer)->Produce(topics().news, 0, "n1", "\xff\xff", {}).ok());
   ASSERT_TRUE((*producer)->Flush(absl::Seconds(10)).ok());
 
   const StreamStats stats = RunToIdle(Options("dlq"));
@@ -154,12 +199,12 @@ TEST_F(StreamRunnerTest, BadMessagesGoToTheDeadLetterTopicWithReasons) {
   EXPECT_EQ(stats.dead_letters_produced, 5u);
 
   std::map<std::string, std::vector<Record>> by_reason;
-  for (Record& r : ReadTopic(broker_->bootstrap(), "ebb.dlq")) {
+  for (Record& r : ReadTopic(broker_->bootstrap(), topics().dlq)) {
     by_reason[r.headers["ebb-reason"]].push_back(r);
   }
   ASSERT_EQ(by_reason["truncated"].size(), 2u);  // the price and the news
   for (const Record& r : by_reason["truncated"]) {
-    if (r.headers.at("ebb-source-topic") == "ebb.news") {
+    if (r.headers.at("ebb-source-topic") == topics().news) {
       EXPECT_EQ(r.value, "\xff\xff");
       EXPECT_EQ(r.key, "n1");
     } else {
@@ -177,19 +222,20 @@ TEST_F(StreamRunnerTest, BadMessagesGoToTheDeadLetterTopicWithReasons) {
   ASSERT_EQ(by_reason["invalid_price"].size(), 1u);
   const Record& invalid_record = by_reason["invalid_price"][0];
   EXPECT_EQ(invalid_record.value, invalid);
-  EXPECT_EQ(invalid_record.headers.at("ebb-source-topic"), "ebb.prices");
+  EXPECT_EQ(invalid_record.headers.at("ebb-source-topic"), topics().prices);
   EXPECT_EQ(invalid_record.headers.at("ebb-source-partition"), "3");
   EXPECT_NE(invalid_record.headers.at("ebb-detail").find("price"),
             std::string::npos);
   EXPECT_FALSE(invalid_record.headers.at("ebb-source-offset").empty());
 }
 
-TEST_F(StreamRunnerTest, WarmStartRebuildsWindowsWithoutReplayingAlerts) {
+TEST_P(StreamRunnerAnyBrokerTest,
+       WarmStartRebuildsWindowsWithoutReplayingAlerts) {
   const std::vector<FeedEvent> feed = MakeFeed(12, 1000);
   // The history is in the topic before the group exists; the crash is in the
   // second half, so its alerts must come out live, exactly as a replay says.
   const size_t split = feed.size() * 45 / 100;
-  Publish(broker_->bootstrap(), "ebb.prices", feed, 0, split);
+  Publish(broker_->bootstrap(), topics().prices, feed, 0, split);
 
   StreamOptions options = Options("warm");
   options.start_earliest = false;  // a new group starts at the end...
@@ -203,7 +249,7 @@ TEST_F(StreamRunnerTest, WarmStartRebuildsWindowsWithoutReplayingAlerts) {
     absl::SleepFor(absl::Milliseconds(20));
   }
   ASSERT_GT(runner->assigned_partitions(), 0);
-  Publish(broker_->bootstrap(), "ebb.prices", feed, split);  // ...then live
+  Publish(broker_->bootstrap(), topics().prices, feed, split);  // ...then live
   WaitUntilCommitted("warm", feed.size());
   stop = true;
   run.join();
@@ -215,7 +261,7 @@ TEST_F(StreamRunnerTest, WarmStartRebuildsWindowsWithoutReplayingAlerts) {
   const std::vector<ebb::v1::Alert> expected = ReplayAlerts(feed, split);
   ASSERT_GT(expected.size(), 10u);
   EXPECT_EQ(
-      Contents(ParseAlerts(ReadTopic(broker_->bootstrap(), "ebb.alerts"))),
+      Contents(ParseAlerts(ReadTopic(broker_->bootstrap(), topics().alerts))),
       Contents(expected));
 
   // Without the warm start the same run sees only the live part: different
@@ -227,10 +273,10 @@ TEST_F(StreamRunnerTest, WarmStartRebuildsWindowsWithoutReplayingAlerts) {
 // A new group starting at "latest" commits its starting point at once: an
 // instance stopped (or killed, or rebalanced away) before any live message
 // must not let its successor start later and treat the gap as history.
-TEST_F(StreamRunnerTest, NewGroupPinsItsStartBeforeAnyLiveMessage) {
+TEST_P(StreamRunnerAnyBrokerTest, NewGroupPinsItsStartBeforeAnyLiveMessage) {
   const std::vector<FeedEvent> feed = MakeFeed(12, 1000);
   const size_t split = feed.size() * 45 / 100;
-  Publish(broker_->bootstrap(), "ebb.prices", feed, 0, split);
+  Publish(broker_->bootstrap(), topics().prices, feed, 0, split);
   StreamOptions options = Options("pin");
   options.start_earliest = false;
   options.exit_when_idle = absl::ZeroDuration();
@@ -245,7 +291,7 @@ TEST_F(StreamRunnerTest, NewGroupPinsItsStartBeforeAnyLiveMessage) {
     ASSERT_TRUE(status.ok()) << status;
     EXPECT_EQ(first->stats().alerts_produced, 0u);
   }
-  Publish(broker_->bootstrap(), "ebb.prices", feed, split);
+  Publish(broker_->bootstrap(), topics().prices, feed, split);
   auto second = MakeRunner(options);
   std::atomic<bool> stop{false};
   absl::Status status;
@@ -258,13 +304,14 @@ TEST_F(StreamRunnerTest, NewGroupPinsItsStartBeforeAnyLiveMessage) {
   const std::vector<ebb::v1::Alert> expected = ReplayAlerts(feed, split);
   ASSERT_GT(expected.size(), 10u);
   EXPECT_EQ(
-      Contents(ParseAlerts(ReadTopic(broker_->bootstrap(), "ebb.alerts"))),
+      Contents(ParseAlerts(ReadTopic(broker_->bootstrap(), topics().alerts))),
       Contents(expected));
 }
 
-TEST_F(StreamRunnerTest, WarmStartCanEmitTheHistoryAlertsWithTheirIds) {
+TEST_P(StreamRunnerAnyBrokerTest,
+       WarmStartCanEmitTheHistoryAlertsWithTheirIds) {
   const std::vector<FeedEvent> feed = MakeFeed(8, 800);
-  Publish(broker_->bootstrap(), "ebb.prices", feed);
+  Publish(broker_->bootstrap(), topics().prices, feed);
   StreamOptions options = Options("history-alerts");
   options.start_earliest = false;  // everything published is history
   options.emit_history_alerts = true;
@@ -274,7 +321,7 @@ TEST_F(StreamRunnerTest, WarmStartCanEmitTheHistoryAlertsWithTheirIds) {
   const std::vector<ebb::v1::Alert> expected = ReplayAlerts(feed);
   ASSERT_GT(expected.size(), 10u);
   EXPECT_EQ(
-      Contents(ParseAlerts(ReadTopic(broker_->bootstrap(), "ebb.alerts"))),
+      Contents(ParseAlerts(ReadTopic(broker_->bootstrap(), topics().alerts))),
       Contents(expected));
 }
 
@@ -433,7 +480,8 @@ TEST(StreamRunnerCommitTest, OffsetsWaitForTheirAlertsToBeAcknowledged) {
 // that pass is committed: the bad message is processed again after a restart
 // (with a checkpoint every millisecond, the pass that hit the error would
 // otherwise commit past it at once).
-TEST_F(StreamRunnerTest, AnOutputThatCannotBeQueuedIsNeverCommittedPast) {
+TEST_P(StreamRunnerAnyBrokerTest,
+       AnOutputThatCannotBeQueuedIsNeverCommittedPast) {
   // 100 quiet hours (no alert), committed; then the bad message alone, so
   // that nothing else waits for an acknowledgement and the checkpoint of the
   // pass that hits the error would be committable at once.
@@ -442,7 +490,7 @@ TEST_F(StreamRunnerTest, AnOutputThatCannotBeQueuedIsNeverCommittedPast) {
   ASSERT_NE(producer, nullptr);
   for (size_t i = 0; i < 100; ++i) {
     ASSERT_TRUE(producer
-                    ->Produce("ebb.prices", 0, feed[i].symbol,
+                    ->Produce(topics().prices, 0, feed[i].symbol,
                               ebb_test::Encode(feed[i]), {})
                     .ok());
   }
@@ -459,21 +507,19 @@ TEST_F(StreamRunnerTest, AnOutputThatCannotBeQueuedIsNeverCommittedPast) {
   const absl::Time deadline = absl::Now() + absl::Seconds(60);
   std::map<int32_t, int64_t> committed;
   while (absl::Now() < deadline) {
-    ASSERT_TRUE(ebb_test::CommittedOffsets(broker_->bootstrap(), "unqueueable",
-                                           &committed, absl::Seconds(5)));
+    ASSERT_TRUE(Committed("unqueueable", &committed));
     if (committed[0] == 100) break;
     absl::SleepFor(absl::Milliseconds(50));
   }
   ASSERT_EQ(committed[0], 100);
   const std::string garbage(5000, 'x');  // not a PriceEvent: dead-lettered
-  ASSERT_TRUE(producer->Produce("ebb.prices", 0, "SYM0", garbage, {}).ok());
+  ASSERT_TRUE(producer->Produce(topics().prices, 0, "SYM0", garbage, {}).ok());
   ASSERT_TRUE(producer->Flush(absl::Seconds(10)).ok());
   run.join();  // the runner stops by itself
   EXPECT_FALSE(status.ok());
-  EXPECT_NE(status.message().find("ebb.dlq"), absl::string_view::npos)
+  EXPECT_NE(status.message().find(topics().dlq), absl::string_view::npos)
       << status;
-  ASSERT_TRUE(ebb_test::CommittedOffsets(broker_->bootstrap(), "unqueueable",
-                                         &committed, absl::Seconds(5)));
+  ASSERT_TRUE(Committed("unqueueable", &committed));
   EXPECT_EQ(committed[0], 100) << "committed past the message whose dead "
                                   "letter was never queued";
 }
@@ -498,7 +544,7 @@ void StreamRunnerTest::ScaleOut(const std::string& group,
   std::thread publisher([&] {
     auto producer = ebb_test::MakeProducer(broker_->bootstrap());
     for (size_t i = 0; i < feed.size(); i += 1000) {
-      Publish(*producer, "ebb.prices", feed, i, i + 1000);
+      Publish(*producer, topics().prices, feed, i, i + 1000);
       absl::SleepFor(absl::Milliseconds(150));
     }
   });
@@ -524,7 +570,7 @@ void StreamRunnerTest::ScaleOut(const std::string& group,
   EXPECT_GE(live_a + live_b, feed.size());
 
   const std::vector<ebb::v1::Alert> alerts =
-      ParseAlerts(ReadTopic(broker_->bootstrap(), "ebb.alerts"));
+      ParseAlerts(ReadTopic(broker_->bootstrap(), topics().alerts));
   const std::vector<ebb::v1::Alert> expected = ReplayAlerts(feed);
   ASSERT_GT(expected.size(), 40u);
   const std::multiset<std::string> got = Contents(alerts);
@@ -541,13 +587,13 @@ void StreamRunnerTest::ScaleOut(const std::string& group,
                static_cast<unsigned long long>(a.held + b.held));
 }
 
-TEST_F(StreamRunnerTest, SecondInstanceJoiningMidStreamLosesNothing) {
+TEST_P(StreamRunnerAnyBrokerTest, SecondInstanceJoiningMidStreamLosesNothing) {
   ScaleOut("scale", "range,roundrobin");
 }
 
 // The same with incremental (cooperative) rebalancing: the first instance
 // gives up only the partitions that move, and keeps processing the others.
-TEST_F(StreamRunnerTest, CooperativeRebalanceLosesNothing) {
+TEST_P(StreamRunnerAnyBrokerTest, CooperativeRebalanceLosesNothing) {
   ScaleOut("scale-coop", "cooperative-sticky");
 }
 
