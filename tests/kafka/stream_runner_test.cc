@@ -6,7 +6,10 @@
 
 #include <librdkafka/rdkafka_mock.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
+#include <cstdlib>
 #include <set>
 #include <thread>
 
@@ -63,8 +66,10 @@ class StreamRunnerTest : public ::testing::Test {
     return o;
   }
 
-  std::unique_ptr<StreamRunner> MakeRunner(StreamOptions options) {
-    auto engine = CompileConfig(DefaultConfig());
+  std::unique_ptr<StreamRunner> MakeRunner(
+      StreamOptions options,
+      const ebb::v1::EbbConfig& config = DefaultConfig()) {
+    auto engine = CompileConfig(config);
     EXPECT_TRUE(engine.ok());
     auto runner = StreamRunner::Create(std::move(options), *std::move(engine),
                                        SystemClock::Get());
@@ -81,17 +86,19 @@ class StreamRunnerTest : public ::testing::Test {
   }
 
   // The offsets `group` (as given to Options) has committed on the price
-  // partitions.
-  bool Committed(const std::string& group, std::map<int32_t, int64_t>* out) {
-    return ebb_test::CommittedOffsets(broker_->bootstrap(),
-                                      broker_->Name(group), out,
-                                      absl::Seconds(5), topics().prices);
+  // partitions (of `prices`, when given).
+  bool Committed(const std::string& group, std::map<int32_t, int64_t>* out,
+                 const std::string& prices = "") {
+    return ebb_test::CommittedOffsets(
+        broker_->bootstrap(), broker_->Name(group), out, absl::Seconds(5),
+        prices.empty() ? topics().prices : prices);
   }
 
   // The sum of the group's committed offsets over the 4 price partitions.
-  int64_t CommittedTotal(const std::string& group) {
+  int64_t CommittedTotal(const std::string& group,
+                         const std::string& prices = "") {
     std::map<int32_t, int64_t> offsets;
-    if (!Committed(group, &offsets)) return 0;
+    if (!Committed(group, &offsets, prices)) return 0;
     int64_t total = 0;
     for (const auto& [partition, offset] : offsets) {
       total += std::max<int64_t>(0, offset);
@@ -101,13 +108,14 @@ class StreamRunnerTest : public ::testing::Test {
 
   // Waits (at most 2 minutes) until `group` has committed `n` offsets: then
   // every message was processed and its alerts acknowledged.
-  void WaitUntilCommitted(const std::string& group, size_t n) {
+  void WaitUntilCommitted(const std::string& group, size_t n,
+                          const std::string& prices = "") {
     const absl::Time deadline = absl::Now() + absl::Seconds(120);
-    while (CommittedTotal(group) < static_cast<int64_t>(n) &&
+    while (CommittedTotal(group, prices) < static_cast<int64_t>(n) &&
            absl::Now() < deadline) {
       absl::SleepFor(absl::Milliseconds(200));
     }
-    EXPECT_EQ(CommittedTotal(group), static_cast<int64_t>(n));
+    EXPECT_EQ(CommittedTotal(group, prices), static_cast<int64_t>(n));
   }
 
   std::vector<Record> ReadAlerts() {
@@ -595,6 +603,281 @@ TEST_P(StreamRunnerAnyBrokerTest, SecondInstanceJoiningMidStreamLosesNothing) {
 // gives up only the partitions that move, and keeps processing the others.
 TEST_P(StreamRunnerAnyBrokerTest, CooperativeRebalanceLosesNothing) {
   ScaleOut("scale-coop", "cooperative-sticky");
+}
+
+// ---------------------------------------------------------------------------
+// Real broker only: Kafka's own faults, and what the mock cannot do
+// (offsetsForTimes, time retention).
+
+class StreamRunnerRealBrokerTest : public StreamRunnerTest {
+ protected:
+  BrokerKind kind() const override { return BrokerKind::kReal; }
+};
+
+// Tests that kill and restart the broker: no other real-broker test runs
+// meanwhile (RUN_SERIAL, by the suite's name).
+using StreamRunnerRealBrokerRestartTest = StreamRunnerRealBrokerTest;
+
+// `symbols` instruments, one price an hour from `first`: `quiet` hours within
+// 0.5 % of their level, then `falling` hours in which each falls by 25 %
+// (an alert opens at 10 % and escalates at 15 % and 20 %).
+std::vector<FeedEvent> FallingFeed(int symbols, int quiet, int falling,
+                                   ebb::TimeNs first) {
+  std::vector<FeedEvent> feed;
+  for (int h = 0; h < quiet + falling; ++h) {
+    for (int s = 0; s < symbols; ++s) {
+      const double level = 40.0 + 7.0 * s;
+      const double wiggle = 1 + 0.005 * std::sin(0.7 * h + s);
+      const double fall =
+          h < quiet ? 1.0 : 1.0 - 0.25 * (h - quiet + 1) / falling;
+      feed.push_back({"SYM" + std::to_string(s),
+                      first + h * (ebb::kNanosPerDay / 24),
+                      level * wiggle * fall});
+    }
+  }
+  return feed;
+}
+
+// A feed whose quiet history ends half an hour before now and whose fall is
+// live, stamped over the next `falling` hours (ebb accepts events up to a day
+// ahead of its clock: max_future). The half-hour offsets keep now - window
+// away from every event while the test runs.
+std::vector<FeedEvent> FeedAroundNow(int symbols, int quiet_days, int falling) {
+  const ebb::TimeNs hour = ebb::kNanosPerDay / 24;
+  const ebb::TimeNs first =
+      absl::GetCurrentTimeNanos() - hour / 2 - (quiet_days * 24 - 1) * hour;
+  return FallingFeed(symbols, quiet_days * 24, falling, first);
+}
+
+// Topic settings for feeds stamped with event times: old ones are kept, and
+// live ones up to a day ahead (Kafka 4 refuses more than an hour by default).
+const Properties kAnyTimestamp = {
+    {"retention.ms", "-1"}, {"message.timestamp.after.max.ms", "86400000"}};
+
+TEST_F(StreamRunnerRealBrokerRestartTest,
+       BrokerKilledAndRestartedMidStreamLosesNothing) {
+  const char* dir = std::getenv("EBB_KAFKA_DIR");
+  if (dir == nullptr) {
+    GTEST_SKIP() << "EBB_KAFKA_DIR (the scripts/kafka.sh directory of "
+                    "EBB_KAFKA_BROKERS) is not set: cannot restart the broker";
+  }
+  // scripts/kafka.sh COMMAND on the broker's directory; its exit status.
+  auto kafka_sh = [dir](const std::string& command) {
+    return std::system(
+        absl::StrCat(EBB_KAFKA_SCRIPT, " ", command, " --dir '", dir, "'")
+            .c_str());
+  };
+  const std::vector<FeedEvent> feed = MakeFeed(16, 900);
+  const size_t n = feed.size();
+  StreamOptions options = Options("killed");
+  options.exit_when_idle = absl::ZeroDuration();
+  auto runner = MakeRunner(options);
+  std::atomic<bool> stop{false};
+  absl::Status status;
+  std::thread run([&] { status = runner->Run(&stop); });
+  while (runner->assigned_partitions() == 0) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  auto producer = ebb_test::MakeProducer(broker_->bootstrap());
+  ASSERT_NE(producer, nullptr);
+  Publish(*producer, topics().prices, feed, 0, n / 3);
+  // Killed while ebb is still processing and committing that third; the
+  // next third is queued by the publisher while the broker is down.
+  ASSERT_EQ(kafka_sh("kill"), 0);
+  for (size_t i = n / 3; i < 2 * n / 3; ++i) {
+    ASSERT_TRUE(producer
+                    ->Produce(topics().prices, -1, feed[i].symbol,
+                              ebb_test::Encode(feed[i]), {},
+                              feed[i].time / 1000000)
+                    .ok());
+  }
+  absl::SleepFor(absl::Seconds(2));
+  ASSERT_EQ(kafka_sh("start --keep"), 0);
+  ASSERT_TRUE(producer->Flush(absl::Seconds(120)).ok());
+  Publish(*producer, topics().prices, feed, 2 * n / 3, n);
+  WaitUntilCommitted("killed", n);
+  stop = true;
+  run.join();
+  ASSERT_TRUE(status.ok()) << status;  // ebb carried on
+
+  const StreamStats stats = runner->stats();
+  EXPECT_GE(stats.consumed - stats.history, n);
+  const std::vector<ebb::v1::Alert> alerts = ParseAlerts(ReadAlerts());
+  const std::vector<ebb::v1::Alert> expected = ReplayAlerts(feed);
+  ASSERT_GT(expected.size(), 20u);
+  // Nothing lost, nothing different; a repeat (the outage may cost the group
+  // a rebalance) is the very same alert.
+  const std::multiset<std::string> got = Contents(alerts);
+  const std::multiset<std::string> want = Contents(expected);
+  EXPECT_EQ(std::set<std::string>(got.begin(), got.end()),
+            std::set<std::string>(want.begin(), want.end()));
+  std::fprintf(stderr, "broker killed: %zu alerts for %zu, %llu assignments\n",
+               alerts.size(), expected.size(),
+               static_cast<unsigned long long>(stats.assignments));
+}
+
+// Right after a topic is created its partitions' leaders are not settled, and
+// a watermark query can be refused (NOT_LEADER_FOR_PARTITION): the answer
+// must wait for them. The warm start asks at every assignment, and an error
+// there starts the partition with empty windows (seen in the test above,
+// whose runner is assigned the topic as soon as it exists).
+TEST_F(StreamRunnerRealBrokerTest, WatermarksOfANewTopicWaitForItsLeaders) {
+  const std::string topic = broker_->Name("new");
+  ASSERT_TRUE(
+      ebb_test::CreateTopics(broker_->bootstrap(), {{topic, 8, {}}}).ok());
+  auto consumer = Consumer::Create({{"bootstrap.servers", broker_->bootstrap()},
+                                    {"group.id", broker_->Name("marks")}},
+                                   nullptr);
+  ASSERT_TRUE(consumer.ok()) << consumer.status();
+  for (int p = 0; p < 8; ++p) {
+    int64_t low = -1, high = -1;
+    const absl::Status status =
+        (*consumer)->Watermarks(topic, p, &low, &high, absl::Seconds(10));
+    EXPECT_TRUE(status.ok()) << status;
+    EXPECT_EQ(low, 0);
+    EXPECT_EQ(high, 0);
+  }
+}
+
+// warm_start "window": the history starts at offsetsForTimes(now - window),
+// not at the oldest message, and the windows it rebuilds give the same live
+// alerts as a replay of the whole history.
+TEST_F(StreamRunnerRealBrokerTest, WarmStartByTimeEqualsReplay) {
+  const std::string prices = broker_->Name("prices-by-time");
+  ASSERT_TRUE(
+      ebb_test::CreateTopics(broker_->bootstrap(), {{prices, 4, kAnyTimestamp}})
+          .ok());
+  const std::vector<FeedEvent> feed = FeedAroundNow(8, 50, 24);
+  const size_t split = 8 * 50 * 24;  // the quiet 50 days: history
+  Publish(broker_->bootstrap(), prices, feed, 0, split);
+
+  StreamOptions options = Options("by-time");
+  options.prices_topic = prices;
+  options.start_earliest = false;
+  options.exit_when_idle = absl::ZeroDuration();
+  options.warm_start_by_time = true;
+  const ebb::TimeNs since = absl::GetCurrentTimeNanos() - 30 * kNanosPerDay;
+  size_t recent = 0;  // the history the windows need
+  for (size_t i = 0; i < split; ++i) recent += feed[i].time >= since;
+  auto runner = MakeRunner(options);
+  std::atomic<bool> stop{false};
+  absl::Status status;
+  std::thread run([&] { status = runner->Run(&stop); });
+  while (runner->assigned_partitions() == 0) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  Publish(broker_->bootstrap(), prices, feed, split);
+  WaitUntilCommitted("by-time", feed.size(), prices);
+  stop = true;
+  run.join();
+  ASSERT_TRUE(status.ok()) << status;
+
+  const StreamStats stats = runner->stats();
+  EXPECT_EQ(stats.history, recent);  // 30 of the 50 days, not all
+  EXPECT_LT(stats.history, split);
+  const std::vector<ebb::v1::Alert> expected = ReplayAlerts(feed, split);
+  ASSERT_EQ(expected.size(), 8u * 3);  // opened, escalated twice
+  for (const ebb::v1::Alert& a : expected) EXPECT_TRUE(a.full_window());
+  EXPECT_EQ(Contents(ParseAlerts(ReadAlerts())), Contents(expected));
+}
+
+// A price topic that keeps less than the window: the windows rebuilt from it
+// start at the oldest retained message, and every alert says so (full_window
+// false) where a replay of the whole history says true; a rule with
+// require_full_window does not fire (docs/kafka.md, "Retention shorter than
+// the window").
+TEST_F(StreamRunnerRealBrokerTest,
+       RetentionShorterThanTheWindowIsNoFullWindow) {
+  const std::string prices = broker_->Name("prices-10d");
+  const std::string strict_alerts = broker_->Name("alerts-strict");
+  // 10 days of retention, segments rolled per day of event time; the broker
+  // checks retention every second (scripts/test.sh starts it so).
+  ASSERT_TRUE(ebb_test::CreateTopics(
+                  broker_->bootstrap(),
+                  {{prices,
+                    4,
+                    {{"retention.ms", std::to_string(10 * 86400000LL)},
+                     {"segment.ms", "86400000"},
+                     {"message.timestamp.after.max.ms", "86400000"}}},
+                   {strict_alerts, 1, kAnyTimestamp}})
+                  .ok());
+  const std::vector<FeedEvent> feed = FeedAroundNow(8, 35, 24);
+  const size_t split = 8 * 35 * 24;
+  // The broker rolls a segment only when a batch is appended: small batches,
+  // so that the history spans many days' segments.
+  auto producer = Producer::Create({{"bootstrap.servers", broker_->bootstrap()},
+                                    {"batch.num.messages", "10"}});
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  Publish(**producer, prices, feed, 0, split);
+  std::vector<Record> retained;
+  const absl::Time deadline = absl::Now() + absl::Seconds(90);
+  do {
+    absl::SleepFor(absl::Seconds(1));
+    retained = ReadTopic(broker_->bootstrap(), prices);
+  } while (retained.size() > 8u * 12 * 24 && absl::Now() < deadline);
+  ASSERT_LE(retained.size(), 8u * 12 * 24)
+      << "retention removed nothing within 90 s: the broker must check it "
+         "often (log.retention.check.interval.ms=1000, as scripts/test.sh "
+         "sets)";
+  ASSERT_GE(retained.size(), 8u * 9 * 24);
+  std::vector<FeedEvent> kept;  // the retained history, in time order
+  for (const Record& r : retained) {
+    ebb::v1::PriceEvent event;
+    ASSERT_TRUE(event.ParseFromString(r.value));
+    auto time = ebb::FromTimestamp(event.event_time());
+    ASSERT_TRUE(time.ok()) << time.status();
+    kept.push_back({event.symbol(), *time, event.price()});
+  }
+  std::stable_sort(
+      kept.begin(), kept.end(),
+      [](const FeedEvent& a, const FeedEvent& b) { return a.time < b.time; });
+
+  StreamOptions options = Options("short");
+  options.prices_topic = prices;
+  options.start_earliest = false;
+  options.exit_when_idle = absl::ZeroDuration();
+  StreamOptions strict_options = options;
+  strict_options.group = broker_->Name("strict");
+  strict_options.alerts_topic = strict_alerts;
+  ebb::v1::EbbConfig strict_config = DefaultConfig();
+  strict_config.mutable_rules(0)->set_require_full_window(true);
+  auto runner = MakeRunner(options);
+  auto strict = MakeRunner(strict_options, strict_config);
+  std::atomic<bool> stop{false};
+  absl::Status status, strict_status;
+  std::thread run([&] { status = runner->Run(&stop); });
+  std::thread run_strict([&] { strict_status = strict->Run(&stop); });
+  while (runner->assigned_partitions() == 0 ||
+         strict->assigned_partitions() == 0) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  Publish(broker_->bootstrap(), prices, feed, split);
+  // Offsets count from the first message ever published, retained or not.
+  WaitUntilCommitted("short", feed.size(), prices);
+  WaitUntilCommitted("strict", feed.size(), prices);
+  stop = true;
+  run.join();
+  run_strict.join();
+  ASSERT_TRUE(status.ok()) << status;
+  ASSERT_TRUE(strict_status.ok()) << strict_status;
+
+  EXPECT_EQ(runner->stats().history, kept.size());  // from the oldest kept
+  const std::vector<ebb::v1::Alert> alerts = ParseAlerts(ReadAlerts());
+  ASSERT_EQ(alerts.size(), 8u * 3);
+  for (const ebb::v1::Alert& a : alerts) {
+    EXPECT_FALSE(a.full_window()) << a.ShortDebugString();
+  }
+  // Exactly a replay of what was retained...
+  std::vector<FeedEvent> short_history = kept;
+  short_history.insert(short_history.end(), feed.begin() + split, feed.end());
+  EXPECT_EQ(Contents(alerts),
+            Contents(ReplayAlerts(short_history, kept.size())));
+  // ...where the whole history would have made the windows full.
+  for (const ebb::v1::Alert& a : ReplayAlerts(feed, split)) {
+    EXPECT_TRUE(a.full_window());
+  }
+  EXPECT_EQ(strict->stats().alerts_produced, 0u);
+  EXPECT_TRUE(ReadTopic(broker_->bootstrap(), strict_alerts).empty());
 }
 
 // Producer::settled_through() is the prefix of message numbers with delivery
