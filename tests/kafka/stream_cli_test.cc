@@ -336,6 +336,77 @@ void StopMidStreamAndRestart(ebb_test::TestBroker& broker, int signal_number) {
       signal_number, before.size(), alerts.size(), duplicates);
 }
 
+// Waits at most `timeout` for `pid` to exit; its exit code, or -1 (then it
+// is killed).
+int WaitAtMost(pid_t pid, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  int status = 0;
+  while (absl::Now() < deadline) {
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, &status, 0);
+  return -1;
+}
+
+// Kafka's own fault, on the real broker only: the price topic deleted under a
+// running `ebb run`. It stops with a clear error and exit status 1, and what
+// it committed before had all its alerts acknowledged.
+TEST(StreamCliRealBrokerTest, PriceTopicDeletedUnderRunIsAClearError) {
+  auto made = ebb_test::TestBroker::Start(ebb_test::BrokerKind::kReal);
+  if (absl::IsFailedPrecondition(made.status())) {
+    GTEST_SKIP() << made.status().message();
+  }
+  ASSERT_TRUE(made.ok()) << made.status();
+  ebb_test::TestBroker& broker = **made;
+  const ebb_test::Topics& topics = broker.topics();
+  const std::string b = broker.bootstrap();
+  const std::vector<FeedEvent> feed = ebb_test::MakeFeed(8, 600);
+  ebb_test::Publish(b, topics.prices, feed);
+  const std::string config = TempPath("deleted.textproto");
+  ebb_test::WriteFile(config, "kafka { " + TopicFields(topics) + " }\n");
+  const std::string group = broker.Name("deleted");
+  const std::string err = TempPath("deleted.err");
+  // librdkafka notices a deleted topic at its next metadata refresh (by
+  // default every 5 minutes): sooner here.
+  const pid_t run = Spawn({"run", "--brokers", b, "--config", config, "--group",
+                           group, "--from-beginning", "--property",
+                           "topic.metadata.refresh.interval.ms=2000"},
+                          TempPath("deleted.out"), err);
+  std::map<int32_t, int64_t> committed;
+  int64_t total = 0;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (total < static_cast<int64_t>(feed.size()) && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(200));
+    total = 0;
+    if (ebb_test::CommittedOffsets(b, group, &committed, absl::Seconds(5),
+                                   topics.prices)) {
+      for (const auto& [p, offset] : committed) {
+        total += std::max<int64_t>(0, offset);
+      }
+    }
+  }
+  ASSERT_EQ(total, static_cast<int64_t>(feed.size()))
+      << ebb_test::ReadFile(err);
+  ASSERT_TRUE(ebb_test::DeleteTopic(b, topics.prices).ok());
+
+  EXPECT_TRUE(WaitForText(
+      err, "the price topic " + topics.prices + " does not exist any more",
+      absl::Seconds(60)))
+      << ebb_test::ReadFile(err);
+  WaitAtMost(run, absl::Seconds(5));  // see above
+  // Everything committed had its alerts acknowledged: all of them are there,
+  // once each.
+  const auto expected = ebb_test::ReplayAlerts(feed);
+  ASSERT_GT(expected.size(), 10u);
+  EXPECT_EQ(ebb_test::Contents(
+                ebb_test::ParseAlerts(ebb_test::ReadTopic(b, topics.alerts))),
+            ebb_test::Contents(expected));
+}
+
 TEST_P(StreamCliTest, SigtermMidStreamLosesNothingAndDuplicatesNothing) {
   StopMidStreamAndRestart(*broker_, SIGTERM);
 }
