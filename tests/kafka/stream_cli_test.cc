@@ -1,7 +1,9 @@
 // The streaming commands as users run them: `ebb produce`, `ebb run`,
 // `ebb tail` against an embedded broker (this process hosts the mock cluster;
-// the commands are separate processes talking to it over TCP), including
-// stopping `ebb run` mid-stream with SIGTERM and SIGKILL.
+// the commands are separate processes talking to it over TCP) and against a
+// real Apache Kafka broker (label kafka-real), including stopping `ebb run`
+// mid-stream with SIGTERM and SIGKILL, and (real broker only) deleting its
+// price topic under it.
 
 #include <fcntl.h>
 #include <signal.h>

@@ -1,6 +1,9 @@
 // The integration tier: ebb's streaming runtime against librdkafka's mock
 // cluster (the real protocol over loopback TCP), with real producers and
-// consumers and the mock's fault injection. Nothing of the client is mocked.
+// consumers and the mock's fault injection; and (label kafka-real) the same
+// tests without fault injection, plus Kafka's own faults, offsetsForTimes and
+// time retention, on a real Apache Kafka broker. Nothing of the client is
+// mocked.
 
 #include "connectors/kafka/stream_runner.h"
 
