@@ -4,13 +4,16 @@
 # OpenJDK 17. Nothing of Kafka is in the repository: the first start fetches the jars listed in
 # scripts/kafka/pom.xml with Debian's `mvn` into a cache, later starts reuse it.
 #
-#   scripts/kafka.sh start [--dir DIR] [--sasl]     # prints the bootstrap servers (host:port) last
+#   scripts/kafka.sh start [--dir DIR] [--sasl] [KEY=VALUE ...]  # prints the bootstrap servers last
+#   scripts/kafka.sh start [--dir DIR] --keep       # again after `kill`: same data, ports, config
 #   scripts/kafka.sh create-topic [--dir DIR] NAME PARTITIONS [KEY=VALUE ...]
 #   scripts/kafka.sh status [--dir DIR]             # exit 0 running, 1 not answering, 3 stopped
 #   scripts/kafka.sh stop [--dir DIR]               # clean shutdown, kill after a timeout
+#   scripts/kafka.sh kill [--dir DIR]               # SIGKILL, as a crash: data and config kept
 #
 # DIR (default build/kafka in the repository) holds server.properties, the data (removed by
-# stop), the logs (logs/server.log, logs/kafka.out; kept by stop) and the pid. --sasl adds a
+# stop), the logs (logs/server.log, logs/kafka.out; kept by stop) and the pid. KEY=VALUE
+# arguments of start are broker settings added to server.properties (later ones win). --sasl adds a
 # SASL_PLAINTEXT listener with SCRAM-SHA-512 and a user created at start; DIR/sasl.properties
 # holds its librdkafka client properties (bootstrap, mechanism, user, password), for `kcat -F`.
 # The listener also accepts PLAIN for the same user: librdkafka before 2.6.1 (Debian 12 has
@@ -194,14 +197,17 @@ EOF
 }
 
 cmd_start() {
-  local sasl=0
+  local sasl=0 keep=0 settings=()
   while (($#)); do
     case $1 in
       --sasl) sasl=1 ;;
+      --keep) keep=1 ;;
+      ?*=*) settings+=("$1") ;;
       *) usage ;;
     esac
     shift
   done
+  ((keep && (sasl || ${#settings[@]}))) && die "start --keep reuses $dir/server.properties as it is; give no other options"
   mkdir -p "$dir"
   exec 9>"$dir/.lock"
   flock -n 9 || die "another kafka.sh command is working on $dir"
@@ -212,6 +218,10 @@ cmd_start() {
   require_java
   fetch_jars
   local t0=$SECONDS
+  if ((keep)); then
+    restart_kept
+    return
+  fi
   rm -rf "$dir/data" "$dir/logs" "$dir/kafka.pid" "$dir/bootstrap" "$dir/sasl.properties"
   mkdir -p "$dir/data" "$dir/logs"
 
@@ -238,8 +248,31 @@ sasl.password=$sasl_password
 EOF
     )
   fi
+  if ((${#settings[@]})); then
+    echo "# Given to scripts/kafka.sh start." >>"$dir/server.properties"
+    printf '%s\n' "${settings[@]}" >>"$dir/server.properties"
+  fi
   tool kafka.tools.StorageTool "${format_args[@]}" >"$dir/logs/format.log" 2>&1 ||
     { cat "$dir/logs/format.log" >&2; die "formatting the storage in $dir/data failed"; }
+  launch "$t0" 127.0.0.1:$port
+  ((sasl)) && say "SASL_PLAINTEXT (SCRAM-SHA-512, PLAIN) on 127.0.0.1:$sasl_port, user $sasl_user; client properties in $dir/sasl.properties"
+  cat "$dir/bootstrap"
+}
+
+# start --keep: the broker of DIR again, after `kill` (or a crash), on its data and ports.
+restart_kept() {
+  [[ -f $dir/server.properties && -f $dir/data/meta.properties ]] ||
+    die "nothing to restart in $dir (no server.properties or formatted data); start it without --keep"
+  local port
+  port=$(sed -n 's/^advertised.listeners=PLAINTEXT:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$dir/server.properties")
+  [[ -n $port ]] || die "no PLAINTEXT listener in $dir/server.properties"
+  launch "$t0" 127.0.0.1:$port
+  cat "$dir/bootstrap"
+}
+
+# Starts the broker of DIR and waits until it answers on $2 (t0: when start began).
+launch() {
+  local t0=$1 bootstrap=$2 pid
 
   # setsid: the broker leads its own session and process group, which stop signals as a
   # whole. The pid is written by the process that becomes the JVM (setsid may have forked).
@@ -248,7 +281,7 @@ EOF
     java $heap_opts -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:+ExplicitGCInvokesConcurrent \
     -Djava.awt.headless=true -Dlog4j2.configurationFile="$dir/log4j2.properties" \
     -Dkafka.logs.dir="$dir/logs" -cp "$cache/lib/*" kafka.Kafka "$dir/server.properties" \
-    </dev/null >"$dir/logs/kafka.out" 2>&1 9>&- &
+    </dev/null >>"$dir/logs/kafka.out" 2>&1 9>&- &
   local waited=0
   until [[ -s $dir/kafka.pid ]]; do
     ((waited++ < 100)) || die "the broker's launcher wrote no pid to $dir/kafka.pid"
@@ -256,7 +289,6 @@ EOF
   done
   pid=$(<"$dir/kafka.pid")
 
-  local bootstrap=127.0.0.1:$port
   until metadata_ok "$bootstrap"; do
     if ! kill -0 "$pid" 2>/dev/null; then
       tail -n 40 "$dir/logs/kafka.out" "$dir/logs/server.log" >&2 2>/dev/null || true
@@ -273,8 +305,6 @@ EOF
   done
   echo "$bootstrap" >"$dir/bootstrap"
   say "Apache Kafka $version (KRaft, broker and controller) ready in $((SECONDS - t0)) s: pid $pid, logs in $dir/logs"
-  ((sasl)) && say "SASL_PLAINTEXT (SCRAM-SHA-512, PLAIN) on 127.0.0.1:$sasl_port, user $sasl_user; client properties in $dir/sasl.properties"
-  echo "$bootstrap"
 }
 
 cmd_create_topic() {
@@ -336,6 +366,17 @@ cmd_stop() {
   rm -rf "$dir/data" "$dir/kafka.pid" "$dir/bootstrap" "$dir/sasl.properties"
 }
 
+cmd_kill() {
+  (($# == 0)) || usage
+  local pid
+  pid=$(broker_pid)
+  [[ -n $pid ]] || die "no broker runs in $dir"
+  kill -KILL -- "-$pid" 2>/dev/null || true
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+  rm -f "$dir/kafka.pid"
+  say "killed the broker (pid $pid); its data is kept: scripts/kafka.sh start --keep --dir $dir"
+}
+
 (($# >= 1)) || usage
 command=$1
 shift
@@ -365,6 +406,7 @@ case $command in
   create-topic) cmd_create_topic "${args[@]+"${args[@]}"}" ;;
   status) cmd_status "${args[@]+"${args[@]}"}" ;;
   stop) cmd_stop "${args[@]+"${args[@]}"}" ;;
+  kill) cmd_kill "${args[@]+"${args[@]}"}" ;;
   -h | --help | help) usage ;;
   *) usage ;;
 esac

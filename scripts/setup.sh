@@ -4,22 +4,22 @@
 #
 #   scripts/setup.sh            # packages + configure + build
 #   scripts/setup.sh --asan     # also the ASan+UBSan build in build/asan
-#   scripts/setup.sh --bench    # also pandas (scripts/compare.sh), confluent-kafka (bench_kafka.sh)
+#   scripts/setup.sh --bench    # also pandas (scripts/compare.sh)
 #   scripts/setup.sh --fuzz     # also clang, and the libFuzzer harnesses in build/fuzz (tests/fuzz/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# kcat, python3-kafka and python3-protobuf are the independent Kafka clients of the
-# integration tests. OpenJDK 17 and maven run and fetch the real Kafka broker of
+# kcat, python3-kafka, python3-confluent-kafka and python3-protobuf are the independent Kafka
+# clients of the integration tests. OpenJDK 17 and maven run and fetch the real Kafka broker of
 # scripts/kafka.sh (its jars come from Maven Central at its first start, into ~/.cache/ebb).
 packages=(g++ make cmake pkg-config protobuf-compiler libprotobuf-dev libabsl-dev librdkafka-dev
           libgtest-dev libgmock-dev libbenchmark-dev clang-format kcat python3 python3-kafka
-          python3-protobuf openjdk-17-jre-headless maven)
+          python3-confluent-kafka python3-protobuf openjdk-17-jre-headless maven)
 presets=(release)
 for arg in "$@"; do
   case $arg in
     --asan) presets+=(asan) ;;
-    --bench) packages+=(python3-pandas python3-confluent-kafka) ;;
+    --bench) packages+=(python3-pandas) ;;
     --fuzz) packages+=(clang) presets+=(fuzz) ;;
     *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
   esac

@@ -460,8 +460,28 @@ absl::Status Consumer::Committed(rd_kafka_topic_partition_list_t* partitions,
 absl::Status Consumer::Watermarks(const std::string& topic, int32_t partition,
                                   int64_t* low, int64_t* high,
                                   absl::Duration timeout) {
-  const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-      handle_.get(), topic.c_str(), partition, low, high, TimeoutMs(timeout));
+  // A partition whose leader is not settled yet (a topic just created, a
+  // broker just restarted) answers with an error that goes away: ask again
+  // until the timeout, as librdkafka does for fetches.
+  const absl::Time deadline = absl::Now() + timeout;
+  rd_kafka_resp_err_t err;
+  while (true) {
+    err = rd_kafka_query_watermark_offsets(
+        handle_.get(), topic.c_str(), partition, low, high,
+        TimeoutMs(std::max(deadline - absl::Now(), absl::Milliseconds(1))));
+    const bool transient =
+        err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+        err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE ||
+        err == RD_KAFKA_RESP_ERR_REPLICA_NOT_AVAILABLE ||
+        err == RD_KAFKA_RESP_ERR_OFFSET_NOT_AVAILABLE ||
+        err == RD_KAFKA_RESP_ERR_UNKNOWN_LEADER_EPOCH ||
+        err == RD_KAFKA_RESP_ERR_FENCED_LEADER_EPOCH ||
+        err == RD_KAFKA_RESP_ERR__TRANSPORT ||
+        err == RD_KAFKA_RESP_ERR__UNKNOWN_PARTITION ||  // metadata not yet
+        err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART;
+    if (!transient || absl::Now() + absl::Milliseconds(100) >= deadline) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return KafkaError(
         err, absl::StrCat("watermarks of ", topic, " [", partition, "]"));

@@ -250,6 +250,8 @@ class Consumer {
   // (RD_KAFKA_OFFSET_INVALID when none).
   absl::Status Committed(rd_kafka_topic_partition_list_t* partitions,
                          absl::Duration timeout);
+  // The partition's low and high watermarks; asks again while its leader is
+  // not settled (a new topic, a restarted broker), up to `timeout`.
   absl::Status Watermarks(const std::string& topic, int32_t partition,
                           int64_t* low, int64_t* high, absl::Duration timeout);
   // OK when the brokers answer and `topic` has partitions; NotFound when it

@@ -529,6 +529,19 @@ void StreamRunner::ProcessBatch(size_t count) {
           SetFatal(
               absl::InternalError(absl::StrCat("kafka consumer: ", errstr)));
         }
+        // The price topic is gone after partitions were assigned (deleted
+        // under a running instance): librdkafka would revoke its partitions
+        // and carry on with the news topic alone, hiding it. Stop without a
+        // further commit.
+        if ((message->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+             message->err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC) &&
+            message->rkt != nullptr && stats_.assignments > 0 &&
+            options_.prices_topic == rd_kafka_topic_name(message->rkt)) {
+          SetFatal(absl::NotFoundError(
+              absl::StrCat("the price topic ", options_.prices_topic,
+                           " does not exist any more (deleted?): ",
+                           rd_kafka_message_errstr(message))));
+        }
       }
       continue;
     }

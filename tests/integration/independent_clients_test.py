@@ -16,9 +16,16 @@ not with ebb's generated C++), against `ebb broker` (librdkafka's mock cluster) 
       group consumes exactly those, rebuilding state from history (warm start): every alert of
       both runs equals a replay of all good events.
 
+On a real Kafka broker (EBB_ITEST_BROKER=real and EBB_KAFKA_BROKERS, as scripts/test.sh
+provides; ctest label kafka-real) the same tests run on topics and groups of names unique to the
+run, created with kafka-python's admin client; ebb reads them from a config file.
+
+Part of the series (symbol CCC) is published with confluent-kafka (librdkafka, told to use the
+murmur2 partitioner), and confluent-kafka reads ebb's alerts with isolation.level=read_committed.
+
 Environment: EBB_BINARY (the ebb program), EBB_PROTO_DIR (the proto/ folder); ctest sets both.
-Needs Debian's kcat, protobuf-compiler, python3-kafka and python3-protobuf; run with
-/usr/bin/python3. Takes about 20 s.
+Needs Debian's kcat, protobuf-compiler, python3-kafka, python3-confluent-kafka and
+python3-protobuf; run with /usr/bin/python3. Takes about 20 s.
 """
 
 import datetime
@@ -44,7 +51,11 @@ EBB = os.environ.get(
 PROTO_DIR = os.environ.get("EBB_PROTO_DIR", os.path.join(HERE, "..", "..", "proto"))
 SUBSCRIBING_MD = os.path.join(HERE, "..", "..", "docs", "subscribing.md")
 
-GROUP = "itest"
+REAL = os.environ.get("EBB_ITEST_BROKER") == "real"
+# On the real broker, which persists across runs, every name is this run's own.
+SUFFIX = ".itest.%d.%d" % (os.getpid(), time.time()) if REAL else ""
+TOPICS = {role: "ebb." + role + SUFFIX for role in ("prices", "news", "alerts", "dlq")}
+GROUP = "itest" + SUFFIX
 START = datetime.datetime(2025, 11, 1, tzinfo=datetime.timezone.utc)
 HOURS = 40 * 24
 # Every producer of ebb.prices must send a key to the same partition. kafka-python and the Java
@@ -155,12 +166,13 @@ class IndependentClientsTest(unittest.TestCase):
         # import warn (ImportWarning) on Python 3.11.
         warnings.filterwarnings("ignore", category=ImportWarning)
         try:
-            global KafkaProducer, KafkaConsumer, TopicPartition, json_format
+            global KafkaProducer, KafkaConsumer, TopicPartition, json_format, confluent_kafka
             from kafka import KafkaConsumer, KafkaProducer, TopicPartition
             from google.protobuf import json_format
+            import confluent_kafka
         except ImportError as e:
-            raise RuntimeError("%s: run with /usr/bin/python3 and install python3-kafka and "
-                               "python3-protobuf" % e)
+            raise RuntimeError("%s: run with /usr/bin/python3 and install python3-kafka, "
+                               "python3-confluent-kafka and python3-protobuf" % e)
 
         cls.tmp = tempfile.mkdtemp(prefix="ebb-itest-")
         cls.addClassCleanup(shutil.rmtree, cls.tmp, True)
@@ -172,7 +184,7 @@ class IndependentClientsTest(unittest.TestCase):
         cls.bad = cls.publish_with_kafka_python(cls.good)
         # (b) ebb run consumes them.
         cls.run1 = cls.ebb_run()
-        cls.alerts_after_run1 = cls.end_offset("ebb.alerts")
+        cls.alerts_after_run1 = cls.end_offset(TOPICS["alerts"])
 
     # ------------------------------------------------------------------ fixtures
 
@@ -191,6 +203,21 @@ class IndependentClientsTest(unittest.TestCase):
 
     @classmethod
     def start_broker(cls):
+        if REAL:
+            cls.brokers = os.environ.get("EBB_KAFKA_BROKERS", "")
+            if not cls.brokers:
+                raise unittest.SkipTest("EBB_KAFKA_BROKERS is not set: no real Kafka broker "
+                                        "(scripts/test.sh starts one with scripts/kafka.sh)")
+            from kafka.admin import KafkaAdminClient, NewTopic
+            admin = KafkaAdminClient(bootstrap_servers=cls.brokers)
+            try:
+                # Kept forever: the series is stamped with 2025 event times.
+                admin.create_topics([NewTopic(TOPICS[role], 4 if role == "prices" else 1, 1,
+                                              topic_configs={"retention.ms": "-1"})
+                                     for role in TOPICS])
+            finally:
+                admin.close()
+            return
         cls.broker_log = os.path.join(cls.tmp, "broker.stderr")
         with open(cls.broker_log, "wb") as log:
             cls.broker = subprocess.Popen([EBB, "broker"], stdout=subprocess.PIPE, stderr=log)
@@ -203,6 +230,8 @@ class IndependentClientsTest(unittest.TestCase):
 
     @classmethod
     def stop_broker(cls):
+        if REAL:
+            return
         if cls.broker.poll() is None:
             cls.broker.send_signal(signal.SIGTERM)
             try:
@@ -214,6 +243,8 @@ class IndependentClientsTest(unittest.TestCase):
 
     @classmethod
     def broker_stderr(cls):
+        if REAL:
+            return "(the real broker's log is in scripts/kafka.sh's DIR/logs)"
         with open(cls.broker_log, errors="replace") as f:
             return f.read()
 
@@ -226,10 +257,13 @@ class IndependentClientsTest(unittest.TestCase):
     @classmethod
     def publish_with_kafka_python(cls, rows):
         """Publishes the series and the bad messages; returns {reason: (key, value, metadata)}."""
+        cls.publish_with_confluent_kafka([r for r in rows if r[1] == "CCC"])
         producer = KafkaProducer(bootstrap_servers=cls.brokers, acks="all")
         try:
             for hour, symbol, price in rows:
-                producer.send("ebb.prices", key=symbol.encode(),
+                if symbol == "CCC":
+                    continue
+                producer.send(TOPICS["prices"], key=symbol.encode(),
                               value=cls.price_event(hour, symbol, price),
                               timestamp_ms=int(when(hour).timestamp() * 1000))
             bad = {
@@ -237,7 +271,7 @@ class IndependentClientsTest(unittest.TestCase):
                 "key_mismatch": (b"AAA", cls.price_event(HOURS, "CCC", 20.0)),
                 "invalid_price": (b"CCC", cls.price_event(HOURS, "CCC", -1.0)),
             }
-            futures = {reason: producer.send("ebb.prices", key=key, value=value)
+            futures = {reason: producer.send(TOPICS["prices"], key=key, value=value)
                        for reason, (key, value) in bad.items()}
             producer.flush(timeout=30)
             return {reason: bad[reason] + (f.get(timeout=30),) for reason, f in futures.items()}
@@ -245,9 +279,29 @@ class IndependentClientsTest(unittest.TestCase):
             producer.close(timeout=10)
 
     @classmethod
+    def publish_with_confluent_kafka(cls, rows):
+        """Publishes rows with confluent-kafka (librdkafka): murmur2, as docs/kafka.md says."""
+        producer = confluent_kafka.Producer({
+            "bootstrap.servers": cls.brokers, "partitioner": "murmur2_random",
+            "enable.idempotence": True})
+        errors = []
+        for hour, symbol, price in rows:
+            producer.produce(TOPICS["prices"], key=symbol.encode(),
+                             value=cls.price_event(hour, symbol, price),
+                             timestamp=int(when(hour).timestamp() * 1000),
+                             on_delivery=lambda err, msg: err and errors.append(err))
+            producer.poll(0)
+        if producer.flush(30) != 0 or errors:
+            raise AssertionError("confluent-kafka could not publish: %s" % errors[:3])
+
+    @classmethod
     def ebb_run(cls):
         """(b) `ebb run` until idle; returns (consumed, warm-start history, stderr)."""
-        cmd = [EBB, "run", "--brokers", cls.brokers] + RUN_FLAGS
+        config = os.path.join(cls.tmp, "topics.textproto")
+        with open(config, "w") as f:
+            f.write("kafka { %s }\n" % " ".join(
+                '%s_topic: "%s"' % (role, name) for role, name in TOPICS.items()))
+        cmd = [EBB, "run", "--brokers", cls.brokers, "--config", config] + RUN_FLAGS
         done = run(cmd, timeout=120, check=False)
         stderr = done.stderr.decode(errors="replace")
         if done.returncode != 0:
@@ -317,7 +371,7 @@ class IndependentClientsTest(unittest.TestCase):
     def kafka_alerts(self, upto=None):
         """(record, Alert) of ebb.alerts read with kafka-python (offsets below upto)."""
         out = []
-        for record in self.read_topic("ebb.alerts"):
+        for record in self.read_topic(TOPICS["alerts"]):
             if upto is not None and record.offset >= upto:
                 continue
             alert = self.alert_pb2.Alert()
@@ -353,7 +407,7 @@ class IndependentClientsTest(unittest.TestCase):
 
         from_kafka = key_by_id(
             [json_format.MessageToDict(a, including_default_value_fields=True) for _, a in kafka],
-            "ebb.alerts")
+            TOPICS["alerts"])
         from_replay = key_by_id(replay_lines, "replay")
         self.assertEqual(sorted(from_kafka), sorted(from_replay),
                          "alert ids differ: only on Kafka %s, only in replay %s" % (
@@ -373,7 +427,7 @@ class IndependentClientsTest(unittest.TestCase):
         self.assertIn("3 dead letters published", stderr)
 
     def test_c_alerts_read_with_kcat_and_protoc(self):
-        records = [r for r in self.kcat_read("ebb.alerts") if r[0] < self.alerts_after_run1]
+        records = [r for r in self.kcat_read(TOPICS["alerts"]) if r[0] < self.alerts_after_run1]
         self.assertEqual(len(records), 3, "expected BBB OPENED + 2 ESCALATED, got %s\nebb run:\n%s"
                          % (records, self.run1[2]))
         decoded = []
@@ -400,18 +454,44 @@ class IndependentClientsTest(unittest.TestCase):
             self.assertEqual(headers.get("ebb-schema-version"), b"1", record.headers)
             self.assertEqual(record.key, alert.symbol.encode(), alert)
             self.assertEqual(alert.symbol, "BBB", alert)
-            self.assertEqual(alert.provenance.source, "ebb.prices", alert)
+            self.assertEqual(alert.provenance.source, TOPICS["prices"], alert)
             self.assertTrue(alert.provenance.HasField("partition"), alert)
         transitions = [(self.alert_pb2.Transition.Name(a.transition), a.level) for _, a in alerts]
         self.assertEqual(transitions, [("OPENED", 0.10), ("ESCALATED", 0.15),
                                        ("ESCALATED", 0.20)])
 
+    def test_c_alerts_read_with_confluent_kafka_read_committed(self):
+        """confluent-kafka in a group, isolation.level=read_committed: the same alerts."""
+        consumer = confluent_kafka.Consumer({
+            "bootstrap.servers": self.brokers, "group.id": "confluent" + SUFFIX,
+            "isolation.level": "read_committed", "auto.offset.reset": "earliest",
+            "enable.auto.commit": False})
+        alerts = []
+        try:
+            consumer.subscribe([TOPICS["alerts"]])
+            deadline = time.monotonic() + 30
+            while len(alerts) < self.alerts_after_run1 and time.monotonic() < deadline:
+                for message in consumer.consume(num_messages=100, timeout=0.5):
+                    if message.error():
+                        raise AssertionError(message.error())
+                    if message.offset() < self.alerts_after_run1:
+                        alert = self.alert_pb2.Alert()
+                        alert.ParseFromString(message.value())
+                        alerts.append((message.key(), alert))
+        finally:
+            consumer.close()
+        expected = self.kafka_alerts(self.alerts_after_run1)
+        self.assertEqual([(k, a.id) for k, a in alerts],
+                         [(r.key, a.id) for r, a in expected], "ebb run:\n" + self.run1[2])
+        self.assertEqual(len(alerts), 3)
+
     def test_c_documented_python_subscriber(self):
         """The consumer of docs/subscribing.md, in a consumer group: each alert handled once,
         offsets committed, a redelivery skipped."""
         subscriber = documented_subscriber()
-        consumer = KafkaConsumer("ebb.alerts", bootstrap_servers=self.brokers,
-                                 group_id="docs-subscriber", auto_offset_reset="earliest",
+        consumer = KafkaConsumer(TOPICS["alerts"], bootstrap_servers=self.brokers,
+                                 group_id="docs-subscriber" + SUFFIX,
+                                 auto_offset_reset="earliest",
                                  enable_auto_commit=False)
         counting = CountingConsumer(consumer)
         handled, seen = [], set()
@@ -424,7 +504,7 @@ class IndependentClientsTest(unittest.TestCase):
             first = [(a.symbol, self.alert_pb2.Transition.Name(a.transition)) for a in handled[:3]]
             self.assertEqual(first, [("BBB", "OPENED"), ("BBB", "ESCALATED"),
                                      ("BBB", "ESCALATED")])
-            tp = TopicPartition("ebb.alerts", 0)
+            tp = TopicPartition(TOPICS["alerts"], 0)
             self.assertGreaterEqual(consumer.committed(tp) or 0, 3)
             # Redelivered alerts (here: the same records again) are not handled twice.
             before = list(handled)
@@ -443,7 +523,7 @@ class IndependentClientsTest(unittest.TestCase):
                                    self.replay(self.good))
 
     def test_e_dead_letters(self):
-        records = self.read_topic("ebb.dlq")
+        records = self.read_topic(TOPICS["dlq"])
         by_reason = {}
         for r in records:
             headers = {k: v.decode() for k, v in r.headers}
@@ -455,7 +535,7 @@ class IndependentClientsTest(unittest.TestCase):
             record, headers = by_reason[reason]
             self.assertEqual(record.key, key, reason)
             self.assertEqual(record.value, value, reason)
-            self.assertEqual(headers["ebb-source-topic"], "ebb.prices", headers)
+            self.assertEqual(headers["ebb-source-topic"], TOPICS["prices"], headers)
             self.assertEqual(headers["ebb-source-partition"], str(sent.partition), headers)
             self.assertEqual(headers["ebb-source-offset"], str(sent.offset), headers)
             self.assertTrue(headers.get("ebb-detail"), headers)
@@ -470,11 +550,11 @@ class IndependentClientsTest(unittest.TestCase):
                 f.write(self.price_event(hour, symbol, price))
             by_symbol.setdefault(symbol, []).append(path)
         for symbol, paths in sorted(by_symbol.items()):
-            run(["kcat", "-P", "-b", self.brokers, "-t", "ebb.prices", "-k", symbol]
+            run(["kcat", "-P", "-b", self.brokers, "-t", TOPICS["prices"], "-k", symbol]
                 + KCAT_PRODUCER + paths, timeout=60)
 
         # Every key of ebb.prices is in one partition, whoever produced it.
-        listing = run(["kcat", "-C", "-b", self.brokers, "-t", "ebb.prices", "-o", "beginning",
+        listing = run(["kcat", "-C", "-b", self.brokers, "-t", TOPICS["prices"], "-o", "beginning",
                        "-e", "-q", "-f", r"%k %p\n"], timeout=60).stdout.decode().split("\n")
         partitions = {}
         for line in filter(None, listing):

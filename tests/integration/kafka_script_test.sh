@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# scripts/kafka.sh against the real broker it starts: start (and a second start refused), status,
-# a compacted topic, a message through kcat, stop (data removed); then --sasl: SCRAM-SHA-512
+# scripts/kafka.sh against the real broker it starts: start (with a broker setting, and a second
+# start refused), status, a compacted topic, a message through kcat, kill and start --keep (the
+# message still there), stop (data removed); then --sasl: SCRAM-SHA-512
 # (kafka-python) and PLAIN (kcat, librdkafka 2.0.2) accept the user's password and refuse a
 # wrong one. Needs Java 17, maven (the first run fetches Kafka from Maven Central), kcat and
 # Debian's python3-kafka. Label kafka-real.
@@ -29,11 +30,13 @@ step() { echo "--- $*"; }
 
 step "start"
 t0=$(date +%s%N)
-bootstrap=$("$kafka" start --dir "$dir" | tail -n 1)
+bootstrap=$("$kafka" start --dir "$dir" log.cleaner.backoff.ms=1000 | tail -n 1)
 echo "started in $((($(date +%s%N) - t0) / 1000000)) ms: $bootstrap"
 [[ $bootstrap =~ ^127\.0\.0\.1:[0-9]+$ ]] || fail "start printed '$bootstrap', not host:port"
 pid=$(<"$dir/kafka.pid")
 kill -0 "$pid" || fail "no process $pid"
+grep -qx 'log.cleaner.backoff.ms=1000' "$dir/server.properties" ||
+  fail "start did not add its KEY=VALUE setting to server.properties"
 
 step "a second start on the same DIR is refused"
 if out=$("$kafka" start --dir "$dir" 2>&1); then fail "second start succeeded: $out"; fi
@@ -78,6 +81,23 @@ printf 'BTC-USD\tprice 1\n' | kcat -P -b "$bootstrap" -t ebb.test.changelog -K $
   fail "kcat could not produce"
 got=$(kcat -C -b "$bootstrap" -t ebb.test.changelog -e -q -f '%k=%s\n')
 [[ $got == "BTC-USD=price 1" ]] || fail "kcat consumed '$got'"
+
+step "kill, then start --keep: the same broker on its data and port"
+"$kafka" kill --dir "$dir" || fail "kill failed"
+kill -0 "$pid" 2>/dev/null && fail "process $pid still runs after kill"
+[[ -d $dir/data ]] || fail "kill removed $dir/data"
+set +e
+"$kafka" status --dir "$dir" >/dev/null
+code=$?
+set -e
+[[ $code == 3 ]] || fail "status after kill exited $code, not 3"
+if out=$("$kafka" start --keep --sasl --dir "$dir" 2>&1); then fail "start --keep --sasl was accepted"; fi
+[[ $out == *"start --keep reuses"* ]] || fail "start --keep --sasl said: $out"
+again=$("$kafka" start --keep --dir "$dir" | tail -n 1)
+[[ $again == "$bootstrap" ]] || fail "start --keep answered on $again, not $bootstrap"
+pid=$(<"$dir/kafka.pid")
+got=$(kcat -C -b "$bootstrap" -t ebb.test.changelog -e -q -f '%k=%s\n')
+[[ $got == "BTC-USD=price 1" ]] || fail "after the restart kcat consumed '$got'"
 
 step "stop"
 "$kafka" stop --dir "$dir" || fail "stop failed"

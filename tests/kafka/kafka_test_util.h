@@ -1,18 +1,26 @@
 #pragma once
 
-// Helpers for the integration tier: a synthetic feed with a crash, publishing
-// it with a real producer, reading a topic back whole, and the alerts a replay
-// of the same events yields (the reference the streaming path must equal).
+// Helpers for the integration tier: the broker a test runs against (the
+// embedded mock cluster or a real Apache Kafka broker), a synthetic feed with a
+// crash, publishing it with a real producer, reading a topic back whole, and
+// the alerts a replay of the same events yields (the reference the streaming
+// path must equal).
 
 #include <librdkafka/rdkafka.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <cctype>
 #include <cmath>
+#include <cstdlib>
 #include <map>
 #include <random>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "connectors/kafka/embedded_broker.h"
 #include "connectors/kafka/kafka_client.h"
 #include "ebb/v1/alert.pb.h"
 #include "ebb/v1/events.pb.h"
@@ -29,11 +37,14 @@ struct FeedEvent {
   double price;
 };
 
-// `symbols` instruments, one price per hour for `hours`, in time order; each
-// symbol crashes by 15-45 % around the middle and partly recovers, so alerts
-// open, escalate and resolve.
+inline constexpr ebb::TimeNs kFeedStart = 1762000000LL * 1000000000LL;  // 2025
+
+// `symbols` instruments, one price per hour for `hours` from `start`, in time
+// order; each symbol crashes by 15-45 % around the middle and partly recovers,
+// so alerts open, escalate and resolve.
 inline std::vector<FeedEvent> MakeFeed(int symbols, int hours,
-                                       uint32_t seed = 7) {
+                                       uint32_t seed = 7,
+                                       ebb::TimeNs start = kFeedStart) {
   std::mt19937 rng(seed);
   std::normal_distribution<double> noise(0.0, 0.004);
   std::vector<double> price(symbols), depth(symbols);
@@ -41,7 +52,6 @@ inline std::vector<FeedEvent> MakeFeed(int symbols, int hours,
     price[s] = 50.0 + 10.0 * s;
     depth[s] = 0.15 + 0.30 * s / std::max(1, symbols - 1);
   }
-  const ebb::TimeNs start = 1762000000LL * 1000000000LL;  // Nov 2025
   std::vector<FeedEvent> feed;
   for (int h = 0; h < hours; ++h) {
     for (int s = 0; s < symbols; ++s) {
@@ -180,18 +190,19 @@ inline std::vector<Record> ReadTopic(const std::string& brokers,
   return out;
 }
 
-// The offsets `group` has committed on the 4 partitions of ebb.prices
+// The offsets `group` has committed on the 4 partitions of `topic`
 // (RD_KAFKA_OFFSET_INVALID where none). False when the broker did not say.
 inline bool CommittedOffsets(const std::string& brokers,
                              const std::string& group,
                              std::map<int32_t, int64_t>* out,
-                             absl::Duration timeout) {
+                             absl::Duration timeout,
+                             const std::string& topic = "ebb.prices") {
   auto consumer = ebb::kafka::Consumer::Create(
       {{"bootstrap.servers", brokers}, {"group.id", group}}, nullptr);
   if (!consumer.ok()) return false;
   ebb::kafka::PartitionListPtr list(rd_kafka_topic_partition_list_new(4));
   for (int p = 0; p < 4; ++p) {
-    rd_kafka_topic_partition_list_add(list.get(), "ebb.prices", p);
+    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p);
   }
   if (!(*consumer)->Committed(list.get(), timeout).ok()) return false;
   for (int p = 0; p < 4; ++p) (*out)[p] = list->elems[p].offset;
@@ -250,5 +261,215 @@ inline std::multiset<std::string> Contents(
   for (const auto& a : alerts) out.insert(Content(a));
   return out;
 }
+
+// ---------------------------------------------------------------------------
+// The broker of a test
+
+// Topic administration on any broker (librdkafka's Admin API): creates each
+// topic with its partitions, one replica and `configs`, or deletes them.
+struct NewTopic {
+  std::string name;
+  int partitions = 1;
+  ebb::kafka::Properties configs;
+};
+
+namespace internal {
+// Runs one Admin API request on a short-lived client and checks the result of
+// every topic in it.
+template <typename Request>
+absl::Status AdminRequest(const std::string& brokers, rd_kafka_admin_op_t op,
+                          Request request) {
+  auto conf = ebb::kafka::MakeConf({{"bootstrap.servers", brokers}});
+  if (!conf.ok()) return conf.status();
+  char errstr[512];
+  ebb::kafka::HandlePtr rk(
+      rd_kafka_new(RD_KAFKA_PRODUCER, conf->release(), errstr, sizeof(errstr)));
+  if (rk == nullptr) return absl::InternalError(errstr);
+  ebb::kafka::QueuePtr queue(rd_kafka_queue_new(rk.get()));
+  rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(rk.get(), op);
+  rd_kafka_AdminOptions_set_operation_timeout(options, 30000, errstr,
+                                              sizeof(errstr));
+  request(rk.get(), options, queue.get());
+  rd_kafka_AdminOptions_destroy(options);
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue.get(), 60000);
+  if (event == nullptr) {
+    return absl::DeadlineExceededError("no answer to an admin request in 60 s");
+  }
+  absl::Status status;
+  if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    status = absl::InternalError(rd_kafka_event_error_string(event));
+  } else {
+    const rd_kafka_topic_result_t** results = nullptr;
+    size_t count = 0;
+    if (op == RD_KAFKA_ADMIN_OP_CREATETOPICS) {
+      results = rd_kafka_CreateTopics_result_topics(
+          rd_kafka_event_CreateTopics_result(event), &count);
+    } else {
+      results = rd_kafka_DeleteTopics_result_topics(
+          rd_kafka_event_DeleteTopics_result(event), &count);
+    }
+    for (size_t i = 0; i < count && status.ok(); ++i) {
+      if (rd_kafka_topic_result_error(results[i]) !=
+          RD_KAFKA_RESP_ERR_NO_ERROR) {
+        status = absl::InternalError(
+            absl::StrCat(rd_kafka_topic_result_name(results[i]), ": ",
+                         rd_kafka_topic_result_error_string(results[i])));
+      }
+    }
+  }
+  rd_kafka_event_destroy(event);
+  return status;
+}
+}  // namespace internal
+
+inline absl::Status CreateTopics(const std::string& brokers,
+                                 const std::vector<NewTopic>& topics) {
+  std::vector<rd_kafka_NewTopic_t*> created;
+  absl::Status status;
+  for (const NewTopic& t : topics) {
+    char errstr[512];
+    rd_kafka_NewTopic_t* topic = rd_kafka_NewTopic_new(
+        t.name.c_str(), t.partitions, 1, errstr, sizeof(errstr));
+    if (topic == nullptr) {
+      status = absl::InvalidArgumentError(absl::StrCat(t.name, ": ", errstr));
+      break;
+    }
+    created.push_back(topic);
+    for (const auto& [key, value] : t.configs) {
+      rd_kafka_NewTopic_set_config(topic, key.c_str(), value.c_str());
+    }
+  }
+  if (status.ok()) {
+    status = internal::AdminRequest(
+        brokers, RD_KAFKA_ADMIN_OP_CREATETOPICS,
+        [&](rd_kafka_t* rk, rd_kafka_AdminOptions_t* options,
+            rd_kafka_queue_t* queue) {
+          rd_kafka_CreateTopics(rk, created.data(), created.size(), options,
+                                queue);
+        });
+  }
+  rd_kafka_NewTopic_destroy_array(created.data(), created.size());
+  return status;
+}
+
+inline absl::Status DeleteTopic(const std::string& brokers,
+                                const std::string& name) {
+  rd_kafka_DeleteTopic_t* topic = rd_kafka_DeleteTopic_new(name.c_str());
+  absl::Status status = internal::AdminRequest(
+      brokers, RD_KAFKA_ADMIN_OP_DELETETOPICS,
+      [&](rd_kafka_t* rk, rd_kafka_AdminOptions_t* options,
+          rd_kafka_queue_t* queue) {
+        rd_kafka_DeleteTopics(rk, &topic, 1, options, queue);
+      });
+  rd_kafka_DeleteTopic_destroy(topic);
+  return status;
+}
+
+// Which broker a test runs against: librdkafka's mock cluster in the test's
+// own process (fault injection, no retention, no offsetsForTimes), or the real
+// Apache Kafka broker at EBB_KAFKA_BROKERS (scripts/test.sh starts one with
+// scripts/kafka.sh; without the variable those tests skip).
+enum class BrokerKind { kEmbedded, kReal };
+
+// "embedded" / "real": the suffix of parametrized test names. The build
+// registers tests whose names end in "/real" with ctest label kafka-real.
+inline std::string BrokerKindName(
+    const ::testing::TestParamInfo<BrokerKind>& info) {
+  return info.param == BrokerKind::kReal ? "real" : "embedded";
+}
+
+inline void PrintTo(BrokerKind kind, std::ostream* os) {
+  *os << (kind == BrokerKind::kReal ? "real" : "embedded");
+}
+
+// The topics ebb reads and writes, by role.
+struct Topics {
+  std::string prices = "ebb.prices";
+  std::string news = "ebb.news";
+  std::string alerts = "ebb.alerts";
+  std::string dlq = "ebb.dlq";
+};
+
+// The broker of one test, with ebb's four topics (prices with 4 partitions).
+// Embedded: a new mock cluster, default topic names and the names given for
+// groups. Real: the broker persists across tests (and test programs), so
+// every topic and group name gets a suffix of this test's own
+// (unique_suffix()); topics keep their messages forever (retention.ms -1:
+// the feeds are stamped with old event times) unless a test creates its own.
+class TestBroker {
+ public:
+  // The real broker's bootstrap, or empty (then real-broker tests skip).
+  static std::string RealBootstrap() {
+    const char* brokers = std::getenv("EBB_KAFKA_BROKERS");
+    return brokers == nullptr ? "" : brokers;
+  }
+
+  // Starts (embedded) or connects to (real) the broker and creates the topics.
+  // A real kind without EBB_KAFKA_BROKERS is a FailedPrecondition (skip).
+  static absl::StatusOr<std::unique_ptr<TestBroker>> Start(BrokerKind kind) {
+    std::unique_ptr<TestBroker> broker(new TestBroker);
+    if (kind == BrokerKind::kEmbedded) {
+      auto embedded =
+          ebb::kafka::EmbeddedBroker::Start(1, ebb::kafka::DefaultTopics());
+      if (!embedded.ok()) return embedded.status();
+      broker->embedded_ = *std::move(embedded);
+      broker->bootstrap_ = broker->embedded_->bootstrap();
+      return broker;
+    }
+    broker->bootstrap_ = RealBootstrap();
+    if (broker->bootstrap_.empty()) {
+      return absl::FailedPreconditionError(
+          "EBB_KAFKA_BROKERS is not set: no real Kafka broker to test on "
+          "(scripts/test.sh starts one with scripts/kafka.sh)");
+    }
+    broker->suffix_ = UniqueSuffix();
+    Topics& t = broker->topics_;
+    for (std::string* name : {&t.prices, &t.news, &t.alerts, &t.dlq}) {
+      *name += broker->suffix_;
+    }
+    const ebb::kafka::Properties keep = {{"retention.ms", "-1"}};
+    absl::Status created =
+        CreateTopics(broker->bootstrap_, {{t.prices, 4, keep},
+                                          {t.news, 1, keep},
+                                          {t.alerts, 1, keep},
+                                          {t.dlq, 1, keep}});
+    if (!created.ok()) return created;
+    return broker;
+  }
+
+  const std::string& bootstrap() const { return bootstrap_; }
+  const Topics& topics() const { return topics_; }
+  bool real() const { return embedded_ == nullptr; }
+  // The mock cluster (fault injection); null on the real broker.
+  ebb::kafka::EmbeddedBroker* embedded() { return embedded_.get(); }
+  rd_kafka_mock_cluster_t* cluster() {
+    return embedded_ == nullptr ? nullptr : embedded_->cluster();
+  }
+  // `name` made unique to this test on the real broker (groups, extra
+  // topics); as given on the embedded one.
+  std::string Name(const std::string& name) const { return name + suffix_; }
+
+ private:
+  TestBroker() = default;
+
+  // ".<Suite>.<test>.<pid>.<n>", with the characters Kafka allows in names.
+  static std::string UniqueSuffix() {
+    static std::atomic<int> counter{0};
+    std::string test = "test";
+    if (const ::testing::TestInfo* info =
+            ::testing::UnitTest::GetInstance()->current_test_info()) {
+      test = absl::StrCat(info->test_suite_name(), ".", info->name());
+    }
+    for (char& c : test) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.') c = '-';
+    }
+    return absl::StrCat(".", test, ".", getpid(), ".", counter++);
+  }
+
+  std::unique_ptr<ebb::kafka::EmbeddedBroker> embedded_;
+  std::string bootstrap_;
+  Topics topics_;
+  std::string suffix_;
+};
 
 }  // namespace ebb_test

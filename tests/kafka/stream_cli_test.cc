@@ -1,7 +1,9 @@
 // The streaming commands as users run them: `ebb produce`, `ebb run`,
 // `ebb tail` against an embedded broker (this process hosts the mock cluster;
-// the commands are separate processes talking to it over TCP), including
-// stopping `ebb run` mid-stream with SIGTERM and SIGKILL.
+// the commands are separate processes talking to it over TCP) and against a
+// real Apache Kafka broker (label kafka-real), including stopping `ebb run`
+// mid-stream with SIGTERM and SIGKILL, and (real broker only) deleting its
+// price topic under it.
 
 #include <fcntl.h>
 #include <signal.h>
@@ -99,44 +101,79 @@ std::string WriteCsv(const std::vector<FeedEvent>& feed,
   return path;
 }
 
-class StreamCliTest : public ::testing::Test {
+// The fields of a `kafka { ... }` config block that name `topics`.
+std::string TopicFields(const ebb_test::Topics& topics) {
+  return absl::StrFormat(
+      "prices_topic: \"%s\" news_topic: \"%s\" alerts_topic: \"%s\" "
+      "dlq_topic: \"%s\"",
+      topics.prices, topics.news, topics.alerts, topics.dlq);
+}
+
+// On both brokers: the embedded one and the real Apache Kafka broker of
+// EBB_KAFKA_BROKERS (ctest label kafka-real; skipped without the variable).
+class StreamCliTest : public ::testing::TestWithParam<ebb_test::BrokerKind> {
  protected:
   void SetUp() override {
-    auto broker = EmbeddedBroker::Start(1, DefaultTopics());
+    auto broker = ebb_test::TestBroker::Start(GetParam());
+    if (absl::IsFailedPrecondition(broker.status())) {
+      GTEST_SKIP() << broker.status().message();
+    }
     ASSERT_TRUE(broker.ok()) << broker.status();
     broker_ = *std::move(broker);
   }
-  std::unique_ptr<EmbeddedBroker> broker_;
+  const ebb_test::Topics& topics() const { return broker_->topics(); }
+  std::unique_ptr<ebb_test::TestBroker> broker_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Brokers, StreamCliTest,
+                         ::testing::Values(ebb_test::BrokerKind::kEmbedded,
+                                           ebb_test::BrokerKind::kReal),
+                         ebb_test::BrokerKindName);
+
+// On the embedded broker only, with its default topic names: tests of what
+// the commands print and skip, which the broker does not change.
+class StreamCliMockTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto broker = ebb_test::TestBroker::Start(ebb_test::BrokerKind::kEmbedded);
+    ASSERT_TRUE(broker.ok()) << broker.status();
+    broker_ = *std::move(broker);
+  }
+  std::unique_ptr<ebb_test::TestBroker> broker_;
 };
 
 // The same file through `ebb replay` and through `ebb produce` + `ebb run`
 // (read back with `ebb tail`): the same alerts, ids included.
-TEST_F(StreamCliTest, ProduceRunTailEqualsReplay) {
+TEST_P(StreamCliTest, ProduceRunTailEqualsReplay) {
   const std::string csv = WriteCsv(ebb_test::MakeFeed(20, 900), "parity.csv");
   const std::string b = broker_->bootstrap();
+  const std::string config = TempPath("parity.textproto");
+  ebb_test::WriteFile(config, "kafka { " + TopicFields(topics()) + " }\n");
   auto replay = ebb_test::RunEbb("replay --no-progress --prices " + csv);
   ASSERT_EQ(replay.exit_code, 0) << replay.err;
-  auto produce =
-      ebb_test::RunEbb("produce --no-progress --brokers " + b + " " + csv);
+  auto produce = ebb_test::RunEbb("produce --no-progress --brokers " + b +
+                                  " --topic " + topics().prices + " " + csv);
   ASSERT_EQ(produce.exit_code, 0) << produce.err;
-  EXPECT_NE(produce.err.find("18,000 messages to ebb.prices"),
+  EXPECT_NE(produce.err.find("18,000 messages to " + topics().prices),
             std::string::npos)
       << produce.err;
   // And one message that is not a PriceEvent, for the dead-letter topic.
   auto producer = ebb_test::MakeProducer(b);
-  ASSERT_TRUE(producer->Produce("ebb.prices", -1, "SYM1", "\x0a\x7f", {}).ok());
+  ASSERT_TRUE(
+      producer->Produce(topics().prices, -1, "SYM1", "\x0a\x7f", {}).ok());
   ASSERT_TRUE(producer->Flush(absl::Seconds(10)).ok());
 
-  auto run =
-      ebb_test::RunEbb("run --brokers " + b +
-                       " --group cli --from-beginning --exit-when-idle 3s");
+  auto run = ebb_test::RunEbb("run --brokers " + b + " --config " + config +
+                              " --group " + broker_->Name("cli") +
+                              " --from-beginning --exit-when-idle 3s");
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_NE(run.err.find("18,001 messages"), std::string::npos) << run.err;
   EXPECT_NE(run.err.find("rejected  1 (truncated 1); 1 dead letter published"),
             std::string::npos)
       << run.err;
-  auto tail = ebb_test::RunEbb("tail --brokers " + b +
-                               " --from-beginning --idle-exit 1");
+  auto tail =
+      ebb_test::RunEbb("tail --brokers " + b + " --topic " + topics().alerts +
+                       " --from-beginning --idle-exit 1");
   ASSERT_EQ(tail.exit_code, 0) << tail.err;
 
   auto expected = ebb_test::ReadJsonLines<ebb::v1::Alert>(replay.out, true);
@@ -144,7 +181,7 @@ TEST_F(StreamCliTest, ProduceRunTailEqualsReplay) {
   ASSERT_GT(expected.size(), 30u);
   EXPECT_EQ(ebb_test::Contents(streamed), ebb_test::Contents(expected));
   for (const auto& alert : streamed) {
-    EXPECT_EQ(alert.provenance().source(), "ebb.prices");
+    EXPECT_EQ(alert.provenance().source(), topics().prices);
   }
   // Byte for byte the lines replay prints (fields at their defaults
   // included), but for where each alert came from.
@@ -173,16 +210,15 @@ TEST_F(StreamCliTest, ProduceRunTailEqualsReplay) {
   }
 
   // The dead letter, read back as JSON.
-  auto dlq =
-      ebb_test::RunEbb("tail --brokers " + b +
-                       " --topic ebb.dlq --from-beginning --idle-exit 1");
+  auto dlq = ebb_test::RunEbb("tail --brokers " + b + " --topic " +
+                              topics().dlq + " --from-beginning --idle-exit 1");
   ASSERT_EQ(dlq.exit_code, 0) << dlq.err;
   auto letters = ebb_test::ReadJsonLines<ebb::v1::DeadLetter>(dlq.out, true);
   ASSERT_EQ(letters.size(), 1u) << dlq.out;
   EXPECT_EQ(letters[0].reason(), ebb::v1::TRUNCATED);
   EXPECT_EQ(letters[0].original(), "\x0a\x7f");
   EXPECT_EQ(letters[0].symbol(), "SYM1");
-  EXPECT_EQ(letters[0].source(), "ebb.prices");
+  EXPECT_EQ(letters[0].source(), topics().prices);
   EXPECT_TRUE(letters[0].has_partition());
   EXPECT_FALSE(letters[0].detail().empty());
 }
@@ -265,7 +301,7 @@ TEST(StreamCliShutdownTest, SigtermWithTheBrokerGoneEndsWithStatus3) {
 
 // The summary counts the alerts the broker acknowledged (none of those of
 // warm-start history), and says "1 symbol".
-TEST_F(StreamCliTest, SummaryCountsPublishedAlertsOnly) {
+TEST_F(StreamCliMockTest, SummaryCountsPublishedAlertsOnly) {
   const std::vector<FeedEvent> feed = ebb_test::MakeFeed(1, 1500);
   const std::string csv = WriteCsv(feed, "summary.csv");
   const std::string b = broker_->bootstrap();
@@ -308,7 +344,7 @@ TEST_F(StreamCliTest, SummaryCountsPublishedAlertsOnly) {
 // `ebb produce` publishes no price that replay would reject: each skipped
 // record is named by file and line (binary: byte offset) with replay's
 // reason, the valid ones are published, and the exit status is 2.
-TEST_F(StreamCliTest, ProduceSkipsWhatReplayRejectsAndSaysWhere) {
+TEST_F(StreamCliMockTest, ProduceSkipsWhatReplayRejectsAndSaysWhere) {
   const std::string csv = TempPath("skips.csv");
   ebb_test::WriteFile(csv,
                       "timestamp,symbol,price\n"
@@ -455,9 +491,9 @@ TEST(StreamCliConfigTest, BadKafkaConfigIsAClearError) {
   EXPECT_EQ(secret.err.find("hunter2"), std::string::npos) << secret.err;
 }
 
-// Waits until ebb.alerts (one partition) holds at least `n` messages.
-bool WaitForAlerts(const std::string& brokers, int64_t n,
-                   absl::Duration timeout) {
+// Waits until `alerts` (one partition) holds at least `n` messages.
+bool WaitForAlerts(const std::string& brokers, const std::string& alerts,
+                   int64_t n, absl::Duration timeout) {
   auto consumer = Consumer::Create(
       {{"bootstrap.servers", brokers}, {"group.id", "ebb-test-watch"}},
       nullptr);
@@ -466,7 +502,7 @@ bool WaitForAlerts(const std::string& brokers, int64_t n,
   while (absl::Now() < deadline) {
     int64_t low = 0, high = 0;
     if ((*consumer)
-            ->Watermarks("ebb.alerts", 0, &low, &high, absl::Seconds(5))
+            ->Watermarks(alerts, 0, &low, &high, absl::Seconds(5))
             .ok() &&
         high >= n) {
       return true;
@@ -476,10 +512,12 @@ bool WaitForAlerts(const std::string& brokers, int64_t n,
   return false;
 }
 
-void StopMidStreamAndRestart(EmbeddedBroker& broker, int signal_number) {
+void StopMidStreamAndRestart(ebb_test::TestBroker& broker, int signal_number) {
   const std::vector<FeedEvent> feed = ebb_test::MakeFeed(24, 1000);
   const std::string b = broker.bootstrap();
-  const std::string group = "restart" + std::to_string(signal_number);
+  const ebb_test::Topics& topics = broker.topics();
+  const std::string group =
+      broker.Name("restart" + std::to_string(signal_number));
   const std::string err1 = TempPath(group + "_1.err");
   // A killed member keeps its partitions until its session times out: keep
   // that short so the restart is assigned quickly.
@@ -487,7 +525,8 @@ void StopMidStreamAndRestart(EmbeddedBroker& broker, int signal_number) {
   // Commits once a second, so a SIGKILL usually lands after some alerts whose
   // offsets are not committed yet (the duplicates checked below).
   const std::string config = TempPath(group + ".textproto");
-  ebb_test::WriteFile(config, "kafka { commit_interval: \"1s\" }\n");
+  ebb_test::WriteFile(config, "kafka { commit_interval: \"1s\" " +
+                                  TopicFields(topics) + " }\n");
   const pid_t first =
       Spawn({"run", "--brokers", b, "--group", group, "--from-beginning",
              "--property", session, "--config", config},
@@ -498,18 +537,18 @@ void StopMidStreamAndRestart(EmbeddedBroker& broker, int signal_number) {
   std::thread publisher([&] {
     auto producer = ebb_test::MakeProducer(b);
     for (size_t i = 0; i < feed.size(); i += 800) {
-      ebb_test::Publish(*producer, "ebb.prices", feed, i, i + 800);
+      ebb_test::Publish(*producer, topics.prices, feed, i, i + 800);
       absl::SleepFor(absl::Milliseconds(100));
     }
   });
   // Stop it once the crash has begun to produce alerts: mid-stream, with
   // alerts both before and after the stop.
-  ASSERT_TRUE(WaitForAlerts(b, 3, absl::Seconds(60)));
+  ASSERT_TRUE(WaitForAlerts(b, topics.alerts, 3, absl::Seconds(60)));
   kill(first, signal_number);
   const int exit_code = Wait(first);
   std::map<int32_t, int64_t> committed;
-  EXPECT_TRUE(
-      ebb_test::CommittedOffsets(b, group, &committed, absl::Seconds(10)));
+  EXPECT_TRUE(ebb_test::CommittedOffsets(b, group, &committed,
+                                         absl::Seconds(10), topics.prices));
   publisher.join();
   if (signal_number == SIGTERM) {
     EXPECT_EQ(exit_code, 0) << ebb_test::ReadFile(err1);
@@ -517,7 +556,7 @@ void StopMidStreamAndRestart(EmbeddedBroker& broker, int signal_number) {
     EXPECT_EQ(exit_code, 128 + SIGKILL);
   }
   const auto before =
-      ebb_test::ParseAlerts(ebb_test::ReadTopic(b, "ebb.alerts"));
+      ebb_test::ParseAlerts(ebb_test::ReadTopic(b, topics.alerts));
 
   const std::string err2 = TempPath(group + "_2.err");
   const pid_t second = Spawn(
@@ -529,7 +568,7 @@ void StopMidStreamAndRestart(EmbeddedBroker& broker, int signal_number) {
   EXPECT_NE(summary.find("warming up"), std::string::npos) << summary;
 
   const auto alerts =
-      ebb_test::ParseAlerts(ebb_test::ReadTopic(b, "ebb.alerts"));
+      ebb_test::ParseAlerts(ebb_test::ReadTopic(b, topics.alerts));
   const auto expected = ebb_test::ReplayAlerts(feed);
   ASSERT_GT(expected.size(), 40u);
   // Stopped mid-stream: some alerts came before the stop, some after.
@@ -567,11 +606,66 @@ void StopMidStreamAndRestart(EmbeddedBroker& broker, int signal_number) {
       signal_number, before.size(), alerts.size(), duplicates);
 }
 
-TEST_F(StreamCliTest, SigtermMidStreamLosesNothingAndDuplicatesNothing) {
+// Kafka's own fault, on the real broker only: the price topic deleted under a
+// running `ebb run`. It stops with a clear error and exit status 1, and what
+// it committed before had all its alerts acknowledged.
+TEST(StreamCliRealBrokerTest, PriceTopicDeletedUnderRunIsAClearError) {
+  auto made = ebb_test::TestBroker::Start(ebb_test::BrokerKind::kReal);
+  if (absl::IsFailedPrecondition(made.status())) {
+    GTEST_SKIP() << made.status().message();
+  }
+  ASSERT_TRUE(made.ok()) << made.status();
+  ebb_test::TestBroker& broker = **made;
+  const ebb_test::Topics& topics = broker.topics();
+  const std::string b = broker.bootstrap();
+  const std::vector<FeedEvent> feed = ebb_test::MakeFeed(8, 600);
+  ebb_test::Publish(b, topics.prices, feed);
+  const std::string config = TempPath("deleted.textproto");
+  ebb_test::WriteFile(config, "kafka { " + TopicFields(topics) + " }\n");
+  const std::string group = broker.Name("deleted");
+  const std::string err = TempPath("deleted.err");
+  // librdkafka notices a deleted topic at its next metadata refresh (by
+  // default every 5 minutes): sooner here.
+  const pid_t run = Spawn({"run", "--brokers", b, "--config", config, "--group",
+                           group, "--from-beginning", "--property",
+                           "topic.metadata.refresh.interval.ms=2000"},
+                          TempPath("deleted.out"), err);
+  std::map<int32_t, int64_t> committed;
+  int64_t total = 0;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (total < static_cast<int64_t>(feed.size()) && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(200));
+    total = 0;
+    if (ebb_test::CommittedOffsets(b, group, &committed, absl::Seconds(5),
+                                   topics.prices)) {
+      for (const auto& [p, offset] : committed) {
+        total += std::max<int64_t>(0, offset);
+      }
+    }
+  }
+  ASSERT_EQ(total, static_cast<int64_t>(feed.size()))
+      << ebb_test::ReadFile(err);
+  ASSERT_TRUE(ebb_test::DeleteTopic(b, topics.prices).ok());
+
+  EXPECT_TRUE(WaitForText(
+      err, "the price topic " + topics.prices + " does not exist any more",
+      absl::Seconds(60)))
+      << ebb_test::ReadFile(err);
+  WaitAtMost(run, absl::Seconds(5));  // see above
+  // Everything committed had its alerts acknowledged: all of them are there,
+  // once each.
+  const auto expected = ebb_test::ReplayAlerts(feed);
+  ASSERT_GT(expected.size(), 10u);
+  EXPECT_EQ(ebb_test::Contents(
+                ebb_test::ParseAlerts(ebb_test::ReadTopic(b, topics.alerts))),
+            ebb_test::Contents(expected));
+}
+
+TEST_P(StreamCliTest, SigtermMidStreamLosesNothingAndDuplicatesNothing) {
   StopMidStreamAndRestart(*broker_, SIGTERM);
 }
 
-TEST_F(StreamCliTest, SigkillMidStreamLosesNothing) {
+TEST_P(StreamCliTest, SigkillMidStreamLosesNothing) {
   StopMidStreamAndRestart(*broker_, SIGKILL);
 }
 
