@@ -3,10 +3,13 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <memory>
+#include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 
 namespace ebb::kafka {
 namespace {
@@ -569,11 +572,23 @@ absl::Status Consumer::Close(absl::Duration timeout) {
     for (ssize_t i = 0; i < n; ++i) rd_kafka_message_destroy(messages[i]);
   }
   events.reset();
-  if (rd_kafka_consumer_closed(handle_.get())) {
-    handle_.reset();
-  } else {
-    rd_kafka_destroy_flags(handle_.release(),
-                           RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+  // rd_kafka_destroy can wait for good (librdkafka 2.0.2: a broker thread
+  // that never ends after the subscribed topic was deleted), so it runs on a
+  // thread of its own for the time left (at least a second); past that, the
+  // handle is left to the process's exit.
+  const int flags = rd_kafka_consumer_closed(handle_.get())
+                        ? 0
+                        : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE;
+  auto destroyed = std::make_shared<absl::Notification>();
+  std::thread([rk = handle_.release(), flags, destroyed] {
+    rd_kafka_destroy_flags(rk, flags);
+    destroyed->Notify();
+  }).detach();
+  if (!destroyed->WaitForNotificationWithTimeout(
+          std::max(deadline - absl::Now(), absl::Seconds(1)))) {
+    const absl::Status stuck = absl::DeadlineExceededError(
+        "librdkafka did not release the consumer in time; left to the exit");
+    if (status.ok()) status = stuck;
   }
   return status;
 }

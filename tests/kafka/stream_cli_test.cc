@@ -651,7 +651,9 @@ TEST(StreamCliRealBrokerTest, PriceTopicDeletedUnderRunIsAClearError) {
       err, "the price topic " + topics.prices + " does not exist any more",
       absl::Seconds(60)))
       << ebb_test::ReadFile(err);
-  WaitAtMost(run, absl::Seconds(5));  // see above
+  // The stop is bounded (shutdown_timeout, 10 s by default) even though
+  // librdkafka 2.0.2 never finishes destroying this consumer.
+  EXPECT_EQ(WaitAtMost(run, absl::Seconds(30)), 1) << ebb_test::ReadFile(err);
   // Everything committed had its alerts acknowledged: all of them are there,
   // once each.
   const auto expected = ebb_test::ReplayAlerts(feed);
