@@ -265,7 +265,9 @@ class Consumer {
   // Leaves the group (revoking through the listener) and closes. Idempotent.
   // When that takes longer than `timeout` (a broker outage: leaving the group
   // can otherwise wait about session.timeout.ms), the handle is destroyed
-  // without finishing and the result is DeadlineExceeded.
+  // without finishing and the result is DeadlineExceeded. With a finite
+  // timeout the destruction itself is bounded too (at least 1 s): a handle
+  // librdkafka does not release in time is left to the process's exit.
   absl::Status Close(absl::Duration timeout = absl::InfiniteDuration());
 
   // What the error callback reported (brokers unreachable, authentication
