@@ -54,8 +54,8 @@ const std::vector<FlagSpec> kFlags = {
     {"exit-when-idle", true, false},  {"shutdown-timeout", true, false},
     {"window", true, false},          {"resolution", true, false},
     {"lateness", true, false},        {"max-symbols", true, false},
-    {"property", true, true},
-    {"quiet", false, false},          {"help", false, false},
+    {"property", true, true},         {"quiet", false, false},
+    {"help", false, false},
 };
 
 // Exit statuses (docs/kafka.md).

@@ -139,17 +139,9 @@ class Walker {
               : nullptr;
       absl::Status status = Value(child_type, field, child);
       if (!status.ok() || stopped_) return status;
-      SkipSpace();
-      if (pos_ >= text_.size()) return Stop();
-      if (text_[pos_] == ',') {
-        ++pos_;
-        continue;
-      }
-      if (text_[pos_] == '}') {
-        ++pos_;
-        return absl::OkStatus();
-      }
-      return Stop();
+      const After after = AfterValue('}');
+      if (after == After::kClosed) return absl::OkStatus();
+      if (after == After::kStop) return Stop();
     }
   }
 
@@ -164,18 +156,20 @@ class Walker {
     for (int i = 0;; ++i) {
       absl::Status status = Value(type, field, absl::StrCat(path, "[", i, "]"));
       if (!status.ok() || stopped_) return status;
-      SkipSpace();
-      if (pos_ >= text_.size()) return Stop();
-      if (text_[pos_] == ',') {
-        ++pos_;
-        continue;
-      }
-      if (text_[pos_] == ']') {
-        ++pos_;
-        return absl::OkStatus();
-      }
-      return Stop();
+      const After after = AfterValue(']');
+      if (after == After::kClosed) return absl::OkStatus();
+      if (after == After::kStop) return Stop();
     }
+  }
+
+  // What follows a member or element: a comma (another one comes), `close`
+  // (consumed), or anything else (the text is not JSON: stop).
+  enum class After { kNext, kClosed, kStop };
+  After AfterValue(char close) {
+    SkipSpace();
+    if (pos_ >= text_.size()) return After::kStop;
+    if (text_[pos_] != ',' && text_[pos_] != close) return After::kStop;
+    return text_[pos_++] == ',' ? After::kNext : After::kClosed;
   }
 
   absl::string_view text_;

@@ -28,6 +28,35 @@ void ReportFatal(rd_kafka_t* rk, int err, const char* reason, void*) {
                reason);
 }
 
+// Asks the brokers for `topic`'s metadata. With `must_exist`, a topic the
+// brokers do not know, or one without partitions, is NotFound.
+absl::Status TopicMetadata(rd_kafka_t* rk, const std::string& topic,
+                           absl::Duration timeout, bool must_exist) {
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  if (rkt == nullptr) {
+    return KafkaError(rd_kafka_last_error(), absl::StrCat("topic ", topic));
+  }
+  const rd_kafka_metadata_t* metadata = nullptr;
+  const rd_kafka_resp_err_t err =
+      rd_kafka_metadata(rk, 0, rkt, &metadata, TimeoutMs(timeout));
+  rd_kafka_topic_destroy(rkt);
+  absl::Status status;
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    status = KafkaError(err, absl::StrCat("metadata of ", topic));
+  } else if (must_exist &&
+             (metadata->topic_cnt < 1 ||
+              metadata->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR ||
+              metadata->topics[0].partition_cnt == 0)) {
+    status = absl::NotFoundError(absl::StrCat(
+        "topic ", topic, ": ",
+        rd_kafka_err2str(metadata->topic_cnt < 1
+                             ? RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART
+                             : metadata->topics[0].err)));
+  }
+  if (metadata != nullptr) rd_kafka_metadata_destroy(metadata);
+  return status;
+}
+
 }  // namespace
 
 bool IsSecretProperty(absl::string_view name) {
@@ -280,20 +309,7 @@ absl::Status Producer::Produce(const std::string& topic, int32_t partition,
 
 absl::Status Producer::FetchMetadata(const std::string& topic,
                                      absl::Duration timeout) {
-  rd_kafka_topic_t* rkt =
-      rd_kafka_topic_new(handle_.get(), topic.c_str(), nullptr);
-  if (rkt == nullptr) {
-    return KafkaError(rd_kafka_last_error(), absl::StrCat("topic ", topic));
-  }
-  const rd_kafka_metadata_t* metadata = nullptr;
-  const rd_kafka_resp_err_t err =
-      rd_kafka_metadata(handle_.get(), 0, rkt, &metadata, TimeoutMs(timeout));
-  if (metadata != nullptr) rd_kafka_metadata_destroy(metadata);
-  rd_kafka_topic_destroy(rkt);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return KafkaError(err, absl::StrCat("metadata of ", topic));
-  }
-  return absl::OkStatus();
+  return TopicMetadata(handle_.get(), topic, timeout, /*must_exist=*/false);
 }
 
 absl::Status Producer::Flush(absl::Duration timeout) {
@@ -494,29 +510,7 @@ absl::Status Consumer::Watermarks(const std::string& topic, int32_t partition,
 
 absl::Status Consumer::CheckTopic(const std::string& topic,
                                   absl::Duration timeout) {
-  rd_kafka_topic_t* rkt =
-      rd_kafka_topic_new(handle_.get(), topic.c_str(), nullptr);
-  if (rkt == nullptr) {
-    return KafkaError(rd_kafka_last_error(), absl::StrCat("topic ", topic));
-  }
-  const rd_kafka_metadata_t* metadata = nullptr;
-  const rd_kafka_resp_err_t err =
-      rd_kafka_metadata(handle_.get(), 0, rkt, &metadata, TimeoutMs(timeout));
-  rd_kafka_topic_destroy(rkt);
-  absl::Status status;
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    status = KafkaError(err, absl::StrCat("metadata of ", topic));
-  } else if (metadata->topic_cnt < 1 ||
-             metadata->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR ||
-             metadata->topics[0].partition_cnt == 0) {
-    status = absl::NotFoundError(absl::StrCat(
-        "topic ", topic, ": ",
-        rd_kafka_err2str(metadata->topic_cnt < 1
-                             ? RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART
-                             : metadata->topics[0].err)));
-  }
-  if (metadata != nullptr) rd_kafka_metadata_destroy(metadata);
-  return status;
+  return TopicMetadata(handle_.get(), topic, timeout, /*must_exist=*/true);
 }
 
 absl::Status Consumer::OffsetsForTimes(
