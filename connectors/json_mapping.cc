@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "connectors/shortest_decimal.h"
 
 namespace ebb {
 namespace {
@@ -63,6 +64,13 @@ constexpr uint64_t kPow10[] = {1ULL,
                                1000000000000000000ULL,
                                10000000000000000000ULL};
 
+// The number of decimal digits of v > 0.
+int DigitCount(uint64_t v) {
+  const int bits = 64 - __builtin_clzll(v);
+  const int t = (bits * 1233) >> 12;  // floor(bits x log10(2)), or one less
+  return t + (v >= kPow10[t] ? 1 : 0);
+}
+
 // Writes the `width` low decimal digits of v, leading zeros included.
 char* PutDigits(char* p, uint64_t v, int width) {
   char* q = p + width;
@@ -77,9 +85,7 @@ char* PutDigits(char* p, uint64_t v, int width) {
 
 // Writes v in decimal (digits written in place: no temporary to copy from).
 char* PutUint(char* p, uint64_t v) {
-  int width = 1;
-  while (width < 20 && v >= kPow10[width]) ++width;
-  return PutDigits(p, v, width);
+  return PutDigits(p, v, v == 0 ? 1 : DigitCount(v));
 }
 
 char* PutInt(char* p, int64_t v) {
@@ -279,6 +285,48 @@ char* PutShortDecimal(double a, char* p) {
   return PutDigits(p, frac, scale);
 }
 
+// Writes the 8 digits of v < 10^8, leading zeros included: four independent
+// pairs rather than one chain of divisions.
+void PutEight(char* p, uint32_t v) {
+  const uint32_t high = v / 10000, low = v % 10000;
+  std::memcpy(p, kTwoDigits + 2 * (high / 100), 2);
+  std::memcpy(p + 2, kTwoDigits + 2 * (high % 100), 2);
+  std::memcpy(p + 4, kTwoDigits + 2 * (low / 100), 2);
+  std::memcpy(p + 6, kTwoDigits + 2 * (low % 100), 2);
+}
+
+// d in fixed notation ("0.000123", "12.5", "1200"), as std::to_chars lays
+// out its shortest form. REQUIRES: 1e-4 <= d < 1e7 and 28 bytes at p.
+char* PutFixed(ShortestDecimal d, char* p) {
+  // The 19 digits of d.digits < 10^19, leading zeros included (and zeros
+  // after them, for the fixed-size copies below).
+  char buf[40] = {};
+  PutEight(buf + 11, static_cast<uint32_t>(d.digits % 100000000));
+  const uint64_t high = d.digits / 100000000;
+  PutEight(buf + 3, static_cast<uint32_t>(high % 100000000));
+  const auto top = static_cast<uint32_t>(high / 100000000);  // < 1000
+  buf[0] = static_cast<char>('0' + top / 100);
+  std::memcpy(buf + 1, kTwoDigits + 2 * (top % 100), 2);
+  const int n = DigitCount(d.digits);
+  const char* digits = buf + 19 - n;
+  const int point = n + d.exponent;  // digits before the decimal point
+  if (point <= 0) {  // 0.[0...]ddd: at most 3 zeros after the point
+    std::memcpy(p, "0.000", 5);
+    p += 2 - point;
+    std::memcpy(p, digits, 20);
+    return p + n;
+  }
+  std::memcpy(p, digits, 20);
+  if (d.exponent >= 0) {  // an integer: at most 6 zeros after the digits
+    std::memcpy(p + n, "000000", 6);
+    return p + n + d.exponent;
+  }
+  p += point;
+  *p++ = '.';
+  std::memcpy(p, digits + point, 20);
+  return p + n - point;
+}
+
 // The 256-entry memo of MetricsJsonWriter: doubles printed recently (a
 // window's maximum drawdown and its pair repeat from event to event).
 struct DoubleMemo {
@@ -301,6 +349,10 @@ char* PutRyu(double a, bool exact, char* p) {
     if (std::strtod(p, nullptr) == a) return end;
     return std::to_chars(p, p + kMaxDouble, a, std::chars_format::general, 17)
         .ptr;
+  }
+  if (!exact) {
+    ShortestDecimal d;
+    if (ShortestDecimalOf(a, &d)) return PutFixed(d, p);
   }
   if (!exact && a >= 1e-4 && a < 1e15) {
     // Here "%.15g" and "%.17g" both lay out fixed, which is to_chars' fixed

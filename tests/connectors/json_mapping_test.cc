@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "connectors/file_sink.h"
 #include "google/protobuf/util/field_comparator.h"
 #include "google/protobuf/util/json_util.h"
@@ -563,6 +564,44 @@ TEST(MetricsJsonWriterTest, ParsesToToProtoAndIsLibprotobufsBytes) {
     }
   }
   EXPECT_GT(identical, 3000);  // the byte comparison did run
+}
+
+TEST(MetricsJsonWriterTest, DrawdownAndChangeAreToCharsShortestFixed) {
+  // The doubles of a metrics line in [1e-4, 1e7) go through
+  // ShortestDecimalOf and PutFixed: the text is std::to_chars' own.
+  std::mt19937_64 rng(13);
+  MetricsJsonWriter writer;
+  auto fixed = [](double v) {
+    char buf[64];
+    return std::string(
+        buf,
+        std::to_chars(buf, buf + sizeof(buf), v, std::chars_format::fixed).ptr);
+  };
+  const std::vector<double> edges = {
+      1e-4,      0.001,          0.5,  1.0,   9999999.0,
+      1234567.5, 0.000123456789, 42.0, 100.25};
+  int checked = 0;
+  for (int i = 0; i < 200000; ++i) {
+    const double p = static_cast<double>(rng() % 100'000'000 + 1) / 1e4;
+    const double q = static_cast<double>(rng() % 100'000'000 + 1) / 1e4;
+    WindowMetrics m;
+    m.peak = {q, 0};
+    m.drawdown = i < static_cast<int>(edges.size()) ? edges[i] : 1 - p / q;
+    m.change = rng() % 2 ? p / q - 1 : std::ldexp(p, -(int)(rng() % 30));
+    const MetricsView view{"X", 0, p, &m, 30 * kNanosPerDay};
+    std::string line;
+    writer.Append(view, &line);
+    for (const auto& [name, v] :
+         {std::pair<const char*, double>{"drawdown", m.drawdown},
+          {"change", *m.change}}) {
+      if (std::fabs(v) < 1e-4 || std::fabs(v) >= 1e7) continue;  // "%.17g"
+      ASSERT_NE(line.find(absl::StrCat("\"", name, "\":", fixed(v), ",")),
+                std::string::npos)
+          << line;
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 300000);
 }
 
 }  // namespace
