@@ -385,11 +385,37 @@ void Pipeline::Release(SymbolState& state, absl::string_view symbol,
 }
 
 void Pipeline::Flush() {
+  // Across symbols in (time, arrival) order, as the watermarks would have
+  // released them: the outputs do not depend on the map's iteration order
+  // (which changes from process to process).
+  struct Head {
+    TimeNs time;
+    uint64_t arrival;
+    absl::string_view symbol;
+    SymbolState* state;
+  };
+  const auto later = [](const Head& a, const Head& b) {
+    return a.time != b.time ? a.time > b.time : a.arrival > b.arrival;
+  };
+  std::vector<Head> heads;
   for (auto& [symbol, state] : symbols_) {
-    while (state->HasPending()) {
-      PendingPrice p = state->PopOldest();
-      Apply(*state, symbol, p.time, p.price, p.origin, p.event_id);
+    if (!state->HasPending()) continue;
+    const PendingPrice& oldest = state->OldestPending();
+    heads.push_back({oldest.time, oldest.arrival, symbol, state.get()});
+  }
+  std::make_heap(heads.begin(), heads.end(), later);
+  while (!heads.empty()) {
+    std::pop_heap(heads.begin(), heads.end(), later);
+    Head& head = heads.back();
+    PendingPrice p = head.state->PopOldest();
+    Apply(*head.state, head.symbol, p.time, p.price, p.origin, p.event_id);
+    if (!head.state->HasPending()) {
+      heads.pop_back();
+      continue;
     }
+    head.time = head.state->OldestPending().time;
+    head.arrival = head.state->OldestPending().arrival;
+    std::push_heap(heads.begin(), heads.end(), later);
   }
 }
 

@@ -193,7 +193,7 @@ class Pipeline {
                      const Origin& origin);
 
   // End of input: applies every event still waiting in reorder buffers, in
-  // order.
+  // (event time, arrival) order across symbols.
   void Flush();
 
   // Number of events waiting in reorder buffers.

@@ -91,6 +91,8 @@ class SymbolState {
     return !pending_.empty() && pending_[0].time <= t;
   }
   bool HasPending() const { return !pending_.empty(); }
+  // REQUIRES: HasPending().
+  const PendingPrice& OldestPending() const { return pending_[0]; }
   PendingPrice PopOldest() {
     std::pop_heap(pending_.begin(), pending_.end(), Later);
     PendingPrice p = std::move(pending_.back());

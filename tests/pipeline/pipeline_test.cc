@@ -465,6 +465,37 @@ TEST(PipelineTest, ReorderBufferReleasesAtTheWatermark) {
   ExpectMatchesBruteForce(h.out.metrics, 60 * kSecond, 0, "x");
 }
 
+TEST(PipelineTest, FlushAppliesAcrossSymbolsInTimeThenArrivalOrder) {
+  // L = 1 h: the last hour of every symbol is still waiting at the end. Flush
+  // applies it in (time, arrival) order across symbols, whatever the order of
+  // the symbol map (which changes from process to process).
+  Harness h(Compile(kNanosPerDay, 0, 60 * kNanosPerMinute));
+  constexpr int kSymbols = 40;
+  for (int minute = 0; minute < 50; ++minute) {
+    for (int s = kSymbols - 1; s >= 0; --s) {
+      // Symbols alternate between two clocks 30 s apart, so the times
+      // interleave; equal times arrive in descending symbol order.
+      const TimeNs t = kT0 + minute * kNanosPerMinute + (s % 2) * 30 * kSecond;
+      h.pipeline->OnPrice(absl::StrCat("S", s), t, 100.0 + minute, {0, -1, 0},
+                          "r");
+    }
+  }
+  const size_t before = h.out.metrics.size();
+  ASSERT_EQ(h.pipeline->pending(), 50u * kSymbols - before);
+  h.pipeline->Flush();
+  ASSERT_EQ(h.out.metrics.size(), 50u * kSymbols);
+  ASSERT_GT(h.out.metrics.size() - before, 1000u);
+  for (size_t i = before + 1; i < h.out.metrics.size(); ++i) {
+    const MetricsRecord& a = h.out.metrics[i - 1];
+    const MetricsRecord& b = h.out.metrics[i];
+    ASSERT_LE(a.time, b.time) << i;
+    if (a.time == b.time) {  // arrival order: descending symbol numbers
+      ASSERT_GT(std::stoi(a.symbol.substr(1)), std::stoi(b.symbol.substr(1)))
+          << i;
+    }
+  }
+}
+
 TEST(PipelineTest, LatenessIsAgainstTheLastAppliedTime) {
   // L = 10 s: late iff the time is before the symbol's last APPLIED time (not
   // the watermark).
