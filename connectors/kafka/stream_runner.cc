@@ -112,6 +112,12 @@ absl::StatusOr<StreamOptions> StreamOptionsFromConfig(
     return OptionError("warm_start",
                        "must be \"history\", \"window\" or \"off\"");
   }
+  if (!config.warm_start_margin().empty()) {
+    absl::StatusOr<TimeNs> margin =
+        ParseDuration(config.warm_start_margin(), "kafka.warm_start_margin");
+    if (!margin.ok()) return margin.status();
+    options.warm_start_margin = absl::Nanoseconds(*margin);
+  }
   options.emit_history_alerts = config.emit_history_alerts();
   if (!config.commit_interval().empty()) {
     absl::StatusOr<TimeNs> interval =
@@ -1073,12 +1079,23 @@ void StreamRunner::PlanWarmStart(Task& task,
   if (options_.warm_start && resume > low) {
     from = low;
   }
-  if (options_.warm_start && options_.warm_start_by_time && resume > low) {
-    // Skip history older than the windows need, when the broker can tell.
+  // Skip history older than the windows need, when the broker can tell. A
+  // live event at t needs its window (t - window, t] and, for `change` and
+  // `full_window`, its symbol's newest event at or before t - window: that
+  // anchor lies before the window by up to the symbol's interval between
+  // events (a weekend, a holiday, a night), which the margin covers. The
+  // partition holds many symbols and offsetsForTimes knows none of them: one
+  // margin for all.
+  const absl::Time since = absl::FromUnixNanos(clock_->NowNs()) -
+                           absl::Nanoseconds(engine_.window.length) -
+                           absl::Nanoseconds(engine_.allowed_lateness) -
+                           options_.warm_start_margin;
+  // Before the epoch a timestamp query means something else (-1 latest, -2
+  // earliest): read from the oldest message.
+  const int64_t since_ms = absl::ToUnixMillis(since);
+  if (options_.warm_start && options_.warm_start_by_time && resume > low &&
+      since_ms > 0) {
     PartitionListPtr times(rd_kafka_topic_partition_list_new(1));
-    const int64_t since_ms =
-        (clock_->NowNs() - engine_.window.length - engine_.allowed_lateness) /
-        1000000;
     rd_kafka_topic_partition_list_add(times.get(), task.topic->c_str(),
                                       task.partition)
         ->offset = since_ms;
