@@ -1119,6 +1119,84 @@ TEST_F(StreamRunnerRealBrokerCalendarTest,
   EXPECT_EQ(Contents(alerts), Contents(expected));
 }
 
+// warm_start "window" for a group that resumes behind now: a group
+// processes feed[0, split) and commits, then comes back, with warm_start
+// "window", to the rest of `feed`, published meanwhile. Returns the stats of
+// that second run and its alerts.
+class StreamRunnerRealBrokerResumeTest : public StreamRunnerRealBrokerTest {
+ protected:
+  std::pair<StreamStats, std::vector<ebb::v1::Alert>> ResumeBehind(
+      const std::string& name, const std::vector<FeedEvent>& feed,
+      size_t split) {
+    const std::string prices = broker_->Name("prices-" + name);
+    const std::string alerts = broker_->Name("alerts-" + name);
+    EXPECT_TRUE(ebb_test::CreateTopics(
+                    broker_->bootstrap(),
+                    {{prices, 4, kAnyTimestamp}, {alerts, 1, kAnyTimestamp}})
+                    .ok());
+    Publish(broker_->bootstrap(), prices, feed, 0, split);
+    StreamOptions options = Options(name);
+    options.prices_topic = prices;
+    RunToIdle(options);
+    EXPECT_EQ(CommittedTotal(name, prices), static_cast<int64_t>(split));
+    Publish(broker_->bootstrap(), prices, feed, split);
+    options.alerts_topic = alerts;
+    options.start_earliest = false;
+    options.warm_start_by_time = true;
+    const StreamStats stats = RunToIdle(options);
+    EXPECT_EQ(stats.consumed - stats.history, feed.size() - split);
+    return {stats, ParseAlerts(ReadTopic(broker_->bootstrap(), alerts))};
+  }
+};
+
+// A day behind, within the margin: the history starts at now - window -
+// margin, and the alerts of the live day, with its fall, equal a replay's.
+TEST_F(StreamRunnerRealBrokerResumeTest, ADayBehindReadsTheWindowAndMargin) {
+  const ebb::TimeNs hour = kNanosPerDay / 24;
+  const std::vector<FeedEvent> feed =
+      FallingFeed(8, 49 * 24, 24,
+                  absl::GetCurrentTimeNanos() - 50 * kNanosPerDay + hour / 2);
+  const size_t split = 8 * 49 * 24;
+  const std::vector<ebb::v1::Alert> expected = ReplayAlerts(feed, split);
+  ASSERT_EQ(expected.size(), 8u * 3);  // opened, escalated twice
+  const ebb::TimeNs since =
+      absl::GetCurrentTimeNanos() - 30 * kNanosPerDay -
+      absl::ToInt64Nanoseconds(StreamOptions().warm_start_margin);
+  size_t needed = 0;
+  for (size_t i = 0; i < split; ++i) needed += feed[i].time >= since;
+  const auto [stats, alerts] = ResumeBehind("day-behind", feed, split);
+  EXPECT_EQ(stats.history, needed);  // 36 of the 49 days
+  EXPECT_EQ(Contents(alerts), Contents(expected));
+}
+
+// Twenty days behind, more than the margin: the first live events' windows
+// reach back 50 days, past now - window - margin, so the history starts at
+// the oldest message. Each symbol's episode, opened by a 15 % spike 44-46
+// days ago, resolves when the spike leaves the window, as in a replay.
+TEST_F(StreamRunnerRealBrokerResumeTest, FarBehindReadsAllHistory) {
+  const ebb::TimeNs hour = kNanosPerDay / 24;
+  const ebb::TimeNs first =
+      absl::GetCurrentTimeNanos() - 60 * kNanosPerDay + hour / 2;
+  std::vector<FeedEvent> feed;
+  for (int h = 0; h < 50 * 24; ++h) {
+    for (int s = 0; s < 8; ++s) {
+      const double spike = h >= 14 * 24 && h < 16 * 24 ? 1.15 : 1.0;
+      feed.push_back(
+          {"SYM" + std::to_string(s), first + h * hour,
+           (40.0 + 7.0 * s) * spike * (1 + 0.005 * std::sin(0.7 * h + s))});
+    }
+  }
+  const size_t split = 8 * 40 * 24;  // the group's offsets: 20 days ago
+  const std::vector<ebb::v1::Alert> expected = ReplayAlerts(feed, split);
+  ASSERT_EQ(expected.size(), 8u);
+  for (const ebb::v1::Alert& a : expected) {
+    EXPECT_EQ(a.transition(), ebb::v1::RESOLVED) << a.ShortDebugString();
+  }
+  const auto [stats, alerts] = ResumeBehind("far-behind", feed, split);
+  EXPECT_EQ(stats.history, split);
+  EXPECT_EQ(Contents(alerts), Contents(expected));
+}
+
 // A price topic that keeps less than the window: the windows rebuilt from it
 // start at the oldest retained message, and every alert says so (full_window
 // false) where a replay of the whole history says true; a rule with
