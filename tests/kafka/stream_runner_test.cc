@@ -1119,6 +1119,34 @@ TEST_F(StreamRunnerRealBrokerCalendarTest,
   EXPECT_EQ(Contents(alerts), Contents(expected));
 }
 
+// What the margin cannot cover (docs/kafka.md, "Warm start"): symbols halted
+// for 12 trading days around 30 days before their first live close have
+// their newest close at or before that instant 41 days back, past the 7-day
+// margin. Their first live alert then lacks `change` and says `full_window`
+// false where a replay has both; the rest of it (value, peak, id) is equal.
+TEST_F(StreamRunnerRealBrokerCalendarTest,
+       SilentLongerThanTheMarginLacksChange) {
+  std::set<int> halted;
+  for (int day = -40; day <= -29; ++day) halted.insert(day);
+  const auto [feed, split] =
+      SessionFeed(8, 90, 1, kNanosPerDay, 20 * kNanosPerMinute, halted);
+  std::vector<ebb::v1::Alert> expected = ReplayAlerts(feed, split);
+  ASSERT_EQ(expected.size(), 8u);
+  const std::vector<ebb::v1::Alert> alerts = Run("halted", feed, split);
+  ASSERT_EQ(alerts.size(), 8u);
+  for (const ebb::v1::Alert& a : alerts) {
+    EXPECT_FALSE(a.has_change()) << a.ShortDebugString();
+    EXPECT_FALSE(a.full_window()) << a.ShortDebugString();
+  }
+  for (ebb::v1::Alert& a : expected) {
+    EXPECT_TRUE(a.has_change()) << a.ShortDebugString();
+    EXPECT_TRUE(a.full_window()) << a.ShortDebugString();
+    a.clear_change();
+    a.clear_full_window();
+  }
+  EXPECT_EQ(ById(alerts), ById(expected));
+}
+
 // warm_start "window" for a group that resumes behind now: a group
 // processes feed[0, split) and commits, then comes back, with warm_start
 // "window", to the rest of `feed`, published meanwhile. Returns the stats of
