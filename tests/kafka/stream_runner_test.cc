@@ -950,9 +950,9 @@ TEST_F(StreamRunnerRealBrokerTest, WatermarksOfANewTopicWaitForItsLeaders) {
   }
 }
 
-// warm_start "window": the history starts at offsetsForTimes(now - window),
-// not at the oldest message, and the windows it rebuilds give the same live
-// alerts as a replay of the whole history.
+// warm_start "window": the history starts at offsetsForTimes(now - window -
+// margin), not at the oldest message, and the windows it rebuilds give the
+// same live alerts as a replay of the whole history.
 TEST_F(StreamRunnerRealBrokerTest, WarmStartByTimeEqualsReplay) {
   const std::string prices = broker_->Name("prices-by-time");
   ASSERT_TRUE(
