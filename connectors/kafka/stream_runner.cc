@@ -112,6 +112,12 @@ absl::StatusOr<StreamOptions> StreamOptionsFromConfig(
     return OptionError("warm_start",
                        "must be \"history\", \"window\" or \"off\"");
   }
+  if (!config.warm_start_margin().empty()) {
+    absl::StatusOr<TimeNs> margin =
+        ParseDuration(config.warm_start_margin(), "kafka.warm_start_margin");
+    if (!margin.ok()) return margin.status();
+    options.warm_start_margin = absl::Nanoseconds(*margin);
+  }
   options.emit_history_alerts = config.emit_history_alerts();
   if (!config.commit_interval().empty()) {
     absl::StatusOr<TimeNs> interval =
@@ -1073,19 +1079,41 @@ void StreamRunner::PlanWarmStart(Task& task,
   if (options_.warm_start && resume > low) {
     from = low;
   }
+  // Skip history older than the windows need, when the broker can tell. A
+  // live event at t needs its window (t - window, t] and, for `change` and
+  // `full_window`, its symbol's newest event at or before t - window: that
+  // anchor lies before the window by up to the symbol's interval between
+  // events (a weekend, a holiday, a night), which the margin covers. The
+  // partition holds many symbols and offsetsForTimes knows none of them: one
+  // margin for all, measured from now. That is right only for live events
+  // stamped after now - lateness - margin: when no message up to the resume
+  // offset is that recent (the group is behind by more than the margin, or
+  // the feed has been idle that long), the history starts at the oldest.
   if (options_.warm_start && options_.warm_start_by_time && resume > low) {
-    // Skip history older than the windows need, when the broker can tell.
-    PartitionListPtr times(rd_kafka_topic_partition_list_new(1));
-    const int64_t since_ms =
-        (clock_->NowNs() - engine_.window.length - engine_.allowed_lateness) /
-        1000000;
-    rd_kafka_topic_partition_list_add(times.get(), task.topic->c_str(),
-                                      task.partition)
-        ->offset = since_ms;
-    if (consumer_->OffsetsForTimes(times.get(), kRequestTimeout).ok() &&
-        times->elems[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
-        times->elems[0].offset > low && times->elems[0].offset <= resume) {
-      from = times->elems[0].offset;
+    const absl::Time recent = absl::FromUnixNanos(clock_->NowNs()) -
+                              absl::Nanoseconds(engine_.allowed_lateness) -
+                              options_.warm_start_margin;
+    const absl::Time since = recent - absl::Nanoseconds(engine_.window.length);
+    // The first offset stamped at or after `time`, or -1 when there is none
+    // or the broker does not say. Before the epoch a timestamp query means
+    // something else (-1 latest, -2 earliest): none is asked.
+    auto first_stamped = [&](absl::Time time) -> int64_t {
+      const int64_t ms = absl::ToUnixMillis(time);
+      if (ms <= 0) return -1;
+      PartitionListPtr times(rd_kafka_topic_partition_list_new(1));
+      rd_kafka_topic_partition_list_add(times.get(), task.topic->c_str(),
+                                        task.partition)
+          ->offset = ms;
+      if (!consumer_->OffsetsForTimes(times.get(), kRequestTimeout).ok() ||
+          times->elems[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return -1;
+      }
+      return times->elems[0].offset;
+    };
+    const int64_t start = first_stamped(since);
+    if (start > low && start <= resume) {
+      const int64_t current = first_stamped(recent);
+      if (current >= 0 && current <= resume) from = start;
     }
   }
   if (options_.warm_start && resume > low) {

@@ -45,9 +45,14 @@ struct StreamOptions {
   Properties producer_properties;
   bool start_earliest = false;
   bool warm_start = true;
-  // Start the warm-start history at offsetsForTimes(now - window - lateness)
-  // instead of the oldest retained message.
+  // Start the warm-start history at offsetsForTimes(now - window - lateness
+  // - warm_start_margin) instead of the oldest retained message.
   bool warm_start_by_time = false;
+  // With warm_start_by_time: how much further back than the window the
+  // history starts, so that it holds each symbol's newest event at or before
+  // t - window (the anchor of `change` and `full_window`) for a live event at
+  // t, when the symbol's events are at most this far apart there. >= 0.
+  absl::Duration warm_start_margin = absl::Hours(7 * 24);
   bool emit_history_alerts = false;
   absl::Duration commit_interval = absl::Milliseconds(200);
   int max_batch = 10000;
