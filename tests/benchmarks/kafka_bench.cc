@@ -114,7 +114,9 @@
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -162,6 +164,12 @@ int64_t SteadyNs() {
 }
 
 double Seconds(int64_t ns) { return static_cast<double>(ns) / 1e9; }
+
+int64_t ThreadCpuNs() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
 
 // 1234567 -> "1,234,567".
 std::string Thousands(uint64_t n) {
@@ -423,10 +431,14 @@ absl::StatusOr<RunnerResult> RunRunner(
   const bool print = g_trace.print;
   g_trace.Reset();
   g_trace.print = print;
+  rusage before;
+  getrusage(RUSAGE_THREAD, &before);
   g_trace.active = true;
   const int64_t start = SteadyNs();
   const absl::Status status = (*runner)->Run(stop);
   const int64_t end = SteadyNs();
+  rusage after;
+  getrusage(RUSAGE_THREAD, &after);
   g_trace.Close(end);  // in case Run() returned inside a batch
   g_trace.active = false;
   if (g_pin_consumer) PinCurrentThread(/*consumer=*/false);
@@ -446,6 +458,10 @@ absl::StatusOr<RunnerResult> RunRunner(
   result.max_turnaround_batch = g_trace.max_turnaround_batch;
   result.flush = g_trace.flush;
   result.commit = g_trace.commit;
+  result.all_spans = g_trace.all_spans;
+  result.slow_spans = g_trace.slow_spans;
+  result.voluntary_switches = after.ru_nvcsw - before.ru_nvcsw;
+  result.involuntary_switches = after.ru_nivcsw - before.ru_nivcsw;
   result.latencies = (*runner)->latencies();
   result.service_times = (*runner)->service_times();
   runner->reset();
@@ -745,6 +761,7 @@ int RunLatency(const Options& o, int rate, uint64_t total,
   absl::Status produce_status;
   double produce_seconds = 0;
   double warm_seconds = 0;
+  double paced_broker_cpu = -1;
   std::thread publisher([&] {
     Feed feed(o.symbols, o.partitions, start, kHour, 7, alert_every);
     const std::string& topic = topics.prices;
@@ -786,6 +803,8 @@ int RunLatency(const Options& o, int rate, uint64_t total,
     // Paced: by each tick, as many events as the rate allows.
     const int64_t tick = static_cast<int64_t>(o.latency_tick_us) * 1000;
     const int64_t t0 = SteadyNs();
+    paced_broker_cpu = PidCpuSeconds(o.broker_pid);
+    g_trace.split_cpu = true;  // the batch spans of the paced phase only
     uint64_t sent = 0;
     while (sent < total && produce_status.ok()) {
       const int64_t elapsed = SteadyNs() - t0;
@@ -799,6 +818,9 @@ int RunLatency(const Options& o, int rate, uint64_t total,
     }
     produce_status.Update((*producer)->Flush(absl::Seconds(60)));
     produce_seconds = Seconds(SteadyNs() - t0);
+    if (paced_broker_cpu >= 0) {
+      paced_broker_cpu = PidCpuSeconds(o.broker_pid) - paced_broker_cpu;
+    }
   });
   // The mock needs fetch.wait.max.ms 0 (header comment); on a real broker
   // the runner keeps its own default unless the flag says otherwise.
@@ -904,6 +926,33 @@ int RunLatency(const Options& o, int rate, uint64_t total,
                 Describe(figures->alert_to_ebb).c_str());
     std::printf("  and batch returned -> delivery report: %s\n",
                 Describe(figures->alert_in_ebb).c_str());
+  }
+  const BatchTrace::Spans& all = ebb->all_spans;
+  const BatchTrace::Spans& slow = ebb->slow_spans;
+  if (all.wall_ns > 0 && slow.wall_ns > 0) {
+    figures->slow_batch_share =
+        static_cast<double>(slow.wall_ns) / static_cast<double>(all.wall_ns);
+    figures->slow_off_cpu = 1.0 - static_cast<double>(slow.cpu_ns) /
+                                      static_cast<double>(slow.wall_ns);
+  }
+  std::printf(
+      "batch processing (batch returned -> next consume call), paced phase: "
+      "%s "
+      "batches, %.3f s wall, %.3f s consuming-thread CPU; those over 1 ms: %s "
+      "batches, %.3f s wall, %.3f s CPU (%.0f %% of their wall time off the "
+      "CPU); the thread's context switches in Run(): %lld voluntary, %lld "
+      "involuntary\n",
+      Thousands(all.batches).c_str(), Seconds(all.wall_ns), Seconds(all.cpu_ns),
+      Thousands(slow.batches).c_str(), Seconds(slow.wall_ns),
+      Seconds(slow.cpu_ns), 100 * figures->slow_off_cpu,
+      static_cast<long long>(ebb->voluntary_switches),
+      static_cast<long long>(ebb->involuntary_switches));
+  if (paced_broker_cpu >= 0 && produce_seconds > 0) {
+    figures->broker_cpu_per_s = paced_broker_cpu / produce_seconds;
+    std::printf(
+        "broker process CPU during the paced phase: %.2f s in %.2f s "
+        "(%.2f CPUs)\n",
+        paced_broker_cpu, produce_seconds, figures->broker_cpu_per_s);
   }
   const kafka::StreamStats& s = ebb->stats;
   std::printf(

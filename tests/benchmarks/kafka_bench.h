@@ -36,6 +36,8 @@ double Seconds(int64_t ns);
 // 1234567 -> "1,234,567".
 std::string Thousands(uint64_t n);
 double Median(std::vector<double> v);
+// CPU time of the calling thread.
+int64_t ThreadCpuNs();
 
 // Nearest-rank percentile of sorted values.
 template <typename T>
@@ -97,6 +99,18 @@ struct BatchTrace {
   int64_t end_ns = 0;  // when processing of the latest non-empty batch ended
   int64_t max_turnaround_ns = 0;  // longest batch return -> next call
   uint64_t max_turnaround_batch = 0;
+  // Optional (split_cpu): the wall and consuming-thread CPU time of every
+  // batch's processing (batch returned -> next consume call), and of those
+  // that took over 1 ms of wall time.
+  struct Spans {
+    uint64_t batches = 0;
+    int64_t wall_ns = 0;
+    int64_t cpu_ns = 0;
+  };
+  std::atomic<bool> split_cpu{false};  // may be set while the trace runs
+  bool open_split = false;             // split_cpu when the batch returned
+  int64_t open_cpu_ns = 0;
+  Spans all_spans, slow_spans;
   // Optional: when each message's batch returned (SteadyNs), by partition
   // and offset; the caller sizes it, messages beyond are not recorded. Not
   // cleared by Reset().
@@ -116,6 +130,9 @@ struct BatchTrace {
     end_ns = 0;
     max_turnaround_ns = 0;
     max_turnaround_batch = 0;
+    split_cpu = false;
+    open_split = false;
+    all_spans = slow_spans = Spans();
 
     flush = CallTimes();
     commit = CallTimes();
@@ -132,6 +149,15 @@ struct BatchTrace {
     if (!open) return;
     open = false;
     end_ns = now;
+    if (open_split) {
+      const Spans span{1, now - open_since_ns, ThreadCpuNs() - open_cpu_ns};
+      for (Spans* s : {&all_spans, &slow_spans}) {
+        if (s == &slow_spans && span.wall_ns <= 1'000'000) continue;
+        s->batches += 1;
+        s->wall_ns += span.wall_ns;
+        s->cpu_ns += span.cpu_ns;
+      }
+    }
     if (now - open_since_ns > max_turnaround_ns) {
       max_turnaround_ns = now - open_since_ns;
       max_turnaround_batch = open_count;
@@ -166,6 +192,8 @@ struct BatchTrace {
       first_return_ns = now;
     }
     ++batches;
+    open_split = split_cpu.load(std::memory_order_relaxed);
+    if (open_split) open_cpu_ns = ThreadCpuNs();
     open = true;
     open_since_ns = now;
     open_count = good;
@@ -359,8 +387,11 @@ Quantiles QuantilesOf(std::vector<T> samples, double to_us) {
 }
 struct LatencyFigures {
   int rate = 0;
-  Quantiles ebb_part;      // latencies(): batch returned -> handed over
-  Quantiles service;       // service_times()
+  Quantiles ebb_part;            // latencies(): batch returned -> handed over
+  Quantiles service;             // service_times()
+  double slow_batch_share = 0;   // of the batches' wall time: those over 1 ms
+  double slow_off_cpu = 0;       // of those batches' wall time: off the CPU
+  double broker_cpu_per_s = -1;  // broker CPU seconds per paced second
   Quantiles to_ebb;        // produce() -> batch returned, every paced event
   Quantiles alert_acked;   // produce() -> alert's delivery report
   Quantiles alert_to_ebb;  // the same alerts: produce() -> batch returned
@@ -416,6 +447,9 @@ struct RunnerResult {
   CallTimes flush, commit;  // during Run()
   std::vector<uint32_t> latencies;
   std::vector<uint32_t> service_times;
+  BatchTrace::Spans all_spans, slow_spans;  // with split_cpu
+  // Context switches of the thread that ran Run(), during Run().
+  int64_t voluntary_switches = 0, involuntary_switches = 0;
 };
 
 // latency_samples: 0, or record per-message latency with room made for that
