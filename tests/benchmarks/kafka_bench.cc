@@ -277,6 +277,7 @@ namespace bench {
 // --pin-consumer (see the header): the process's CPUs at start-up, and
 // whether to split them.
 bool g_pin_consumer = false;
+int g_broker_pid = 0;
 cpu_set_t g_allowed_cpus;
 
 // Moves the calling thread to the last allowed CPU (consumer) or to all the
@@ -433,12 +434,18 @@ absl::StatusOr<RunnerResult> RunRunner(
   g_trace.print = print;
   rusage before;
   getrusage(RUSAGE_THREAD, &before);
+  g_trace.watch_pid = g_broker_pid;
+  // The throughput runs split every batch; the latency runs only the paced
+  // phase (their publisher sets it).
+  g_trace.split_cpu = latency_samples == 0;
+  const double broker_start = PidCpuSeconds(g_broker_pid);
   g_trace.active = true;
   const int64_t start = SteadyNs();
   const absl::Status status = (*runner)->Run(stop);
   const int64_t end = SteadyNs();
   rusage after;
   getrusage(RUSAGE_THREAD, &after);
+  const double broker_end = PidCpuSeconds(g_broker_pid);
   g_trace.Close(end);  // in case Run() returned inside a batch
   g_trace.active = false;
   if (g_pin_consumer) PinCurrentThread(/*consumer=*/false);
@@ -458,6 +465,11 @@ absl::StatusOr<RunnerResult> RunRunner(
   result.max_turnaround_batch = g_trace.max_turnaround_batch;
   result.flush = g_trace.flush;
   result.commit = g_trace.commit;
+  if (broker_start >= 0 && g_trace.watch_cpu_first >= 0) {
+    result.broker_join = g_trace.watch_cpu_first - broker_start;
+    result.broker_processing = g_trace.watch_cpu_end - g_trace.watch_cpu_first;
+    result.broker_tail = broker_end - g_trace.watch_cpu_end;
+  }
   result.all_spans = g_trace.all_spans;
   result.slow_spans = g_trace.slow_spans;
   result.voluntary_switches = after.ru_nvcsw - before.ru_nvcsw;
@@ -675,9 +687,18 @@ int RunThroughput(const Options& o) {
     if (o.broker_pid > 0) {
       std::printf(
           "       broker process CPU in the same spans: raw %.3f s, ebb %.3f "
-          "s\n",
-          raw_broker_cpu, ebb_broker_cpu);
+          "s (join %.3f, processing %.3f, idle exit/close %.3f)\n",
+          raw_broker_cpu, ebb_broker_cpu, ebb->broker_join,
+          ebb->broker_processing, ebb->broker_tail);
     }
+    std::printf(
+        "       ebb's batches: processing %.3f s wall, %.3f s consuming-thread "
+        "CPU; in consume calls between them %.3f s; the thread's context "
+        "switches in Run(): %lld voluntary, %lld involuntary\n",
+        Seconds(ebb->all_spans.wall_ns), Seconds(ebb->all_spans.cpu_ns),
+        ebb->seconds - Seconds(ebb->all_spans.wall_ns),
+        static_cast<long long>(ebb->voluntary_switches),
+        static_cast<long long>(ebb->involuntary_switches));
     if (s.consumed != n || s.pipeline.applied != n) {
       std::printf("       PROBLEM: the runner processed %s of %s messages\n",
                   Thousands(s.consumed).c_str(), Thousands(n).c_str());
@@ -1216,6 +1237,7 @@ int Main(int argc, char** argv) {
   if (memory_hourly) return RunMemory(false, false);
   if (memory_minute) return RunMemory(true, quick);
   if (!throughput && !latency) throughput = latency = true;
+  g_broker_pid = o.broker_pid;
   if (g_pin_consumer) {
     if (sched_getaffinity(0, sizeof(g_allowed_cpus), &g_allowed_cpus) != 0) {
       std::fprintf(stderr, "kafka_bench: sched_getaffinity failed\n");

@@ -38,6 +38,11 @@ std::string Thousands(uint64_t n);
 double Median(std::vector<double> v);
 // CPU time of the calling thread.
 int64_t ThreadCpuNs();
+// CPU seconds (user + system) of this process, this thread, and process
+// `pid` (from /proc; -1 when unreadable). kafka_bench_real.cc.
+double ProcessCpuSeconds();
+double ThreadCpuSeconds();
+double PidCpuSeconds(int pid);
 
 // Nearest-rank percentile of sorted values.
 template <typename T>
@@ -107,6 +112,10 @@ struct BatchTrace {
     int64_t wall_ns = 0;
     int64_t cpu_ns = 0;
   };
+  // Optional: a process (the broker) whose CPU time is read at the first
+  // batch's return and at the end of each batch's processing.
+  int watch_pid = 0;
+  double watch_cpu_first = -1, watch_cpu_end = -1;
   std::atomic<bool> split_cpu{false};  // may be set while the trace runs
   bool open_split = false;             // split_cpu when the batch returned
   int64_t open_cpu_ns = 0;
@@ -130,6 +139,7 @@ struct BatchTrace {
     end_ns = 0;
     max_turnaround_ns = 0;
     max_turnaround_batch = 0;
+    watch_cpu_first = watch_cpu_end = -1;
     split_cpu = false;
     open_split = false;
     all_spans = slow_spans = Spans();
@@ -149,6 +159,7 @@ struct BatchTrace {
     if (!open) return;
     open = false;
     end_ns = now;
+    if (watch_pid > 0) watch_cpu_end = PidCpuSeconds(watch_pid);
     if (open_split) {
       const Spans span{1, now - open_since_ns, ThreadCpuNs() - open_cpu_ns};
       for (Spans* s : {&all_spans, &slow_spans}) {
@@ -188,6 +199,7 @@ struct BatchTrace {
       }
     }
     if (first_return_ns.load() == 0) {
+      if (watch_pid > 0) watch_cpu_first = PidCpuSeconds(watch_pid);
       first_batch = good;
       first_return_ns = now;
     }
@@ -307,6 +319,8 @@ class Feed {
 // --pin-consumer (kafka_bench.cc's header): moves the calling thread to the
 // last allowed CPU (consumer) or to all the other allowed ones.
 extern bool g_pin_consumer;
+// --broker-pid, or 0.
+extern int g_broker_pid;
 void PinCurrentThread(bool consumer);
 
 struct Options {
@@ -351,11 +365,6 @@ absl::StatusOr<Topics> CreateTopics(const std::string& brokers,
                                     const std::string& prefix, int partitions);
 // A name prefix of topics no earlier run of this process or another used.
 std::string FreshPrefix(const std::string& what);
-// CPU seconds (user + system) of this process, this thread, and process
-// `pid` (from /proc; -1 when unreadable).
-double ProcessCpuSeconds();
-double ThreadCpuSeconds();
-double PidCpuSeconds(int pid);
 
 // Delivery reports of alerts as ebb's producer serves them (in rd_kafka_poll
 // or rd_kafka_flush on the runner's thread): rd_kafka_conf_set_dr_msg_cb is
@@ -448,6 +457,9 @@ struct RunnerResult {
   std::vector<uint32_t> latencies;
   std::vector<uint32_t> service_times;
   BatchTrace::Spans all_spans, slow_spans;  // with split_cpu
+  // Broker CPU seconds (BatchTrace::watch_pid) from Run()'s start to the
+  // first batch, from there to the end of the last batch, and after it.
+  double broker_join = -1, broker_processing = -1, broker_tail = -1;
   // Context switches of the thread that ran Run(), during Run().
   int64_t voluntary_switches = 0, involuntary_switches = 0;
 };
