@@ -1,9 +1,14 @@
 // Kafka figures for ebb: consume throughput next to bare librdkafka, the
-// runtime's per-message latency, and the resident memory of full windows. A
-// plain program (not Google Benchmark, not a ctest test) that prints figures.
+// runtime's per-message latency, and the resident memory of full windows, on
+// librdkafka's embedded mock broker or (--brokers) on a real Apache Kafka
+// broker. A plain program (not Google Benchmark, not a ctest test) that
+// prints figures.
 //
 // Usage:
-//   ebb_kafka_bench [throughput] [latency] [--runs=3] [--partitions=8]
+//   ebb_kafka_bench [throughput] [latency] [--brokers=HOST:PORT]
+//                   [--broker-pid=PID] [--latency-rates=10000,100000]
+//                   [--latency-seconds=10] [--latency-runs=3]
+//                   [--alert-every=N] [--runs=3] [--partitions=8]
 //                   [--per-partition=80000] [--symbols=2000]
 //                   [--compression=lz4|none|snappy|zstd|gzip]
 //                   [--latency-rate=100000] [--latency-events=500000]
@@ -11,16 +16,19 @@
 //                   [--latency-linger-ms=1] [--latency-fetch-wait-ms=0]
 //                   [--max-batch=10000]
 //                   [--consumer-property=KEY=VALUE ...]
+//                   [--producer-property=KEY=VALUE ...]
 //                   [--trace] [--pin-consumer]
 //   ebb_kafka_bench memory-hourly
 //   ebb_kafka_bench memory-minute [--quick]
+// (scripts/bench_kafka.sh --real starts a broker and runs the real mode.)
 // With no mode, throughput then latency. The memory modes are meant to run in
 // a process of their own (scripts/bench_kafka.sh does), so that the RSS
 // figures hold nothing but the pipeline. --max-batch and --consumer-property
-// apply to both consumers (e.g. queued.min.messages=1000000); --trace prints
-// every consume call and batch of the runs on stderr. --pin-consumer gives
-// the thread that runs StreamRunner::Run() (and the bare consumer's loop, so
-// that the throughput ratio stays fair) the last CPU to itself and keeps
+// apply to both consumers (e.g. queued.min.messages=1000000),
+// --producer-property to ebb's alert producer (e.g. linger.ms=0); --trace
+// prints every consume call and batch of the runs on stderr. --pin-consumer
+// gives the thread that runs StreamRunner::Run() (and the bare consumer's loop,
+// so that the throughput ratio stays fair) the last CPU to itself and keeps
 // every other thread (the mock broker's, librdkafka's, the publisher) on the
 // others, as a latency-sensitive deployment would pin its consuming thread:
 // threads inherit their creator's CPUs, so the main thread moves to the
@@ -94,12 +102,13 @@
 //    from the consume call to its outputs handed to the producer: time inside
 //    ebb's process, not end to end, and including the wait behind the messages
 //    before it in its batch; service_times() is the same from the start of the
-//    message's own processing (no wait behind others). Also printed, from the
-//    message timestamps (ms resolution): the produce() call to the batch's
-//    return to the runner. That includes the mock broker, the wait inside
-//    rd_kafka_consume_batch_queue (which returns only when max_batch messages
-//    have arrived or its 100 ms timeout has passed) and any commit/flush the
-//    runner did before that consume call.
+//    message's own processing (no wait behind others). Also printed: from the
+//    produce() call to the return of the message's batch to the runner (both
+//    on the steady clock; the interposed consume call records the return of
+//    every message by partition and offset). That includes the mock broker, the
+//    wait inside rd_kafka_consume_batch_queue (which returns only when
+//    max_batch messages have arrived or its 100 ms timeout has passed) and any
+//    commit/flush the runner did before that consume call.
 // 3. Memory. Pipeline directly, a no-op Output, no Kafka: (hourly) 10,000
 //    symbols, "1h" buckets, one event per symbol per hour for 30 days (7.2 M
 //    events); (minute) 1,000 symbols, "1m" buckets, one event per symbol per
@@ -107,6 +116,57 @@
 //    handed to Pipeline::OnPrice (no protobuf decoding), time-major. Prints
 //    VmRSS before and after, the delta, Pipeline::WindowMemoryBytes(), and per
 //    symbol figures.
+// 4. A real broker (--brokers=HOST:PORT; kafka_bench_real.cc). Parts 1 and 2
+//    run against Apache Kafka instead of the mock, each measurement on topics
+//    of its own, created by this program through the admin API:
+//    kb-PID-N-WHAT.prices (--partitions), .alerts and .dlq (1 partition), all
+//    with retention.ms=-1 (the throughput feed's message timestamps are its
+//    event times, up to two weeks old: time retention would delete them).
+//    Nothing of the Kafka client is mocked or changed. --broker-pid=PID
+//    (bench_kafka.sh passes it) adds the broker process's CPU from
+//    /proc/PID/stat (10 ms ticks).
+//    Throughput as in 1 (the same 640,000 events, raw and ebb alternating,
+//    --runs times), with CPU seconds per run: the whole process's (getrusage:
+//    every thread, librdkafka's included, from consumer creation to close,
+//    so join and idle exit too), the consuming thread's, and the broker's
+//    (for ebb: join, processing, idle exit/close); events per process
+//    CPU-second; and for ebb's batches the wall and consuming-thread CPU time
+//    of processing, the time in consume calls between them, and the thread's
+//    voluntary/involuntary context switches (preempted = involuntary).
+//    Latency: for each rate of --latency-rates (default 10,000 and 100,000
+//    events/s), interleaved, --latency-runs times (default 3): a run of 2 at
+//    --latency-seconds (default 10) after the warm-up of 2 (900 hours);
+//    --latency-rate and --latency-events are the mock's. The
+//    feed differs from 2 in one way: every --alert-every-th symbol (default
+//    10, so 10 % of the events; the mock's default is 0) does not walk but
+//    alternates between its first price and 12 % below it, so each of its
+//    events after the first makes exactly one alert (OPENED at the 10 %
+//    level, then RESOLVED below 8 %); the other symbols' random walks add
+//    their own few (~0.6 % of events). The runner keeps ebb's consumer
+//    defaults (fetch.wait.max.ms 10; --latency-fetch-wait-ms overrides).
+//    Definitions, per paced event or alert, all on one steady clock (the
+//    feed producer, the runner and its producer are threads of this
+//    process):
+//    - produce -> alert acknowledged: from the feed's Produce() call of the
+//      price event (the time is kept per event in this process, indexed by
+//      the feed's sequence) to the delivery report of the alert that event
+//      caused, as ebb's producer serves it (its callback, run by
+//      rd_kafka_poll on the runner's thread after the broker acknowledged
+//      the alert with acks=all). rd_kafka_conf_set_dr_msg_cb is interposed
+//      to record it; the alert's provenance (partition, offset) names its
+//      price event (the topics are fresh: offsets count the feed's events of
+//      each partition). Split into produce -> batch returned to the runner
+//      and batch returned -> delivery report.
+//    - produce -> batch returned, for every paced event (the interposed
+//      consume call records each message's batch return by partition and
+//      offset);
+//    - ebb's own part: latencies() (batch returned -> outputs handed to the
+//      producer) and service_times(), as in 2.
+//    Each latency run also prints where the batches' time went (paced phase
+//    only): the wall and consuming-thread CPU time of batch processing, of
+//    the batches over 1 ms in particular, the thread's context switches,
+//    and the broker's CPU per second. Then, per rate, each figure's range
+//    and median over the runs.
 
 #include "tests/benchmarks/kafka_bench.h"
 
@@ -278,6 +338,7 @@ namespace bench {
 // whether to split them.
 bool g_pin_consumer = false;
 int g_broker_pid = 0;
+kafka::Properties g_producer_properties;
 cpu_set_t g_allowed_cpus;
 
 // Moves the calling thread to the last allowed CPU (consumer) or to all the
@@ -424,6 +485,7 @@ absl::StatusOr<RunnerResult> RunRunner(
   options.record_latency = record_latency;
   options.latency_capacity = latency_samples;
   options.consumer_properties = extra;
+  options.producer_properties = g_producer_properties;
   absl::StatusOr<std::unique_ptr<kafka::StreamRunner>> runner =
       kafka::StreamRunner::Create(options, *std::move(engine),
                                   SystemClock::Get());
@@ -1120,17 +1182,23 @@ int RunMemory(bool minute, bool quick) {
 // -----------------------------------------------------------------------------
 
 constexpr char kUsage[] =
-    R"(usage: ebb_kafka_bench [throughput] [latency] [--runs=3] [--partitions=8]
+    R"(usage: ebb_kafka_bench [throughput] [latency] [--brokers=HOST:PORT]
+                       [--broker-pid=PID] [--latency-rates=10000,100000]
+                       [--latency-seconds=10] [--latency-runs=3]
+                       [--alert-every=N] [--runs=3] [--partitions=8]
                        [--per-partition=80000] [--symbols=2000]
                        [--compression=lz4|none|snappy|zstd|gzip]
                        [--latency-rate=100000] [--latency-events=500000]
                        [--latency-warm-hours=900] [--latency-tick-us=1000]
                        [--latency-linger-ms=1] [--latency-fetch-wait-ms=0]
                        [--max-batch=10000] [--consumer-property=KEY=VALUE ...]
+                       [--producer-property=KEY=VALUE ...]
                        [--trace] [--pin-consumer]
        ebb_kafka_bench memory-hourly
        ebb_kafka_bench memory-minute [--quick]
 With no mode: throughput, then latency. Run each memory mode in a process of its own.
+--brokers: on that real broker (fresh topics, retention.ms=-1); its latency runs use
+--latency-rates/--latency-seconds/--latency-runs, the mock's --latency-rate/--latency-events.
 )";
 
 bool ParseIntFlag(absl::string_view arg, absl::string_view name, int* out) {
@@ -1172,6 +1240,15 @@ int Main(int argc, char** argv) {
         return 2;
       }
       o.consumer_properties.emplace_back(std::string(kv.substr(0, eq)),
+                                         std::string(kv.substr(eq + 1)));
+    } else if (absl::StartsWith(arg, "--producer-property=")) {
+      const absl::string_view kv = arg.substr(strlen("--producer-property="));
+      const size_t eq = kv.find('=');
+      if (eq == absl::string_view::npos || eq == 0) {
+        std::fprintf(stderr, "kafka_bench: %s: expected KEY=VALUE\n", argv[i]);
+        return 2;
+      }
+      o.producer_properties.emplace_back(std::string(kv.substr(0, eq)),
                                          std::string(kv.substr(eq + 1)));
     } else if (absl::StartsWith(arg, "--brokers=")) {
       o.brokers = std::string(arg.substr(strlen("--brokers=")));
@@ -1238,6 +1315,7 @@ int Main(int argc, char** argv) {
   if (memory_minute) return RunMemory(true, quick);
   if (!throughput && !latency) throughput = latency = true;
   g_broker_pid = o.broker_pid;
+  g_producer_properties = o.producer_properties;
   if (g_pin_consumer) {
     if (sched_getaffinity(0, sizeof(g_allowed_cpus), &g_allowed_cpus) != 0) {
       std::fprintf(stderr, "kafka_bench: sched_getaffinity failed\n");

@@ -321,6 +321,8 @@ class Feed {
 extern bool g_pin_consumer;
 // --broker-pid, or 0.
 extern int g_broker_pid;
+// --producer-property: the runner's StreamOptions::producer_properties.
+extern kafka::Properties g_producer_properties;
 void PinCurrentThread(bool consumer);
 
 struct Options {
@@ -338,6 +340,7 @@ struct Options {
                                           // a real broker
   kafka::Properties consumer_properties;  // --consumer-property, both consumers
   int max_batch = 10'000;                 // both consumers
+  kafka::Properties producer_properties;  // --producer-property: ebb's
   // Real broker (kafka_bench_real.cc): --brokers, --broker-pid (its CPU is
   // read from /proc), --latency-rates, --latency-seconds, --latency-runs.
   std::string brokers;  // empty: the embedded broker
