@@ -2,7 +2,14 @@
 # Kafka figures for ebb, and ebb next to other consumers of the same kind of topic.
 #
 #   scripts/bench_kafka.sh [--quick] [--no-bench] [--no-memory]
+#   scripts/bench_kafka.sh --real [-- EBB_KAFKA_BENCH-ARGS...]
 #
+# --real: only the figures through a real Apache Kafka broker. Starts one with
+# scripts/kafka.sh in a temporary directory (under BENCH_DIR), runs
+#   ebb_kafka_bench --brokers=B --broker-pid=PID [ARGS...]
+# (throughput next to bare librdkafka with CPU seconds, then the latency runs at 10K and 100K
+# events/s interleaved, 3 of each; the program creates its topics, retention.ms=-1), and stops
+# the broker on exit (trap), whatever the result. Without --real:
 # 1. Builds `ebb` and `ebb_kafka_bench` in build/release (configured already).
 # 2. Runs `ebb_kafka_bench` (consume throughput of StreamRunner next to bare librdkafka, and
 #    StreamRunner latencies, on an embedded broker), then `ebb_kafka_bench memory-hourly` and
@@ -31,12 +38,16 @@ ROOT=$PWD
 quick=0
 bench=1
 memory=1
+real=0
+real_args=()
 usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
 while [[ $# -gt 0 ]]; do
   case $1 in
     --quick) quick=1; shift ;;
     --no-bench) bench=0; shift ;;
     --no-memory) memory=0; shift ;;
+    --real) real=1; shift ;;
+    --) shift; real_args=("$@"); break ;;
     -h|--help) usage; exit 0 ;;
     *) echo "bench_kafka: unknown argument: $1 (see --help)" >&2; exit 1 ;;
   esac
@@ -60,6 +71,29 @@ part() { printf '[%s] wall time of %s: %.1f s\n\n' "$(date +%T)" "$1" "$(calc "$
 t=$(now)
 cmake --build "$BUILD" -j2 --target ebb ebb_kafka_bench >/dev/null
 part "the build" "$t"
+
+# --- a real broker (--real) ----------------------------------------------------------------------
+if [[ $real == 1 ]]; then
+  mkdir -p "${BENCH_DIR:-$ROOT/build/bench}"
+  kdir=$(mktemp -d "${BENCH_DIR:-$ROOT/build/bench}/kafka-real.XXXXXX")
+  stop_broker() {
+    scripts/kafka.sh stop --dir "$kdir" >/dev/null 2>&1 || scripts/kafka.sh kill --dir "$kdir" >/dev/null 2>&1 || true
+    rm -rf "$kdir"
+  }
+  trap stop_broker EXIT
+  trap 'exit 130' INT TERM
+  t=$(now)
+  B=$(scripts/kafka.sh start --dir "$kdir" | tail -1)
+  pid=$(<"$kdir/kafka.pid")
+  echo "broker: Apache Kafka at $B (scripts/kafka.sh start --dir $kdir; pid $pid), started in $(printf '%.1f' "$(calc "$(now) - $t")") s"
+  echo "machine: $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg) at the start"
+  echo "\$ $KB --brokers=$B --broker-pid=$pid ${real_args[*]}"
+  t=$(now)
+  "$KB" --brokers="$B" --broker-pid="$pid" "${real_args[@]}" 2> >(grep -v '^ebb run: ' >&2)
+  echo "machine: load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+  part "ebb_kafka_bench on the real broker" "$t"
+  exit 0
+fi
 
 # --- ebb_kafka_bench ----------------------------------------------------------------------------
 if [[ $bench == 1 ]]; then

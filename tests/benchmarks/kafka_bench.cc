@@ -1,9 +1,14 @@
 // Kafka figures for ebb: consume throughput next to bare librdkafka, the
-// runtime's per-message latency, and the resident memory of full windows. A
-// plain program (not Google Benchmark, not a ctest test) that prints figures.
+// runtime's per-message latency, and the resident memory of full windows, on
+// librdkafka's embedded mock broker or (--brokers) on a real Apache Kafka
+// broker. A plain program (not Google Benchmark, not a ctest test) that
+// prints figures.
 //
 // Usage:
-//   ebb_kafka_bench [throughput] [latency] [--runs=3] [--partitions=8]
+//   ebb_kafka_bench [throughput] [latency] [--brokers=HOST:PORT]
+//                   [--broker-pid=PID] [--latency-rates=10000,100000]
+//                   [--latency-seconds=10] [--latency-runs=3]
+//                   [--alert-every=N] [--runs=3] [--partitions=8]
 //                   [--per-partition=80000] [--symbols=2000]
 //                   [--compression=lz4|none|snappy|zstd|gzip]
 //                   [--latency-rate=100000] [--latency-events=500000]
@@ -11,16 +16,19 @@
 //                   [--latency-linger-ms=1] [--latency-fetch-wait-ms=0]
 //                   [--max-batch=10000]
 //                   [--consumer-property=KEY=VALUE ...]
+//                   [--producer-property=KEY=VALUE ...]
 //                   [--trace] [--pin-consumer]
 //   ebb_kafka_bench memory-hourly
 //   ebb_kafka_bench memory-minute [--quick]
+// (scripts/bench_kafka.sh --real starts a broker and runs the real mode.)
 // With no mode, throughput then latency. The memory modes are meant to run in
 // a process of their own (scripts/bench_kafka.sh does), so that the RSS
 // figures hold nothing but the pipeline. --max-batch and --consumer-property
-// apply to both consumers (e.g. queued.min.messages=1000000); --trace prints
-// every consume call and batch of the runs on stderr. --pin-consumer gives
-// the thread that runs StreamRunner::Run() (and the bare consumer's loop, so
-// that the throughput ratio stays fair) the last CPU to itself and keeps
+// apply to both consumers (e.g. queued.min.messages=1000000),
+// --producer-property to ebb's alert producer (e.g. linger.ms=0); --trace
+// prints every consume call and batch of the runs on stderr. --pin-consumer
+// gives the thread that runs StreamRunner::Run() (and the bare consumer's loop,
+// so that the throughput ratio stays fair) the last CPU to itself and keeps
 // every other thread (the mock broker's, librdkafka's, the publisher) on the
 // others, as a latency-sensitive deployment would pin its consuming thread:
 // threads inherit their creator's CPUs, so the main thread moves to the
@@ -94,12 +102,13 @@
 //    from the consume call to its outputs handed to the producer: time inside
 //    ebb's process, not end to end, and including the wait behind the messages
 //    before it in its batch; service_times() is the same from the start of the
-//    message's own processing (no wait behind others). Also printed, from the
-//    message timestamps (ms resolution): the produce() call to the batch's
-//    return to the runner. That includes the mock broker, the wait inside
-//    rd_kafka_consume_batch_queue (which returns only when max_batch messages
-//    have arrived or its 100 ms timeout has passed) and any commit/flush the
-//    runner did before that consume call.
+//    message's own processing (no wait behind others). Also printed: from the
+//    produce() call to the return of the message's batch to the runner (both
+//    on the steady clock; the interposed consume call records the return of
+//    every message by partition and offset). That includes the mock broker, the
+//    wait inside rd_kafka_consume_batch_queue (which returns only when
+//    max_batch messages have arrived or its 100 ms timeout has passed) and any
+//    commit/flush the runner did before that consume call.
 // 3. Memory. Pipeline directly, a no-op Output, no Kafka: (hourly) 10,000
 //    symbols, "1h" buckets, one event per symbol per hour for 30 days (7.2 M
 //    events); (minute) 1,000 symbols, "1m" buckets, one event per symbol per
@@ -107,12 +116,67 @@
 //    handed to Pipeline::OnPrice (no protobuf decoding), time-major. Prints
 //    VmRSS before and after, the delta, Pipeline::WindowMemoryBytes(), and per
 //    symbol figures.
+// 4. A real broker (--brokers=HOST:PORT; kafka_bench_real.cc). Parts 1 and 2
+//    run against Apache Kafka instead of the mock, each measurement on topics
+//    of its own, created by this program through the admin API:
+//    kb-PID-N-WHAT.prices (--partitions), .alerts and .dlq (1 partition), all
+//    with retention.ms=-1 (the throughput feed's message timestamps are its
+//    event times, up to two weeks old: time retention would delete them).
+//    Nothing of the Kafka client is mocked or changed. --broker-pid=PID
+//    (bench_kafka.sh passes it) adds the broker process's CPU from
+//    /proc/PID/stat (10 ms ticks).
+//    Throughput as in 1 (the same 640,000 events, raw and ebb alternating,
+//    --runs times), with CPU seconds per run: the whole process's (getrusage:
+//    every thread, librdkafka's included, from consumer creation to close,
+//    so join and idle exit too), the consuming thread's, and the broker's
+//    (for ebb: join, processing, idle exit/close); events per process
+//    CPU-second; and for ebb's batches the wall and consuming-thread CPU time
+//    of processing, the time in consume calls between them, and the thread's
+//    voluntary/involuntary context switches (preempted = involuntary).
+//    Latency: for each rate of --latency-rates (default 10,000 and 100,000
+//    events/s), interleaved, --latency-runs times (default 3): a run of 2 at
+//    --latency-seconds (default 10) after the warm-up of 2 (900 hours);
+//    --latency-rate and --latency-events are the mock's. The
+//    feed differs from 2 in one way: every --alert-every-th symbol (default
+//    10, so 10 % of the events; the mock's default is 0) does not walk but
+//    alternates between its first price and 12 % below it, so each of its
+//    events after the first makes exactly one alert (OPENED at the 10 %
+//    level, then RESOLVED below 8 %); the other symbols' random walks add
+//    their own few (~0.6 % of events). The runner keeps ebb's consumer
+//    defaults (fetch.wait.max.ms 10; --latency-fetch-wait-ms overrides).
+//    Definitions, per paced event or alert, all on one steady clock (the
+//    feed producer, the runner and its producer are threads of this
+//    process):
+//    - produce -> alert acknowledged: from the feed's Produce() call of the
+//      price event (the time is kept per event in this process, indexed by
+//      the feed's sequence) to the delivery report of the alert that event
+//      caused, as ebb's producer serves it (its callback, run by
+//      rd_kafka_poll on the runner's thread after the broker acknowledged
+//      the alert with acks=all). rd_kafka_conf_set_dr_msg_cb is interposed
+//      to record it; the alert's provenance (partition, offset) names its
+//      price event (the topics are fresh: offsets count the feed's events of
+//      each partition). Split into produce -> batch returned to the runner
+//      and batch returned -> delivery report.
+//    - produce -> batch returned, for every paced event (the interposed
+//      consume call records each message's batch return by partition and
+//      offset);
+//    - ebb's own part: latencies() (batch returned -> outputs handed to the
+//      producer) and service_times(), as in 2.
+//    Each latency run also prints where the batches' time went (paced phase
+//    only): the wall and consuming-thread CPU time of batch processing, of
+//    the batches over 1 ms in particular, the thread's context switches,
+//    and the broker's CPU per second. Then, per rate, each figure's range
+//    and median over the runs.
+
+#include "tests/benchmarks/kafka_bench.h"
 
 #include <dlfcn.h>
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
 #include <sched.h>
+#include <sys/resource.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -136,6 +200,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -160,6 +225,12 @@ int64_t SteadyNs() {
 
 double Seconds(int64_t ns) { return static_cast<double>(ns) / 1e9; }
 
+int64_t ThreadCpuNs() {
+  timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
 // 1234567 -> "1,234,567".
 std::string Thousands(uint64_t n) {
   std::string digits = absl::StrCat(n), out;
@@ -175,15 +246,6 @@ double Median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   const size_t n = v.size();
   return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-// Nearest-rank percentile of sorted values.
-template <typename T>
-T Percentile(const std::vector<T>& sorted, double q) {
-  if (sorted.empty()) return T{};
-  const double rank = std::ceil(q * static_cast<double>(sorted.size()));
-  const size_t index = rank < 1 ? 0 : static_cast<size_t>(rank) - 1;
-  return sorted[std::min(index, sorted.size() - 1)];
 }
 
 // A field of /proc/self/status in kB ("VmRSS", "VmHWM"), or -1.
@@ -203,136 +265,6 @@ int64_t ProcStatusKb(absl::string_view field) {
   }
   return -1;
 }
-
-// Calls of one interposed function while a trace is active.
-struct CallTimes {
-  uint64_t calls = 0;
-  int64_t total_ns = 0;
-  int64_t max_ns = 0;
-  void Add(int64_t ns) {
-    ++calls;
-    total_ns += ns;
-    max_ns = std::max(max_ns, ns);
-  }
-  std::string Describe() const {
-    char out[96];
-    std::snprintf(out, sizeof(out), "%llu, %.0f ms in all, max %.1f ms",
-                  static_cast<unsigned long long>(calls),
-                  static_cast<double>(total_ns) / 1e6,
-                  static_cast<double>(max_ns) / 1e6);
-    return out;
-  }
-};
-
-// The next definition of a librdkafka function (librdkafka's own).
-template <typename Fn>
-Fn NextSymbol(const char* name) {
-  void* symbol = dlsym(RTLD_NEXT, name);
-  if (symbol == nullptr) {
-    std::fprintf(stderr, "kafka_bench: %s: %s\n", name, dlerror());
-    std::abort();
-  }
-  Fn fn;
-  std::memcpy(&fn, &symbol, sizeof(fn));
-  return fn;
-}
-
-// -----------------------------------------------------------------------------
-// What the interposed rd_kafka_consume_batch_queue saw. Written by the one
-// consuming thread; `messages` and `first_return_ns` are also read by the
-// latency test's producer thread.
-
-struct BatchTrace {
-  std::atomic<bool> active{false};
-  std::atomic<uint64_t> messages{0};  // err == 0 only
-  std::atomic<int64_t> first_return_ns{0};
-  uint64_t first_batch = 0;  // messages in the first non-empty batch
-  uint64_t batches = 0;      // non-empty batches
-  uint64_t errors = 0;       // error events among the returned elements
-  bool open = false;         // a non-empty batch is being processed
-  int64_t open_since_ns = 0;
-  uint64_t open_count = 0;
-  int64_t end_ns = 0;  // when processing of the latest non-empty batch ended
-  int64_t max_turnaround_ns = 0;  // longest batch return -> next call
-  uint64_t max_turnaround_batch = 0;
-  // Optional: for every message, now - its timestamp (ms), at batch return.
-  bool record_lag = false;
-  std::vector<int64_t> lag_ms;
-  // Blocking calls the runner makes between batches (interposed too).
-  CallTimes flush, commit;
-  bool print = false;  // --trace: every batch and consume call on stderr
-
-  void Reset() {
-    active = false;
-    messages = 0;
-    first_return_ns = 0;
-    first_batch = batches = errors = 0;
-    open = false;
-    open_since_ns = 0;
-    open_count = 0;
-    end_ns = 0;
-    max_turnaround_ns = 0;
-    max_turnaround_batch = 0;
-    record_lag = false;
-    lag_ms.clear();
-    flush = CallTimes();
-    commit = CallTimes();
-  }
-
-  // A consume call begins (or, at the end, processing is over).
-  void Close(int64_t now) {
-    if (print && open) {
-      std::fprintf(stderr,
-                   "kafka_bench: trace: batch of %llu processed in %.1f ms\n",
-                   static_cast<unsigned long long>(open_count),
-                   static_cast<double>(now - open_since_ns) / 1e6);
-    }
-    if (!open) return;
-    open = false;
-    end_ns = now;
-    if (now - open_since_ns > max_turnaround_ns) {
-      max_turnaround_ns = now - open_since_ns;
-      max_turnaround_batch = open_count;
-    }
-  }
-
-  void OnBatch(int64_t now, rd_kafka_message_t** batch, size_t n) {
-    uint64_t good = 0;
-    for (size_t i = 0; i < n; ++i) {
-      if (batch[i]->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        ++good;
-      } else {
-        ++errors;
-      }
-    }
-    if (good == 0) return;
-    if (record_lag) {
-      const int64_t now_ms = absl::ToUnixMillis(absl::Now());
-      for (size_t i = 0; i < n; ++i) {
-        if (batch[i]->err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
-        lag_ms.push_back(now_ms -
-                         rd_kafka_message_timestamp(batch[i], nullptr));
-      }
-    }
-    if (first_return_ns.load() == 0) {
-      first_batch = good;
-      first_return_ns = now;
-    }
-    ++batches;
-    open = true;
-    open_since_ns = now;
-    open_count = good;
-    messages.fetch_add(good);
-  }
-
-  // Messages after the first batch per second, from the first batch's return
-  // to the end of processing the last one.
-  double Rate() const {
-    const int64_t span = end_ns - first_return_ns.load();
-    if (span <= 0 || messages.load() <= first_batch) return 0;
-    return static_cast<double>(messages.load() - first_batch) / Seconds(span);
-  }
-};
 
 BatchTrace g_trace;
 
@@ -401,77 +333,12 @@ extern "C" rd_kafka_resp_err_t rd_kafka_commit(
 
 namespace ebb {
 namespace bench {
-namespace {
-
-constexpr char kTopic[] = "ebb.prices";
-constexpr TimeNs kHour = 3600 * kNanosPerSecond;
-
-// -----------------------------------------------------------------------------
-// The feed: `symbols` instruments, one event each per step, time-major.
-
-class Feed {
- public:
-  Feed(int symbols, int partitions, TimeNs start, TimeNs step, uint64_t seed)
-      : partitions_(partitions), step_(step), time_(start), rng_(seed) {
-    std::uniform_real_distribution<double> log_price(std::log(5.0),
-                                                     std::log(500.0));
-    for (int i = 0; i < symbols; ++i) {
-      char name[16];
-      std::snprintf(name, sizeof(name), "SYM%04d", i);
-      symbols_.push_back(name);
-      prices_.push_back(std::exp(log_price(rng_)));
-    }
-    event_.set_venue("xnas");
-  }
-
-  // The next event: its partition, key, serialized value and time (ms).
-  struct Event {
-    int32_t partition;
-    const std::string* key;
-    const std::string* value;
-    int64_t time_ms;
-  };
-  Event Next() {
-    const size_t i = next_symbol_;
-    prices_[i] *= std::exp(kSigma * normal_(rng_));
-    event_.set_symbol(symbols_[i]);
-    ToTimestamp(time_, event_.mutable_event_time());
-    event_.set_price(prices_[i]);
-    event_.set_volume(std::floor(std::exp(8.0 + normal_(rng_))));
-    char id[24];
-    std::snprintf(id, sizeof(id), "%s-%06lld", symbols_[i].c_str(),
-                  static_cast<long long>(step_index_));
-    event_.set_event_id(id);
-    value_.clear();
-    event_.SerializeToString(&value_);
-    const Event out{static_cast<int32_t>(i % static_cast<size_t>(partitions_)),
-                    &symbols_[i], &value_, time_ / 1'000'000};
-    if (++next_symbol_ == symbols_.size()) {
-      next_symbol_ = 0;
-      time_ += step_;
-      ++step_index_;
-    }
-    return out;
-  }
-
- private:
-  static constexpr double kSigma = 0.006;  // log-volatility per hour
-  int partitions_;
-  TimeNs step_;
-  TimeNs time_;
-  int64_t step_index_ = 0;
-  size_t next_symbol_ = 0;
-  std::mt19937_64 rng_;
-  std::normal_distribution<double> normal_;
-  std::vector<std::string> symbols_;
-  std::vector<double> prices_;
-  ebb::v1::PriceEvent event_;
-  std::string value_;
-};
 
 // --pin-consumer (see the header): the process's CPUs at start-up, and
 // whether to split them.
 bool g_pin_consumer = false;
+int g_broker_pid = 0;
+kafka::Properties g_producer_properties;
 cpu_set_t g_allowed_cpus;
 
 // Moves the calling thread to the last allowed CPU (consumer) or to all the
@@ -500,32 +367,10 @@ void PinCurrentThread(bool consumer) {
   }
 }
 
-struct Options {
-  int runs = 3;
-  int partitions = 8;
-  int per_partition = 80'000;
-  int symbols = 2'000;
-  std::string compression = "lz4";
-  int latency_rate = 100'000;
-  int latency_events = 500'000;
-  int latency_warm_hours = 900;
-  int latency_tick_us = 1000;
-  std::string latency_linger_ms = "1";
-  std::string latency_fetch_wait_ms = "0";
-  kafka::Properties consumer_properties;  // --consumer-property, both consumers
-  int max_batch = 10'000;                 // both consumers
-};
-
 absl::StatusOr<EngineConfig> HourlyEngine() {
   ebb::v1::EbbConfig config = DefaultConfig();
   config.mutable_window()->set_resolution("1h");
   return CompileConfig(config);
-}
-
-absl::StatusOr<std::unique_ptr<kafka::EmbeddedBroker>> StartBroker(
-    int partitions) {
-  return kafka::EmbeddedBroker::Start(
-      1, {{kTopic, partitions}, {"ebb.alerts", 1}, {"ebb.dlq", 1}});
 }
 
 absl::StatusOr<std::unique_ptr<kafka::Producer>> FeedProducer(
@@ -542,20 +387,12 @@ absl::StatusOr<std::unique_ptr<kafka::Producer>> FeedProducer(
 // -----------------------------------------------------------------------------
 // (a) The bare consumer.
 
-struct ConsumeResult {
-  uint64_t messages = 0;
-  double rate = 0;  // BatchTrace::Rate()
-  double seconds = 0;
-  uint64_t first_batch = 0;
-  uint64_t batches = 0;
-  double wall = 0;  // from rd_kafka_new to close
-};
-
 absl::StatusOr<ConsumeResult> BareConsume(const std::string& bootstrap,
                                           int partitions, uint64_t expected,
                                           const std::string& group,
                                           const kafka::Properties& extra,
-                                          size_t max_batch) {
+                                          size_t max_batch,
+                                          const Topics& topics) {
   const int64_t wall_start = SteadyNs();
   kafka::Properties properties = {
       {"bootstrap.servers", bootstrap},
@@ -575,8 +412,8 @@ absl::StatusOr<ConsumeResult> BareConsume(const std::string& bootstrap,
   rd_kafka_poll_set_consumer(rk.get());
   kafka::PartitionListPtr list(rd_kafka_topic_partition_list_new(partitions));
   for (int p = 0; p < partitions; ++p) {
-    rd_kafka_topic_partition_list_add(list.get(), kTopic, p)->offset =
-        RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_topic_partition_list_add(list.get(), topics.prices.c_str(), p)
+        ->offset = RD_KAFKA_OFFSET_BEGINNING;
   }
   if (rd_kafka_resp_err_t err = rd_kafka_assign(rk.get(), list.get());
       err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -589,6 +426,7 @@ absl::StatusOr<ConsumeResult> BareConsume(const std::string& bootstrap,
   const bool print = g_trace.print;
   g_trace.Reset();
   g_trace.print = print;
+  const double thread_cpu_start = ThreadCpuSeconds();
   g_trace.active = true;
   int64_t last_progress = SteadyNs();
   while (g_trace.messages.load() < expected) {
@@ -602,8 +440,10 @@ absl::StatusOr<ConsumeResult> BareConsume(const std::string& bootstrap,
   }
   g_trace.Close(SteadyNs());
   g_trace.active = false;
+  const double thread_cpu = ThreadCpuSeconds() - thread_cpu_start;
   if (g_pin_consumer) PinCurrentThread(/*consumer=*/false);
   ConsumeResult result;
+  result.thread_cpu = thread_cpu;
   result.messages = g_trace.messages.load();
   result.rate = g_trace.Rate();
   result.seconds = Seconds(g_trace.end_ns - g_trace.first_return_ns.load());
@@ -624,37 +464,18 @@ absl::StatusOr<ConsumeResult> BareConsume(const std::string& bootstrap,
 // -----------------------------------------------------------------------------
 // (b) The runner.
 
-struct RunnerResult {
-  kafka::StreamStats stats;
-  double rate = 0;     // BatchTrace::Rate()
-  double seconds = 0;  // first batch return -> end of the last batch
-  double run = 0;      // Run() as a whole
-  double join = 0;     // Run() start -> first batch return
-  double tail = 0;     // end of the last batch -> Run() returned
-  uint64_t first_batch = 0;
-  uint64_t batches = 0;
-  double max_turnaround_ms = 0;
-  uint64_t max_turnaround_batch = 0;
-  CallTimes flush, commit;  // during Run()
-  std::vector<uint32_t> latencies;
-  std::vector<uint32_t> service_times;
-  std::vector<int64_t> lag_ms;
-};
-
-// latency_samples: 0, or record per-message latency with room made for that
-// many samples before Run() starts.
-absl::StatusOr<RunnerResult> RunRunner(const std::string& bootstrap,
-                                       const std::string& group,
-                                       size_t latency_samples,
-                                       const kafka::Properties& extra,
-                                       int max_batch,
-                                       const std::atomic<bool>* stop) {
+absl::StatusOr<RunnerResult> RunRunner(
+    const std::string& bootstrap, const std::string& group,
+    size_t latency_samples, const kafka::Properties& extra, int max_batch,
+    const std::atomic<bool>* stop, const Topics& topics) {
   absl::StatusOr<EngineConfig> engine = HourlyEngine();
   if (!engine.ok()) return engine.status();
   kafka::StreamOptions options;
   options.brokers = bootstrap;
   options.group = group;
-  options.prices_topic = kTopic;
+  options.prices_topic = topics.prices;
+  options.alerts_topic = topics.alerts;
+  options.dlq_topic = topics.dlq;
   options.news_topic = "";
   options.start_earliest = true;
   options.warm_start = false;
@@ -664,6 +485,7 @@ absl::StatusOr<RunnerResult> RunRunner(const std::string& bootstrap,
   options.record_latency = record_latency;
   options.latency_capacity = latency_samples;
   options.consumer_properties = extra;
+  options.producer_properties = g_producer_properties;
   absl::StatusOr<std::unique_ptr<kafka::StreamRunner>> runner =
       kafka::StreamRunner::Create(options, *std::move(engine),
                                   SystemClock::Get());
@@ -672,17 +494,22 @@ absl::StatusOr<RunnerResult> RunRunner(const std::string& bootstrap,
   const bool print = g_trace.print;
   g_trace.Reset();
   g_trace.print = print;
-  g_trace.record_lag = record_latency;
-  if (record_latency) {
-    // Written once now, so that the samples' page faults come before the
-    // measurement, not inside it.
-    g_trace.lag_ms.resize(latency_samples);
-    g_trace.lag_ms.clear();
-  }
+  rusage before;
+  getrusage(RUSAGE_THREAD, &before);
+  // The throughput runs (few, large batches) read the broker's CPU and split
+  // every batch; the latency runs (tens of thousands of small batches, where
+  // a read of /proc per batch would be a cost of its own) split only the
+  // paced phase (their publisher sets it).
+  g_trace.watch_pid = latency_samples == 0 ? g_broker_pid : 0;
+  g_trace.split_cpu = latency_samples == 0;
+  const double broker_start = PidCpuSeconds(g_broker_pid);
   g_trace.active = true;
   const int64_t start = SteadyNs();
   const absl::Status status = (*runner)->Run(stop);
   const int64_t end = SteadyNs();
+  rusage after;
+  getrusage(RUSAGE_THREAD, &after);
+  const double broker_end = PidCpuSeconds(g_broker_pid);
   g_trace.Close(end);  // in case Run() returned inside a batch
   g_trace.active = false;
   if (g_pin_consumer) PinCurrentThread(/*consumer=*/false);
@@ -702,11 +529,57 @@ absl::StatusOr<RunnerResult> RunRunner(const std::string& bootstrap,
   result.max_turnaround_batch = g_trace.max_turnaround_batch;
   result.flush = g_trace.flush;
   result.commit = g_trace.commit;
+  if (broker_start >= 0 && g_trace.watch_cpu_first >= 0) {
+    result.broker_join = g_trace.watch_cpu_first - broker_start;
+    result.broker_processing = g_trace.watch_cpu_end - g_trace.watch_cpu_first;
+    result.broker_tail = broker_end - g_trace.watch_cpu_end;
+  }
+  result.all_spans = g_trace.all_spans;
+  result.slow_spans = g_trace.slow_spans;
+  result.voluntary_switches = after.ru_nvcsw - before.ru_nvcsw;
+  result.involuntary_switches = after.ru_nivcsw - before.ru_nivcsw;
   result.latencies = (*runner)->latencies();
   result.service_times = (*runner)->service_times();
-  result.lag_ms = std::move(g_trace.lag_ms);
   runner->reset();
   return result;
+}
+
+namespace {
+
+absl::StatusOr<std::unique_ptr<kafka::EmbeddedBroker>> StartBroker(
+    int partitions) {
+  return kafka::EmbeddedBroker::Start(
+      1, {{kTopic, partitions}, {"ebb.alerts", 1}, {"ebb.dlq", 1}});
+}
+
+// The embedded broker with the default topics (started into *mock), or fresh
+// topics on the real broker of --brokers.
+absl::StatusOr<Target> MakeTarget(
+    const Options& o, const std::string& what,
+    std::unique_ptr<kafka::EmbeddedBroker>* mock) {
+  Target target;
+  if (o.brokers.empty()) {
+    absl::StatusOr<std::unique_ptr<kafka::EmbeddedBroker>> broker =
+        StartBroker(o.partitions);
+    if (!broker.ok()) return broker.status();
+    *mock = *std::move(broker);
+    target.bootstrap = (*mock)->bootstrap();
+    return target;
+  }
+  absl::StatusOr<Topics> topics =
+      CreateTopics(o.brokers, FreshPrefix(what), o.partitions);
+  if (!topics.ok()) return topics.status();
+  target.bootstrap = o.brokers;
+  target.topics = *std::move(topics);
+  target.real = true;
+  return target;
+}
+
+// Where the broker is, for the headings.
+std::string Where(const Target& t) {
+  return t.real ? absl::StrCat("the real broker at ", t.bootstrap, " (",
+                               t.topics.prices, ", retention.ms=-1)")
+                : "the embedded broker (librdkafka's mock cluster)";
 }
 
 // -----------------------------------------------------------------------------
@@ -722,14 +595,16 @@ int RunThroughput(const Options& o) {
       Thousands(static_cast<uint64_t>(o.per_partition)).c_str(), o.symbols,
       o.compression.c_str());
   const int64_t part_start = SteadyNs();
-  absl::StatusOr<std::unique_ptr<kafka::EmbeddedBroker>> broker =
-      StartBroker(o.partitions);
-  if (!broker.ok()) {
+  std::unique_ptr<kafka::EmbeddedBroker> mock;
+  absl::StatusOr<Target> target = MakeTarget(o, "throughput", &mock);
+  if (!target.ok()) {
     std::fprintf(stderr, "kafka_bench: %s\n",
-                 broker.status().ToString().c_str());
+                 target.status().ToString().c_str());
     return 1;
   }
-  const std::string bootstrap = (*broker)->bootstrap();
+  const std::string& bootstrap = target->bootstrap;
+  const Topics& topics = target->topics;
+  std::printf("on %s\n", Where(*target).c_str());
 
   // Produce. Event times end about an hour ago (none lies in the future).
   const uint64_t hours = (planned + static_cast<uint64_t>(o.symbols) - 1) /
@@ -747,7 +622,7 @@ int RunThroughput(const Options& o) {
   uint64_t value_bytes = 0;
   size_t min_value = SIZE_MAX, max_value = 0;
   const int64_t produce_start = SteadyNs();
-  const std::string topic = kTopic;
+  const std::string& topic = topics.prices;
   for (uint64_t k = 0; k < planned; ++k) {
     const Feed::Event e = feed.Next();
     value_bytes += e.value->size();
@@ -779,7 +654,7 @@ int RunThroughput(const Options& o) {
   for (int p = 0; p < o.partitions; ++p) {
     int64_t low = 0, high = 0;
     const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
-        (*producer)->handle(), kTopic, p, &low, &high, 10'000);
+        (*producer)->handle(), topics.prices.c_str(), p, &low, &high, 10'000);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       std::fprintf(stderr, "kafka_bench: watermarks: %s\n",
                    rd_kafka_err2str(err));
@@ -800,20 +675,29 @@ int RunThroughput(const Options& o) {
   }
   const uint64_t n = retained;
 
-  std::vector<double> raw_rates, ebb_rates, ratios;
+  std::vector<double> raw_rates, ebb_rates, ratios, raw_per_cpu, ebb_per_cpu,
+      cpu_ratios;
   for (int run = 1; run <= o.runs; ++run) {
-    absl::StatusOr<ConsumeResult> raw =
-        BareConsume(bootstrap, o.partitions, n, absl::StrCat("kb-raw-", run),
-                    o.consumer_properties, static_cast<size_t>(o.max_batch));
+    double cpu = ProcessCpuSeconds();
+    double broker_cpu = PidCpuSeconds(o.broker_pid);
+    absl::StatusOr<ConsumeResult> raw = BareConsume(
+        bootstrap, o.partitions, n, absl::StrCat("kb-raw-", run),
+        o.consumer_properties, static_cast<size_t>(o.max_batch), topics);
+    const double raw_cpu = ProcessCpuSeconds() - cpu;
+    const double raw_broker_cpu = PidCpuSeconds(o.broker_pid) - broker_cpu;
     if (!raw.ok()) {
       std::fprintf(stderr, "kafka_bench: %s\n",
                    raw.status().ToString().c_str());
       return 1;
     }
     std::atomic<bool> stop{false};
+    cpu = ProcessCpuSeconds();
+    broker_cpu = PidCpuSeconds(o.broker_pid);
     absl::StatusOr<RunnerResult> ebb =
         RunRunner(bootstrap, absl::StrCat("kb-ebb-", run), 0,
-                  o.consumer_properties, o.max_batch, &stop);
+                  o.consumer_properties, o.max_batch, &stop, topics);
+    const double ebb_cpu = ProcessCpuSeconds() - cpu;
+    const double ebb_broker_cpu = PidCpuSeconds(o.broker_pid) - broker_cpu;
     if (!ebb.ok()) {
       std::fprintf(stderr, "kafka_bench: runner: %s\n",
                    ebb.status().ToString().c_str());
@@ -853,6 +737,32 @@ int RunThroughput(const Options& o) {
         s.busy_seconds,
         s.consumed > 0 ? s.busy_seconds * 1e6 / static_cast<double>(s.consumed)
                        : 0.0);
+    const double nd = static_cast<double>(n);
+    raw_per_cpu.push_back(raw_cpu > 0 ? nd / raw_cpu : 0);
+    ebb_per_cpu.push_back(ebb_cpu > 0 ? nd / ebb_cpu : 0);
+    cpu_ratios.push_back(
+        raw_per_cpu.back() > 0 ? ebb_per_cpu.back() / raw_per_cpu.back() : 0);
+    std::printf(
+        "       process CPU (every thread, join and exit included): raw %.3f "
+        "s (consuming thread %.3f s), ebb %.3f s (consuming thread %.3f s); "
+        "events per process CPU-second: raw %.0f, ebb %.0f, ratio %.3f\n",
+        raw_cpu, raw->thread_cpu, ebb_cpu, s.busy_seconds, raw_per_cpu.back(),
+        ebb_per_cpu.back(), cpu_ratios.back());
+    if (o.broker_pid > 0) {
+      std::printf(
+          "       broker process CPU in the same spans: raw %.3f s, ebb %.3f "
+          "s (join %.3f, processing %.3f, idle exit/close %.3f)\n",
+          raw_broker_cpu, ebb_broker_cpu, ebb->broker_join,
+          ebb->broker_processing, ebb->broker_tail);
+    }
+    std::printf(
+        "       ebb's batches: processing %.3f s wall, %.3f s consuming-thread "
+        "CPU; in consume calls between them %.3f s; the thread's context "
+        "switches in Run(): %lld voluntary, %lld involuntary\n",
+        Seconds(ebb->all_spans.wall_ns), Seconds(ebb->all_spans.cpu_ns),
+        ebb->seconds - Seconds(ebb->all_spans.wall_ns),
+        static_cast<long long>(ebb->voluntary_switches),
+        static_cast<long long>(ebb->involuntary_switches));
     if (s.consumed != n || s.pipeline.applied != n) {
       std::printf("       PROBLEM: the runner processed %s of %s messages\n",
                   Thousands(s.consumed).c_str(), Thousands(n).c_str());
@@ -863,6 +773,17 @@ int RunThroughput(const Options& o) {
       "median of %d: raw %.0f events/s, ebb %.0f events/s, ratio ebb/raw %.3f "
       "(median of the per-run ratios)\n",
       o.runs, Median(raw_rates), Median(ebb_rates), Median(ratios));
+  auto range = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    char out[64];
+    std::snprintf(out, sizeof(out), "%.3f-%.3f", v.front(), v.back());
+    return std::string(out);
+  };
+  std::printf(
+      "ratio ebb/raw over the runs: %s; events per process CPU-second: raw "
+      "median %.0f, ebb median %.0f, ratio median %.3f (%s)\n",
+      range(ratios).c_str(), Median(raw_per_cpu), Median(ebb_per_cpu),
+      Median(cpu_ratios), range(cpu_ratios).c_str());
   std::printf("part 1 wall time: %.1f s\n\n", Seconds(SteadyNs() - part_start));
   return 0;
 }
@@ -870,21 +791,33 @@ int RunThroughput(const Options& o) {
 // -----------------------------------------------------------------------------
 // 2. Latency
 
-int RunLatency(const Options& o) {
-  std::printf(
-      "== 2. Latency: StreamRunner (record_latency) consuming while a producer "
-      "publishes %s events at %s events/s over %d partitions\n",
-      Thousands(static_cast<uint64_t>(o.latency_events)).c_str(),
-      Thousands(static_cast<uint64_t>(o.latency_rate)).c_str(), o.partitions);
+// One paced run at `rate` events/s, `total` events after the warm-up.
+int RunLatency(const Options& o, int rate, uint64_t total,
+               LatencyFigures* figures) {
   const int64_t part_start = SteadyNs();
-  absl::StatusOr<std::unique_ptr<kafka::EmbeddedBroker>> broker =
-      StartBroker(o.partitions);
-  if (!broker.ok()) {
+  std::unique_ptr<kafka::EmbeddedBroker> mock;
+  absl::StatusOr<Target> target =
+      MakeTarget(o, absl::StrCat("latency-", rate), &mock);
+  if (!target.ok()) {
     std::fprintf(stderr, "kafka_bench: %s\n",
-                 broker.status().ToString().c_str());
+                 target.status().ToString().c_str());
     return 1;
   }
-  const std::string bootstrap = (*broker)->bootstrap();
+  const std::string& bootstrap = target->bootstrap;
+  const Topics& topics = target->topics;
+  const int alert_every =
+      o.alert_every >= 0 ? o.alert_every : (target->real ? 10 : 0);
+  std::printf(
+      "== 2. Latency: StreamRunner (record_latency) consuming while a producer "
+      "publishes %s events at %s events/s over %d partitions, on %s%s\n",
+      Thousands(total).c_str(), Thousands(static_cast<uint64_t>(rate)).c_str(),
+      o.partitions, Where(*target).c_str(),
+      alert_every > 0
+          ? absl::StrCat("; every ", alert_every,
+                         "th symbol alternates between two prices, one "
+                         "alert per event")
+                .c_str()
+          : "");
   absl::StatusOr<std::unique_ptr<kafka::Producer>> producer =
       FeedProducer(bootstrap, o.compression, o.latency_linger_ms);
   if (!producer.ok()) {
@@ -892,28 +825,40 @@ int RunLatency(const Options& o) {
                  producer.status().ToString().c_str());
     return 1;
   }
-  const uint64_t total = static_cast<uint64_t>(o.latency_events);
   const uint64_t priming = static_cast<uint64_t>(o.partitions);
   const uint64_t warm = static_cast<uint64_t>(o.latency_warm_hours) *
                         static_cast<uint64_t>(o.symbols);
-  const uint64_t hours =
-      (total + priming + warm) / static_cast<uint64_t>(o.symbols) + 2;
+  const uint64_t events = priming + warm + total;
+  const uint64_t hours = events / static_cast<uint64_t>(o.symbols) + 2;
   const TimeNs start = FloorTo(absl::GetCurrentTimeNanos(), kHour) -
                        static_cast<TimeNs>(hours + 1) * kHour;
+  // When each event was handed to Produce(), and when its batch returned to
+  // the runner (by partition and offset: the topics are fresh, so the feed's
+  // events of partition p are offsets 0, 1, ... in order).
+  std::vector<int64_t> sent_ns(events, 0);
+  std::vector<std::vector<int64_t>> returned_ns(
+      static_cast<size_t>(o.partitions),
+      std::vector<int64_t>(events / static_cast<uint64_t>(o.partitions) +
+                               static_cast<uint64_t>(o.symbols),
+                           0));
 
   std::atomic<bool> stop{false};
   absl::Status produce_status;
   double produce_seconds = 0;
   double warm_seconds = 0;
+  double paced_broker_cpu = -1;
   std::thread publisher([&] {
-    Feed feed(o.symbols, o.partitions, start, kHour, 7);
-    const std::string topic = kTopic;
-    // Priming: one event per partition, until the runner has consumed them.
-    for (int p = 0; p < o.partitions; ++p) {
+    Feed feed(o.symbols, o.partitions, start, kHour, 7, alert_every);
+    const std::string& topic = topics.prices;
+    uint64_t seq = 0;
+    auto publish = [&] {
       const Feed::Event e = feed.Next();
+      sent_ns[seq++] = SteadyNs();
       produce_status.Update(
           (*producer)->Produce(topic, e.partition, *e.key, *e.value, {}, 0));
-    }
+    };
+    // Priming: one event per partition, until the runner has consumed them.
+    for (int p = 0; p < o.partitions; ++p) publish();
     // Waits until the runner has consumed `n` messages in all.
     auto wait_consumed = [&](uint64_t n, const char* what) {
       produce_status.Update((*producer)->Flush(absl::Seconds(60)));
@@ -935,11 +880,7 @@ int RunLatency(const Options& o) {
     const int64_t warm_start = SteadyNs();
     for (uint64_t done = 0; done < warm;) {
       const uint64_t n = std::min(chunk, warm - done);
-      for (uint64_t k = 0; k < n; ++k) {
-        const Feed::Event e = feed.Next();
-        produce_status.Update(
-            (*producer)->Produce(topic, e.partition, *e.key, *e.value, {}, 0));
-      }
+      for (uint64_t k = 0; k < n; ++k) publish();
       done += n;
       if (!wait_consumed(priming + done, "warm-up")) return;
     }
@@ -947,33 +888,49 @@ int RunLatency(const Options& o) {
     // Paced: by each tick, as many events as the rate allows.
     const int64_t tick = static_cast<int64_t>(o.latency_tick_us) * 1000;
     const int64_t t0 = SteadyNs();
+    paced_broker_cpu = PidCpuSeconds(o.broker_pid);
+    g_trace.split_cpu = true;  // the batch spans of the paced phase only
     uint64_t sent = 0;
     while (sent < total && produce_status.ok()) {
       const int64_t elapsed = SteadyNs() - t0;
       const uint64_t due = std::min<uint64_t>(
-          total, static_cast<uint64_t>(static_cast<double>(elapsed) * 1e-9 *
-                                       o.latency_rate));
-      for (; sent < due; ++sent) {
-        const Feed::Event e = feed.Next();
-        produce_status.Update(
-            (*producer)->Produce(topic, e.partition, *e.key, *e.value, {}, 0));
-      }
+          total,
+          static_cast<uint64_t>(static_cast<double>(elapsed) * 1e-9 * rate));
+      for (; sent < due; ++sent) publish();
       (*producer)->Poll();
       std::this_thread::sleep_until(std::chrono::steady_clock::time_point(
           std::chrono::nanoseconds(t0 + (elapsed / tick + 1) * tick)));
     }
     produce_status.Update((*producer)->Flush(absl::Seconds(60)));
     produce_seconds = Seconds(SteadyNs() - t0);
+    if (paced_broker_cpu >= 0) {
+      paced_broker_cpu = PidCpuSeconds(o.broker_pid) - paced_broker_cpu;
+    }
   });
-  // fetch.wait.max.ms first, so that --consumer-property can override it.
-  kafka::Properties consumer = {{"fetch.wait.max.ms", o.latency_fetch_wait_ms}};
+  // The mock needs fetch.wait.max.ms 0 (header comment); on a real broker
+  // the runner keeps its own default unless the flag says otherwise.
+  kafka::Properties consumer;
+  const std::string fetch_wait = !o.latency_fetch_wait_ms.empty()
+                                     ? o.latency_fetch_wait_ms
+                                     : (target->real ? "" : "0");
+  if (!fetch_wait.empty())
+    consumer.emplace_back("fetch.wait.max.ms", fetch_wait);
   consumer.insert(consumer.end(), o.consumer_properties.begin(),
                   o.consumer_properties.end());
+  const bool trace_acks = alert_every > 0;
+  if (trace_acks) {
+    StartAlertAcks(topics.alerts,
+                   events / static_cast<uint64_t>(alert_every) + 10'000);
+  }
+  g_trace.returned_ns = &returned_ns;  // RunRunner's Reset() keeps it
   absl::StatusOr<RunnerResult> ebb =
-      RunRunner(bootstrap, "kb-latency", priming + warm + total + 1000,
-                consumer, o.max_batch, &stop);
+      RunRunner(bootstrap, absl::StrCat("kb-latency-", rate), events + 1000,
+                consumer, o.max_batch, &stop, topics);
   stop = true;
   publisher.join();
+  std::vector<AlertAck> acks;
+  if (trace_acks) acks = StopAlertAcks();
+  g_trace.returned_ns = nullptr;
   if (!produce_status.ok()) {
     std::fprintf(stderr, "kafka_bench: producer: %s\n",
                  produce_status.ToString().c_str());
@@ -991,6 +948,8 @@ int RunLatency(const Options& o) {
   std::printf("published %s events (+%s priming) in %.2f s (%.0f events/s)\n",
               Thousands(total).c_str(), Thousands(priming).c_str(),
               produce_seconds, static_cast<double>(total) / produce_seconds);
+  figures->rate = rate;
+  figures->achieved_rate = static_cast<double>(total) / produce_seconds;
   // The priming and warm-up events were all consumed before the first paced
   // one was published, so they are the first samples.
   const size_t unmeasured = static_cast<size_t>(priming + warm);
@@ -1001,35 +960,85 @@ int RunLatency(const Options& o) {
   };
   drop_unmeasured(&ebb->latencies);
   drop_unmeasured(&ebb->service_times);
-  drop_unmeasured(&ebb->lag_ms);
-  std::vector<uint32_t> lat = std::move(ebb->latencies);
-  std::sort(lat.begin(), lat.end());
-  auto us = [](uint32_t ns) { return static_cast<double>(ns) / 1e3; };
+  const size_t latency_samples = ebb->latencies.size();
+  figures->ebb_part = QuantilesOf(std::move(ebb->latencies), 1e-3);
   std::printf(
       "latencies() (consume return -> outputs handed to the producer), paced "
-      "events: %s samples; p50 %.1f us, p99 %.1f us, p99.9 %.1f us, max %.1f "
-      "us\n",
-      Thousands(lat.size()).c_str(), us(Percentile(lat, 0.5)),
-      us(Percentile(lat, 0.99)), us(Percentile(lat, 0.999)),
-      us(lat.empty() ? 0 : lat.back()));
-  std::vector<uint32_t> service = std::move(ebb->service_times);
-  std::sort(service.begin(), service.end());
+      "events: %s\n",
+      Describe(figures->ebb_part).c_str());
+  figures->service = QuantilesOf(std::move(ebb->service_times), 1e-3);
   std::printf(
       "service_times() (start of the message's own processing -> its outputs "
-      "handed to the producer): p50 %.2f us, p99 %.2f us, p99.9 %.2f us, max "
-      "%.1f us\n",
-      us(Percentile(service, 0.5)), us(Percentile(service, 0.99)),
-      us(Percentile(service, 0.999)), us(service.empty() ? 0 : service.back()));
-  std::vector<int64_t> lag = std::move(ebb->lag_ms);
-  std::sort(lag.begin(), lag.end());
+      "handed to the producer): %s\n",
+      Describe(figures->service).c_str());
+  // produce() -> batch returned, every paced event (offsets as above).
+  std::vector<int64_t> to_ebb;
+  to_ebb.reserve(total);
+  std::vector<size_t> next_offset(static_cast<size_t>(o.partitions), 0);
+  uint64_t missing = 0;
+  for (size_t k = 0; k < events; ++k) {
+    const size_t p = (k % static_cast<size_t>(o.symbols)) %
+                     static_cast<size_t>(o.partitions);
+    const size_t offset = next_offset[p]++;
+    if (k < unmeasured) continue;
+    const int64_t returned =
+        offset < returned_ns[p].size() ? returned_ns[p][offset] : 0;
+    if (returned == 0) {
+      ++missing;
+      continue;
+    }
+    to_ebb.push_back(returned - sent_ns[k]);
+  }
+  figures->to_ebb = QuantilesOf(std::move(to_ebb), 1e-3);
   std::printf(
-      "(extra) produce() call -> batch returned to the runner, from message "
-      "timestamps (ms resolution), paced events only: p50 %lld ms, p99 %lld "
-      "ms, p99.9 %lld ms, max %lld ms\n",
-      static_cast<long long>(Percentile(lag, 0.5)),
-      static_cast<long long>(Percentile(lag, 0.99)),
-      static_cast<long long>(Percentile(lag, 0.999)),
-      static_cast<long long>(lag.empty() ? 0 : lag.back()));
+      "produce() call -> its batch returned to the runner, paced events: "
+      "%s%s\n",
+      Describe(figures->to_ebb).c_str(),
+      missing > 0 ? absl::StrCat(" (", missing, " not seen)").c_str() : "");
+  if (trace_acks) {
+    AlertLatencies(sent_ns, returned_ns, acks, o.symbols, o.partitions,
+                   unmeasured, figures);
+    std::printf(
+        "produce() call of the price event -> delivery report of its alert "
+        "served in ebb's producer, paced events: %s%s\n",
+        Describe(figures->alert_acked).c_str(),
+        figures->unmatched > 0
+            ? absl::StrCat(" (", figures->unmatched,
+                           " reports matched no paced event)")
+                  .c_str()
+            : "");
+    std::printf("  of which produce() -> batch returned: %s\n",
+                Describe(figures->alert_to_ebb).c_str());
+    std::printf("  and batch returned -> delivery report: %s\n",
+                Describe(figures->alert_in_ebb).c_str());
+  }
+  const BatchTrace::Spans& all = ebb->all_spans;
+  const BatchTrace::Spans& slow = ebb->slow_spans;
+  if (all.wall_ns > 0 && slow.wall_ns > 0) {
+    figures->slow_batch_share =
+        static_cast<double>(slow.wall_ns) / static_cast<double>(all.wall_ns);
+    figures->slow_off_cpu = 1.0 - static_cast<double>(slow.cpu_ns) /
+                                      static_cast<double>(slow.wall_ns);
+  }
+  std::printf(
+      "batch processing (batch returned -> next consume call), paced phase: "
+      "%s "
+      "batches, %.3f s wall, %.3f s consuming-thread CPU; those over 1 ms: %s "
+      "batches, %.3f s wall, %.3f s CPU (%.0f %% of their wall time off the "
+      "CPU); the thread's context switches in Run(): %lld voluntary, %lld "
+      "involuntary\n",
+      Thousands(all.batches).c_str(), Seconds(all.wall_ns), Seconds(all.cpu_ns),
+      Thousands(slow.batches).c_str(), Seconds(slow.wall_ns),
+      Seconds(slow.cpu_ns), 100 * figures->slow_off_cpu,
+      static_cast<long long>(ebb->voluntary_switches),
+      static_cast<long long>(ebb->involuntary_switches));
+  if (paced_broker_cpu >= 0 && produce_seconds > 0) {
+    figures->broker_cpu_per_s = paced_broker_cpu / produce_seconds;
+    std::printf(
+        "broker process CPU during the paced phase: %.2f s in %.2f s "
+        "(%.2f CPUs)\n",
+        paced_broker_cpu, produce_seconds, figures->broker_cpu_per_s);
+  }
   const kafka::StreamStats& s = ebb->stats;
   std::printf(
       "runner: %s consumed in %s batches (mean %.0f per batch), applied %s, "
@@ -1047,13 +1056,14 @@ int RunLatency(const Options& o) {
       ebb->run, ebb->join);
   std::printf("in Run(): rd_kafka_flush %s; rd_kafka_commit %s\n",
               ebb->flush.Describe().c_str(), ebb->commit.Describe().c_str());
-  if (s.consumed != total + priming + warm || lat.size() != total) {
+  if (s.consumed != events || latency_samples != total) {
     std::printf(
         "PROBLEM: %s published, %s consumed, %s paced latency samples\n",
-        Thousands(total + priming + warm).c_str(),
-        Thousands(s.consumed).c_str(), Thousands(lat.size()).c_str());
+        Thousands(events).c_str(), Thousands(s.consumed).c_str(),
+        Thousands(latency_samples).c_str());
   }
   std::printf("part 2 wall time: %.1f s\n\n", Seconds(SteadyNs() - part_start));
+  std::fflush(stdout);
   return 0;
 }
 
@@ -1174,17 +1184,23 @@ int RunMemory(bool minute, bool quick) {
 // -----------------------------------------------------------------------------
 
 constexpr char kUsage[] =
-    R"(usage: ebb_kafka_bench [throughput] [latency] [--runs=3] [--partitions=8]
+    R"(usage: ebb_kafka_bench [throughput] [latency] [--brokers=HOST:PORT]
+                       [--broker-pid=PID] [--latency-rates=10000,100000]
+                       [--latency-seconds=10] [--latency-runs=3]
+                       [--alert-every=N] [--runs=3] [--partitions=8]
                        [--per-partition=80000] [--symbols=2000]
                        [--compression=lz4|none|snappy|zstd|gzip]
                        [--latency-rate=100000] [--latency-events=500000]
                        [--latency-warm-hours=900] [--latency-tick-us=1000]
                        [--latency-linger-ms=1] [--latency-fetch-wait-ms=0]
                        [--max-batch=10000] [--consumer-property=KEY=VALUE ...]
+                       [--producer-property=KEY=VALUE ...]
                        [--trace] [--pin-consumer]
        ebb_kafka_bench memory-hourly
        ebb_kafka_bench memory-minute [--quick]
 With no mode: throughput, then latency. Run each memory mode in a process of its own.
+--brokers: on that real broker (fresh topics, retention.ms=-1); its latency runs use
+--latency-rates/--latency-seconds/--latency-runs, the mock's --latency-rate/--latency-events.
 )";
 
 bool ParseIntFlag(absl::string_view arg, absl::string_view name, int* out) {
@@ -1227,6 +1243,39 @@ int Main(int argc, char** argv) {
       }
       o.consumer_properties.emplace_back(std::string(kv.substr(0, eq)),
                                          std::string(kv.substr(eq + 1)));
+    } else if (absl::StartsWith(arg, "--producer-property=")) {
+      const absl::string_view kv = arg.substr(strlen("--producer-property="));
+      const size_t eq = kv.find('=');
+      if (eq == absl::string_view::npos || eq == 0) {
+        std::fprintf(stderr, "kafka_bench: %s: expected KEY=VALUE\n", argv[i]);
+        return 2;
+      }
+      o.producer_properties.emplace_back(std::string(kv.substr(0, eq)),
+                                         std::string(kv.substr(eq + 1)));
+    } else if (absl::StartsWith(arg, "--brokers=")) {
+      o.brokers = std::string(arg.substr(strlen("--brokers=")));
+    } else if (absl::StartsWith(arg, "--latency-rates=")) {
+      o.latency_rates.clear();
+      for (absl::string_view part :
+           absl::StrSplit(arg.substr(strlen("--latency-rates=")), ',')) {
+        int rate = 0;
+        if (!absl::SimpleAtoi(part, &rate) || rate < 1) {
+          std::fprintf(stderr,
+                       "kafka_bench: %s: expected positive numbers separated "
+                       "by commas\n",
+                       argv[i]);
+          return 2;
+        }
+        o.latency_rates.push_back(rate);
+      }
+    } else if (absl::StartsWith(arg, "--alert-every=")) {
+      if (!absl::SimpleAtoi(arg.substr(strlen("--alert-every=")),
+                            &o.alert_every) ||
+          o.alert_every < 0) {
+        std::fprintf(stderr, "kafka_bench: %s: expected a number >= 0\n",
+                     argv[i]);
+        return 2;
+      }
     } else if (absl::StartsWith(arg, "--compression=")) {
       o.compression = std::string(arg.substr(strlen("--compression=")));
     } else if (ParseIntFlag(arg, "runs", &o.runs) ||
@@ -1237,7 +1286,10 @@ int Main(int argc, char** argv) {
                ParseIntFlag(arg, "latency-rate", &o.latency_rate) ||
                ParseIntFlag(arg, "latency-events", &o.latency_events) ||
                ParseIntFlag(arg, "latency-warm-hours", &o.latency_warm_hours) ||
-               ParseIntFlag(arg, "latency-tick-us", &o.latency_tick_us)) {
+               ParseIntFlag(arg, "latency-tick-us", &o.latency_tick_us) ||
+               ParseIntFlag(arg, "latency-seconds", &o.latency_seconds) ||
+               ParseIntFlag(arg, "latency-runs", &o.latency_runs) ||
+               ParseIntFlag(arg, "broker-pid", &o.broker_pid)) {
     } else if (absl::StartsWith(arg, "--latency-linger-ms=")) {
       o.latency_linger_ms =
           std::string(arg.substr(strlen("--latency-linger-ms=")));
@@ -1264,6 +1316,8 @@ int Main(int argc, char** argv) {
   if (memory_hourly) return RunMemory(false, false);
   if (memory_minute) return RunMemory(true, quick);
   if (!throughput && !latency) throughput = latency = true;
+  g_broker_pid = o.broker_pid;
+  g_producer_properties = o.producer_properties;
   if (g_pin_consumer) {
     if (sched_getaffinity(0, sizeof(g_allowed_cpus), &g_allowed_cpus) != 0) {
       std::fprintf(stderr, "kafka_bench: sched_getaffinity failed\n");
@@ -1274,7 +1328,27 @@ int Main(int argc, char** argv) {
   std::printf("ebb kafka bench: librdkafka %s, %u CPUs\n\n",
               rd_kafka_version_str(), std::thread::hardware_concurrency());
   if (throughput && RunThroughput(o) != 0) return 1;
-  if (latency && RunLatency(o) != 0) return 1;
+  if (!latency) return 0;
+  if (o.brokers.empty()) {
+    LatencyFigures figures;
+    return RunLatency(o, o.latency_rate,
+                      static_cast<uint64_t>(o.latency_events), &figures);
+  }
+  // A real broker: the rates interleaved, --latency-runs times.
+  std::vector<LatencyFigures> runs;
+  for (int run = 1; run <= o.latency_runs; ++run) {
+    for (int rate : o.latency_rates) {
+      std::printf("-- latency run %d of %d at %s events/s\n", run,
+                  o.latency_runs,
+                  Thousands(static_cast<uint64_t>(rate)).c_str());
+      LatencyFigures figures;
+      const uint64_t total = static_cast<uint64_t>(rate) *
+                             static_cast<uint64_t>(o.latency_seconds);
+      if (RunLatency(o, rate, total, &figures) != 0) return 1;
+      runs.push_back(figures);
+    }
+  }
+  PrintLatencySummary(runs);
   return 0;
 }
 
