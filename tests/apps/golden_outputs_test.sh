@@ -22,18 +22,22 @@ if [[ ! -d $data/prices ]]; then
 fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# Alerts name their source file: relative paths, so that the outputs do not depend on where the
+# checkout is.
+ebb=$(realpath "$ebb")
+cd "$data"
 
 # name, then replay arguments
 runs=()
 add() { runs+=("$*"); }
 daily=()
-for f in "$data"/prices/daily/*.csv; do
+for f in prices/daily/*.csv; do
   name=$(basename "$f" .csv)
   daily+=(--prices "$f")
   add "daily-$name-exact --resolution exact --prices $f"
   add "daily-$name-1h --prices $f"
 done
-for f in "$data"/prices/minute/*.csv; do
+for f in prices/minute/*.csv; do
   name=$(basename "$f" .csv)
   add "minute-$name-exact --resolution exact --prices $f"
   add "minute-$name-1h --prices $f"
