@@ -376,6 +376,8 @@ void StreamRunner::ProcessBatch(size_t count) {
   // one handle per topic, so a message with the same handle and partition
   // belongs to the same task, found without comparing topic names.
   PartitionTask* last = nullptr;
+  // Commit results, which set it, are served between batches only.
+  const bool holding = committer_->holding();
   const rd_kafka_topic_t* last_rkt = nullptr;
   for (size_t i = 0; i < count; ++i) {
     PrefetchMessages(i, count);
@@ -422,7 +424,7 @@ void StreamRunner::ProcessBatch(size_t count) {
          i < task->created_at_index) ||
         message->offset < task->next_offset) {
       ++stats_.stale;  // not ours any more, or fetched before a reassignment
-    } else if (committer_->holding()) {
+    } else if (holding) {
       ++stats_.held;  // uncommitted: the partition's next owner processes it
     } else {
       last = task;
