@@ -222,8 +222,7 @@ absl::Status AtLeastOnceCommitter::CommitRevoked(
     const int64_t target = p->task->CommitTarget();
     if (target >= 0 && target != p->committed) due.push_back(p);
   };
-  // No task of ours among the revoked partitions: every tracked partition
-  // (as the runner has always done).
+  // No task of ours among the revoked partitions: every tracked partition.
   if (tasks.empty()) {
     for (auto& [key, p] : partitions_) consider(&p);
   } else {

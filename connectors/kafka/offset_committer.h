@@ -7,13 +7,21 @@
 // it tracks the partitions from assignment to revocation, is told every
 // commit_interval to take a checkpoint and on every pass to move commits on,
 // commits (or drops) the partitions of a revoke, and commits what it can at
-// the stop. AtLeastOnceCommitter is today's protocol. A transactional
-// (exactly-once) committer fits behind the same calls: it begins a
-// transaction with the first output after a commit, turns Checkpoint() into
-// send_offsets_to_transaction + commit_transaction of the processed offsets
-// (Poll() serves that commit's result and reports an abortable or fatal
-// error), commits the open transaction on a Revoke() with `commit` (aborts it
-// when the assignment was lost) and in Finish(); the loop does not change.
+// the stop. AtLeastOnceCommitter is the at-least-once protocol of
+// docs/kafka.md.
+//
+// A transactional (exactly-once) committer fits behind the same calls, with
+// a transactional producer shared with the KafkaOutput: it keeps a
+// transaction open (begun at the first Track() and again after each commit);
+// Checkpoint() sends the tracked partitions' CommitTarget()s with
+// send_offsets_to_transaction and commits the transaction; Poll() reports an
+// abortable error as Aborted and a fatal one (fenced) as an error that stops
+// the loop; CommitRevoked() commits the open transaction, and a revoke of a
+// lost assignment (Forget() without CommitRevoked()) aborts it; Finish()
+// commits it. Its Acknowledgements are the transaction's commit, and its
+// OffsetStore adds the consumer's group metadata. What the loop adds then is
+// the reaction to Aborted: rewind the tasks to the committed offsets and
+// rebuild their state.
 
 #include <librdkafka/rdkafka.h>
 
@@ -46,10 +54,11 @@ class OffsetCommitter {
   // Starts tracking an assigned partition, whose group offset is `committed`
   // (-1: none). The task must outlive its Forget().
   virtual void Track(const PartitionTask* task, int64_t committed) = 0;
-  // Commits what the revoked `tasks` processed, waiting for their outputs at
-  // most `timeout` (when that is not enough, nothing is committed and the
-  // result is OK: the next owner reprocesses from the last commit). An error
-  // means an output is lost for good.
+  // Commits what the revoked `tasks` (none: every tracked partition)
+  // processed, waiting for their outputs at most `timeout` (when that is not
+  // enough, nothing is committed and the result is OK: the next owner
+  // reprocesses from the last commit). An error means an output is lost for
+  // good.
   virtual absl::Status CommitRevoked(absl::Span<PartitionTask* const> tasks,
                                      absl::Duration timeout) = 0;
   // Stops tracking a revoked partition: nothing of it is committed any more.
