@@ -217,7 +217,6 @@ void Producer::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* message,
     if (tag >= 0) ++self->delivered_by_tag_[tag];
     return;
   }
-  ++self->failed_;
   if (self->first_failure_.ok()) {
     self->first_failure_ = KafkaError(
         message->err,

@@ -162,7 +162,6 @@ class Producer {
   uint64_t delivered() const { return delivered_; }
   // Acknowledged messages queued with `tag`.
   uint64_t delivered(int tag) const { return delivered_by_tag_[tag]; }
-  uint64_t failed() const { return failed_; }
   rd_kafka_t* handle() { return handle_.get(); }
 
  private:
@@ -180,7 +179,6 @@ class Producer {
   HandlePtr handle_;
   uint64_t delivered_ = 0;
   uint64_t delivered_by_tag_[kTags] = {};
-  uint64_t failed_ = 0;
   absl::Status first_failure_;
   uint64_t queued_ = 0;
   uint64_t settled_through_ = 0;

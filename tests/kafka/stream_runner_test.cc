@@ -18,6 +18,7 @@
 #include <thread>
 #include <utility>
 
+#include "absl/strings/match.h"
 #include "connectors/kafka/embedded_broker.h"
 #include "gtest/gtest.h"
 #include "kafka/kafka_test_util.h"
@@ -1464,6 +1465,59 @@ TEST(KafkaPropertiesTest, SecretsComeFromTheEnvironmentAndAreNeverPrinted) {
   EXPECT_NE(bad_secret.status().message().find("sasl.password.typo"),
             absl::string_view::npos);
   EXPECT_EQ(bad_secret.status().message().find("hunter2"), std::string::npos);
+}
+
+// A logger that keeps the runner's messages (written on the runner's thread,
+// read once Run() has returned).
+class KeepingLogger : public Logger {
+ public:
+  void Log(absl::string_view message) override {
+    messages.emplace_back(message);
+  }
+  std::vector<std::string> messages;
+};
+
+TEST_F(StreamRunnerTest, StatsCanBeReadFromAnotherThreadWhileItRuns) {
+  const std::vector<FeedEvent> feed = MakeFeed(8, 500);
+  Publish(broker_->bootstrap(), topics().prices, feed);
+  KeepingLogger log;
+  StreamOptions o = Options("stats-reader");
+  o.max_batch = 10;  // many passes, so the reader sees the run in between
+  o.logger = &log;
+  auto runner = MakeRunner(o);
+  ASSERT_NE(runner, nullptr);
+  std::atomic<bool> stop{false}, done{false};
+  absl::Status status;
+  std::thread run([&] {
+    status = runner->Run(&stop);
+    done.store(true);
+  });
+  uint64_t last = 0;
+  bool saw_partial = false;
+  while (!done.load()) {
+    const StreamStats s = runner->stats();
+    // Each snapshot is whole: every consumed message reached a pipeline.
+    EXPECT_EQ(s.pipeline.received, s.consumed);
+    EXPECT_GE(s.consumed, last);
+    EXPECT_LE(s.consumed, feed.size());
+    saw_partial |= s.consumed > 0 && s.consumed < feed.size();
+    last = s.consumed;
+  }
+  run.join();
+  ASSERT_TRUE(status.ok()) << status;
+  EXPECT_TRUE(saw_partial);
+  const StreamStats final = runner->stats();
+  EXPECT_EQ(final.consumed, feed.size());
+  EXPECT_EQ(final.pipeline.applied, feed.size());
+  EXPECT_GT(final.alerts_produced, 0u);
+  uint64_t published = 0;
+  for (uint64_t n : final.alerts_published) published += n;
+  EXPECT_EQ(published, final.alerts_produced);
+  // The injected logger got the runner's messages (nothing on stderr).
+  EXPECT_TRUE(std::any_of(
+      log.messages.begin(), log.messages.end(),
+      [](const std::string& m) { return absl::StrContains(m, "assigned ("); }))
+      << log.messages.size();
 }
 
 }  // namespace
