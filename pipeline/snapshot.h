@@ -23,9 +23,9 @@ absl::StatusOr<ebb::v1::EngineSnapshot> ParseEngineSnapshot(
     absl::string_view bytes);
 
 // The checks of the snapshot as a whole: a known version (FailedPrecondition
-// otherwise), the trailing counts equal to the entries (InvalidArgument:
-// bytes cut short between symbols still parse), live indices. The symbols'
-// own contents are checked when they are restored.
+// otherwise), the `complete` field that is written last (InvalidArgument
+// without it: bytes cut short between two fields still parse), live indices.
+// The symbols' own contents are checked when they are restored.
 absl::Status CheckEngineSnapshot(const ebb::v1::EngineSnapshot& snapshot);
 
 // Applies `delta` (Pipeline::SnapshotChanged) to `full` (Pipeline::Snapshot,
