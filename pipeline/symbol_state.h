@@ -82,9 +82,8 @@ class SymbolState {
   // The reorder buffer: a min-heap on (time, arrival).
   TimeNs newest_seen() const { return newest_seen_; }
   // An event at `time`, the engine's `record`-th (Pipeline's count of
-  // records received).
-  // Every change to the state starts here or in the Pipeline's Flush and
-  // sweep, which mark it changed themselves.
+  // records received). Marks the state changed: every change to it starts
+  // here, or in the Pipeline's Flush and sweep, which mark it themselves.
   void Observe(TimeNs time, uint64_t record) {
     newest_seen_ = seen_any_ ? std::max(newest_seen_, time) : time;
     seen_any_ = true;
