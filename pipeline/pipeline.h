@@ -248,8 +248,10 @@ class Pipeline {
   // A delta (out->delta() true): the states changed since the previous
   // Snapshot or SnapshotChanged, the quiet records made since, and the
   // symbols that left both; ApplySnapshotDelta (snapshot.h) applied to the
-  // previous full snapshot gives Snapshot()'s. Costs O(live symbols) for the
-  // scan of the changed flags plus the changed states' size.
+  // previous full snapshot gives Snapshot()'s. A delta follows a Snapshot or
+  // a Restore (before either, the engine has recorded no departures). Costs
+  // O(live symbols) for the scan of the changed flags plus the changed
+  // states' size.
   void SnapshotChanged(ebb::v1::EngineSnapshot* out);
   // Loads a full snapshot (CheckEngineSnapshot's checks, then every symbol's)
   // into this engine, which must have received no record and have the
