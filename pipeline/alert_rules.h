@@ -14,8 +14,8 @@
 
 namespace ebb {
 
-// The episode state of one (symbol, rule). Plain data: snapshotted with the
-// symbol's state.
+// The episode state of one (symbol, rule). Plain data: SymbolState::Snapshot
+// writes it as an ebb.v1.EpisodeSnapshot named by its rule.
 struct AlertEpisode {
   bool active = false;
   int reached = -1;  // index of the highest level reached in this episode

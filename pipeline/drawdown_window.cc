@@ -694,6 +694,16 @@ inline void WindowCore<kExact>::ReportWitnessesCached(const Summary& s,
   }
 }
 
+// Restore (window_snapshot.cc) builds exact-mode chunk summaries with it.
+template <bool kExact>
+HotSummary WindowCore<kExact>::FoldPoints(uint32_t first, uint32_t end) const {
+  HotSummary fold = Point(first, EntryAt(first).last);
+  for (uint32_t pos = first + 1; pos != end; ++pos) {
+    ThenPoint(&fold, pos, EntryAt(pos).last);
+  }
+  return fold;
+}
+
 template class WindowCore<true>;
 template class WindowCore<false>;
 

@@ -29,6 +29,9 @@
 #include <variant>
 
 #include "absl/base/attributes.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "ebb/v1/state.pb.h"
 #include "pipeline/chunked_ring.h"
 #include "pipeline/huge_pages.h"
 #include "pipeline/time_util.h"
@@ -190,6 +193,13 @@ class WindowCore {
   void PrefetchNextAdd() const;
   void PrefetchTable() const;
   uint32_t entries() const { return ring_.size(); }
+  TimeNs NewestEntryTime() const {
+    if constexpr (kExact) {
+      return ring_[newest()].start;
+    } else {
+      return open_.start;  // the open bucket's slots are written when it closes
+    }
+  }
   size_t MemoryBytes() const {
     if constexpr (kExact) {
       return ring_.MemoryBytes() + daba_.MemoryBytes() +
@@ -200,7 +210,16 @@ class WindowCore {
   }
   bool CheckInvariants() const;
 
+  // DrawdownWindow::Snapshot and Restore (window_snapshot.cc). Restore
+  // REQUIRES: a window that has taken no event, and a snapshot that
+  // ValidateWindowSnapshot accepted for these options.
+  void Snapshot(ebb::v1::WindowSnapshot* out) const;
+  void Restore(const ebb::v1::WindowSnapshot& in);
+
  private:
+  // The summary of the exact-mode events [first, end), folded from the left
+  // point by point (as the open chunk is). REQUIRES: first < end.
+  HotSummary FoldPoints(uint32_t first, uint32_t end) const;
   using RingT = std::conditional_t<kExact, ChunkedRing<Entry>,
                                    ChunkedRing<BucketSlot, BucketPoints>>;
   static constexpr Summary kIdentity = {-1.0, 0, 0, 0, 0};
@@ -434,6 +453,25 @@ class DrawdownWindow {
   }
   size_t MemoryBytes() const {
     return std::visit([](const auto& core) { return core.MemoryBytes(); },
+                      core_);
+  }
+
+  // The window as data (proto/ebb/v1/state.proto): its entries, oldest first,
+  // the chunk layout of exact mode, and what `change` needs.
+  void Snapshot(ebb::v1::WindowSnapshot* out) const;
+  // A window equal to the one `snapshot` was taken of: every later Add
+  // reports the metrics the original would have. O(entries): the entries are
+  // written to the ring in order and each exact-mode chunk or bucket is
+  // inserted into DABA Lite, O(1) worst case per insert. An error, naming the
+  // field, when the snapshot is inconsistent (counts, order or alignment of
+  // times, prices that are not finite and positive) or was taken with other
+  // options.
+  static absl::StatusOr<DrawdownWindow> Restore(
+      const WindowOptions& options, const ebb::v1::WindowSnapshot& snapshot);
+  // The time of the newest entry: exact, the newest event's; bucketed, the
+  // open bucket's start. REQUIRES: entries() > 0.
+  TimeNs NewestEntryTime() const {
+    return std::visit([](const auto& core) { return core.NewestEntryTime(); },
                       core_);
   }
 

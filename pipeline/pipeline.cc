@@ -103,15 +103,19 @@ SymbolState* Pipeline::StateFor(absl::string_view symbol, TimeNs time) {
   return last_state_;
 }
 
-Pipeline::StatePtr Pipeline::NewState(absl::string_view symbol, TimeNs time) {
+Pipeline::StatePtr Pipeline::MakeState(absl::string_view symbol) const {
   SymbolState::RuleIndices rules;
   for (size_t i = 0; i < config_.rules.size(); ++i) {
     if (config_.rules[i].Matches(symbol)) {
       rules.push_back(static_cast<uint16_t>(i));
     }
   }
-  StatePtr state(new (StatePool().Allocate())
-                     SymbolState(symbol, config_.window, std::move(rules)));
+  return StatePtr(new (StatePool().Allocate())
+                      SymbolState(symbol, config_.window, std::move(rules)));
+}
+
+Pipeline::StatePtr Pipeline::NewState(absl::string_view symbol, TimeNs time) {
+  StatePtr state = MakeState(symbol);
   auto quiet = quiet_.find(symbol);
   if (quiet == quiet_.end()) {
     ++stats_.symbols;
@@ -135,6 +139,7 @@ Pipeline::StatePtr Pipeline::NewState(absl::string_view symbol, TimeNs time) {
     std::copy(q.episodes.begin(), q.episodes.end(), state->episodes().begin());
   }
   quiet_.erase(quiet);
+  NoteChangedAway(symbol);
   return state;
 }
 
@@ -163,6 +168,7 @@ void Pipeline::ForgetOldestQuietSymbol() {
     quiet_order_.pop_front();
     auto q = quiet_.find(symbol);
     if (q != quiet_.end() && q->second.freed_as == freed_as) {
+      NoteChangedAway(symbol);
       quiet_.erase(q);
       ++stats_.forgotten;
       return;
@@ -195,7 +201,9 @@ void Pipeline::FreeState(uint32_t live_index) {
   }
   live_[live_index] = live_.back();
   live_[live_index]->set_live_index(live_index);
+  live_[live_index]->set_changed(true);  // its place in the sweep's order
   live_.pop_back();
+  NoteChangedAway(state->symbol());
   // The hints' lookups and the last state may name this one.
   ++generation_;
   last_state_ = nullptr;
@@ -400,6 +408,7 @@ void Pipeline::Flush() {
   std::vector<Head> heads;
   for (auto& [symbol, state] : symbols_) {
     if (!state->HasPending()) continue;
+    state->set_changed(true);
     const PendingPrice& oldest = state->OldestPending();
     heads.push_back({oldest.time, oldest.arrival, symbol, state.get()});
   }

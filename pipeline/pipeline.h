@@ -18,12 +18,15 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "ebb/v1/alert.pb.h"
 #include "ebb/v1/dead_letter.pb.h"
 #include "ebb/v1/events.pb.h"
 #include "ebb/v1/metrics.pb.h"
+#include "ebb/v1/state.pb.h"
 #include "pipeline/clock.h"
 #include "pipeline/config.h"
 #include "pipeline/huge_pages.h"
@@ -236,6 +239,27 @@ class Pipeline {
   size_t live_symbols() const { return symbols_.size(); }
   // Symbols freed and not seen since.
   size_t quiet_symbols() const { return quiet_.size(); }
+  // State as data (proto/ebb/v1/state.proto, docs/state.md; snapshot.cc).
+  // The engine's whole state: every symbol's state in the sweep's order, the
+  // quiet records, the counters. `position` is left to the caller. Every
+  // state counts as unchanged afterwards, and from the first snapshot on the
+  // engine records which symbols change.
+  void Snapshot(ebb::v1::EngineSnapshot* out);
+  // A delta (out->delta() true): the states changed since the previous
+  // Snapshot or SnapshotChanged, the quiet records made since, and the
+  // symbols that left both; ApplySnapshotDelta (snapshot.h) applied to the
+  // previous full snapshot gives Snapshot()'s. A delta follows a Snapshot or
+  // a Restore (before either, the engine has recorded no departures). Costs
+  // O(live symbols) for the scan of the changed flags plus the changed
+  // states' size.
+  void SnapshotChanged(ebb::v1::EngineSnapshot* out);
+  // Loads a full snapshot (CheckEngineSnapshot's checks, then every symbol's)
+  // into this engine, which must have received no record and have the
+  // snapshot's window options and lateness. Pending events' sources are
+  // matched to RegisterSource's names (registered when new). On error the
+  // engine is unchanged.
+  absl::Status Restore(const ebb::v1::EngineSnapshot& snapshot);
+
   // Test hooks: false keeps every state (the sweep never frees one), for
   // tests that compare a run with and without freeing; the records a quiet
   // symbol's state is kept for (kQuietRecords).
@@ -280,6 +304,8 @@ class Pipeline {
   // A new state for `symbol`, carrying on from its QuietSymbol record if it
   // has one.
   StatePtr NewState(absl::string_view symbol, TimeNs time);
+  // A state for `symbol` that has seen nothing.
+  StatePtr MakeState(absl::string_view symbol) const;
   // One step of the sweep (see "Memory" above).
   void SweepQuietSymbols();
   void FreeState(uint32_t live_index);
@@ -316,6 +342,17 @@ class Pipeline {
   // Drops the oldest quiet record. REQUIRES: !quiet_.empty().
   void ForgetOldestQuietSymbol();
   bool free_quiet_ = true;
+  // Snapshots: the header and counters of `out`, and the symbols that lost
+  // their state or quiet record since the last snapshot (recorded once a
+  // snapshot has been taken: a replay that takes none keeps no such list).
+  void SnapshotHeader(bool delta, ebb::v1::EngineSnapshot* out) const;
+  void QuietSnapshot(const std::string& symbol, const QuietSymbol& q,
+                     ebb::v1::QuietSymbolSnapshot* out) const;
+  void NoteChangedAway(absl::string_view symbol) {
+    if (track_changes_) changed_away_.emplace(symbol);
+  }
+  bool track_changes_ = false;
+  absl::flat_hash_set<std::string> changed_away_;
   // The newest event time accepted (applied or buffered), and how long a
   // symbol must have been quiet before it to be freed.
   TimeNs newest_time_ = std::numeric_limits<TimeNs>::min();

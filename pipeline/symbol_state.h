@@ -1,17 +1,22 @@
 #pragma once
 
 // Everything ebb keeps for one symbol: the order stage's reorder buffer, the
-// window and the alert episodes. A separate object so it can be snapshotted,
-// restored and tested alone.
+// window and the alert episodes. Snapshot() and Restore() turn it into data
+// and back (ebb.v1.SymbolSnapshot, pipeline/snapshot.cc); changed() tells
+// whether it may differ from its last snapshot.
 
 #include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/inlined_vector.h"
+#include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "ebb/v1/state.pb.h"
 #include "pipeline/alert_rules.h"
+#include "pipeline/config.h"
 #include "pipeline/drawdown_window.h"
 #include "pipeline/prefetch.h"
 
@@ -77,10 +82,12 @@ class SymbolState {
   // The reorder buffer: a min-heap on (time, arrival).
   TimeNs newest_seen() const { return newest_seen_; }
   // An event at `time`, the engine's `record`-th (Pipeline's count of
-  // records received).
+  // records received). Marks the state changed: every change to it starts
+  // here, or in the Pipeline's Flush and sweep, which mark it themselves.
   void Observe(TimeNs time, uint64_t record) {
     newest_seen_ = seen_any_ ? std::max(newest_seen_, time) : time;
     seen_any_ = true;
+    changed_ = true;
     seen_at_ = record;
   }
   void Buffer(PendingPrice p) {
@@ -113,6 +120,26 @@ class SymbolState {
   uint32_t live_index() const { return live_index_; }
   void set_live_index(uint32_t i) { live_index_ = i; }
 
+  // Whether the state may differ from its last snapshot: set by Observe (so
+  // by every accepted event), cleared by the Pipeline's snapshots.
+  bool changed() const { return changed_; }
+  void set_changed(bool changed) { changed_ = changed; }
+
+  // The state as data. Episodes are named by rule (`rules`: the engine's, by
+  // index) and pending events by source (`sources`: the engine's names).
+  void Snapshot(const std::vector<RuleSpec>& rules,
+                const std::vector<std::string>& sources,
+                ebb::v1::SymbolSnapshot* out) const;
+  // Loads `in` into this state, constructed for in.symbol() and `config` and
+  // given no event. `source_index` maps a pending event's source name to the
+  // engine's index; `records` and `arrivals` are the engine's counts, which
+  // the state's own cannot exceed. An error names the field; the state is
+  // then unspecified (the caller discards it).
+  absl::Status Restore(
+      const ebb::v1::SymbolSnapshot& in, const EngineConfig& config,
+      const absl::flat_hash_map<std::string, uint32_t>& source_index,
+      uint64_t records, uint64_t arrivals);
+
  private:
   static bool Later(const PendingPrice& a, const PendingPrice& b) {
     return a.time != b.time ? a.time > b.time : a.arrival > b.arrival;
@@ -122,6 +149,7 @@ class SymbolState {
   // symbols every cache line of a state is a likely miss.
   bool has_applied_ = false;
   bool seen_any_ = false;
+  bool changed_ = false;
   TimeNs last_applied_ = 0;
   TimeNs newest_seen_ = 0;
   uint64_t seen_at_ = 0;

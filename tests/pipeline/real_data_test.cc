@@ -26,6 +26,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/snapshot.h"
 #include "tests/pipeline/brute_force.h"
 
 namespace ebb {
@@ -490,6 +491,116 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<DataFile>& param_info) {
       return std::string(param_info.param.name);
     });
+
+// Every real series, merged in time order into one engine with rules on all
+// three metrics: cut at random points, snapshotted through bytes and restored
+// into a new engine, it gives the metrics and alerts of the uninterrupted run.
+class SnapshotCollector : public Output {
+ public:
+  bool WantsMetrics() const override { return true; }
+  void OnMetrics(const MetricsView& v) override {
+    lines.push_back(absl::StrCat(
+        v.symbol, " ", v.time, " ", v.price, " ", v.metrics->peak.price, " ",
+        v.metrics->peak.time, " ", v.metrics->drawdown, " ",
+        v.metrics->max_drawdown, " ", v.metrics->mdd_peak.time, " ",
+        v.metrics->mdd_trough.time, " ", v.metrics->change.value_or(-9), " ",
+        v.metrics->full_window, " ", v.metrics->entries));
+  }
+  void OnAlert(const ebb::v1::Alert& alert) override {
+    lines.push_back(alert.SerializeAsString());
+    ++alerts;
+  }
+  void OnDeadLetter(const DeadLetterView& d) override {
+    lines.push_back(absl::StrCat("dead letter ", d.detail));
+  }
+  std::vector<std::string> lines;
+  size_t alerts = 0;
+};
+
+TEST(RealDataSnapshotTest, RestoredEnginesContinueAsTheUninterruptedRun) {
+  EBB_SKIP_WITHOUT_DATA();
+  struct Event {
+    TimeNs time;
+    double price;
+    const std::string* symbol;
+  };
+  std::vector<Series> series;
+  const auto read = [&](const DataFile& f, const std::string& symbol) {
+    Series s;
+    s.symbol = symbol;
+    ASSERT_TRUE(ReadSeries(FilePath(f), f.layout, &s));
+    series.push_back(std::move(s));
+  };
+  for (const DataFile& f : kDailyFiles) read(f, f.name);
+  for (const char* name : {"AMZN", "BITF", "GOOGL", "MSFT", "NVDA"}) {
+    const std::string path = absl::StrCat("prices/daily/", name, ".csv");
+    read({name, path.c_str(), Layout::kDaily, name}, name);
+  }
+  for (const DataFile& f : kMinuteFiles) read(f, f.name);
+  if (HasFatalFailure()) return;
+  std::vector<Event> events;
+  for (const Series& s : series) {
+    for (const RefEvent& e : s.events) {
+      events.push_back({e.time, e.price, &s.symbol});
+    }
+  }
+  std::stable_sort(
+      events.begin(), events.end(),
+      [](const Event& a, const Event& b) { return a.time < b.time; });
+  ASSERT_GT(events.size(), 139'000u);
+  const std::string rules =
+      "rules { name: \"dd\" metric: \"drawdown\" levels { threshold: 0.1 } "
+      "levels { threshold: 0.2 severity: CRITICAL } rearm: 0.02 }\n"
+      "rules { name: \"mdd\" metric: \"max_drawdown\" levels { threshold: "
+      "0.15 } rearm: 0.02 }\n"
+      "rules { name: \"decl\" metric: \"decline\" levels { threshold: 0.05 } "
+      "rearm: 0.01 }\n";
+  for (const auto& [length, resolution] :
+       std::vector<std::pair<std::string, std::string>>{
+           {"30d", "exact"}, {"30d", "1m"}, {"1d", "5m"}, {"7d", "1d"}}) {
+    const std::string text =
+        absl::StrCat("window { length: \"", length, "\" resolution: \"",
+                     resolution, "\" }\n", rules);
+    auto parsed = ParseConfig(text, /*json=*/false, "real_data_test");
+    ASSERT_TRUE(parsed.ok()) << parsed.status();
+    auto config = CompileConfig(*parsed);
+    ASSERT_TRUE(config.ok()) << config.status();
+    FakeClock clock(4'102'444'800LL * kNanosPerSecond);  // 2100-01-01
+    const auto run = [&](size_t cut_every, SnapshotCollector* out) {
+      auto pipeline = Pipeline::Create(*config, &clock, out);
+      EXPECT_TRUE(pipeline.ok());
+      std::unique_ptr<Pipeline> p = std::move(*pipeline);
+      size_t cuts = 0;
+      for (size_t i = 0; i < events.size(); ++i) {
+        if (cut_every != 0 && i % cut_every == cut_every / 2) {
+          ebb::v1::EngineSnapshot snapshot;
+          p->Snapshot(&snapshot);
+          auto parsed_snapshot =
+              ParseEngineSnapshot(snapshot.SerializeAsString());
+          EXPECT_TRUE(parsed_snapshot.ok()) << parsed_snapshot.status();
+          p = std::move(*Pipeline::Create(*config, &clock, out));
+          const absl::Status restored = p->Restore(*parsed_snapshot);
+          EXPECT_TRUE(restored.ok()) << restored;
+          ++cuts;
+        }
+        p->OnPrice(*events[i].symbol, events[i].time, events[i].price,
+                   {0, -1, static_cast<int64_t>(i)}, "row");
+      }
+      p->Flush();
+      return cuts;
+    };
+    SnapshotCollector want, got;
+    run(0, &want);
+    EXPECT_GT(run(events.size() / 25, &got), 20u);
+    ASSERT_EQ(got.lines.size(), want.lines.size())
+        << length << " " << resolution;
+    for (size_t i = 0; i < got.lines.size(); ++i) {
+      ASSERT_EQ(got.lines[i], want.lines[i])
+          << length << " " << resolution << " line " << i;
+    }
+    EXPECT_GT(want.alerts, 100u) << length << " " << resolution;
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Sanity anchors: figures read off the data (computed separately, by a script
