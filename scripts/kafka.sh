@@ -82,6 +82,11 @@ fetch_jars() {
       dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$cache/lib.tmp" \
       >"$cache/mvn.log" 2>&1; then
       tail -n 30 "$cache/mvn.log" >&2
+      if grep -q 'PKIX path building failed' "$cache/mvn.log"; then
+        say "Java does not trust the certificate Maven Central was reached with: a network that" \
+          "intercepts TLS (a corporate proxy) needs its CA in /usr/local/share/ca-certificates," \
+          "then run update-ca-certificates (which also updates Java's keystore)"
+      fi
       die "mvn could not fetch Kafka $version (full log: $cache/mvn.log)"
     fi
     ls "$cache/lib.tmp"/kafka_2.13-"$version".jar >/dev/null
