@@ -52,7 +52,8 @@
 //    Then, --runs times:
 //    (a) raw: a bare librdkafka consumer (rd_kafka_new, rd_kafka_assign of
 //        every partition at RD_KAFKA_OFFSET_BEGINNING, no group join,
-//        rd_kafka_consume_batch_queue of up to 10,000, fetch.wait.max.ms=10)
+//        rd_kafka_consume_batch_queue of up to 10,000, fetch.wait.max.ms=10,
+//        and ebb's queued.min.messages / queued.max.messages.kbytes)
 //        that destroys the messages until it has all N;
 //    (b) ebb: a StreamRunner (start_earliest, warm_start off, a fresh group,
 //        exit_when_idle 1 s, max_batch 10,000, 30-day window with 1-hour
@@ -400,7 +401,13 @@ absl::StatusOr<ConsumeResult> BareConsume(const std::string& bootstrap,
       {"client.id", "kafka-bench-raw"},
       {"enable.auto.commit", "false"},
       {"enable.partition.eof", "false"},
-      {"fetch.wait.max.ms", "10"}};
+      {"fetch.wait.max.ms", "10"},
+      // ebb's own queue settings (stream_runner.cc): without them librdkafka
+      // 2.0.2 pauses fetching for a second every 100,000 queued messages
+      // (librdkafka#2879), and the bare consumer would be measured with a
+      // handicap ebb does not have.
+      {"queued.min.messages", "1000000"},
+      {"queued.max.messages.kbytes", "262144"}};
   properties.insert(properties.end(), extra.begin(), extra.end());
   absl::StatusOr<kafka::ConfPtr> conf = kafka::MakeConf(properties);
   if (!conf.ok()) return conf.status();
