@@ -110,7 +110,7 @@ int Main(int argc, char** argv) {
   }
   Pipeline& pipeline = **created;
   // Measure the hints themselves, whatever the windows' size.
-  pipeline.set_hint_min_window_bytes(0);
+  pipeline.TEST_set_hint_min_window_bytes(0);
   const Origin origin{pipeline.RegisterSource("prefetch_ab"), 0, 0};
 
   const int n = args.symbols;
