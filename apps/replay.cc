@@ -71,18 +71,16 @@ void PrintSummary(const Pipeline& pipeline, size_t inputs, double seconds) {
       "ebb replay: %zu input%s, %s records in %.2f s (%.2f M records/s)\n",
       inputs, inputs == 1 ? "" : "s", Thousands(s.received).c_str(), seconds,
       rate / 1e6);
-  std::fprintf(stderr, "  applied   %s price events, %s symbol%s; %s news\n",
-               Thousands(s.applied).c_str(), Thousands(s.symbols).c_str(),
-               s.symbols == 1 ? "" : "s", Thousands(s.news).c_str());
-  std::fprintf(stderr, "  rejected  %s%s\n",
-               Thousands(s.total_rejected()).c_str(),
-               RejectedByReason(s).c_str());
-  std::fprintf(stderr,
-               "  alerts    %s (opened %s, escalated %s, resolved %s)\n",
-               Thousands(s.total_alerts()).c_str(),
-               Thousands(s.alerts[ebb::v1::OPENED]).c_str(),
-               Thousands(s.alerts[ebb::v1::ESCALATED]).c_str(),
-               Thousands(s.alerts[ebb::v1::RESOLVED]).c_str());
+  PrintSummaryLine("applied",
+                   absl::StrCat(Thousands(s.applied), " price events, ",
+                                Counted(s.symbols, "symbol"), "; ",
+                                Thousands(s.news), " news"));
+  PrintSummaryLine("rejected", Rejected(s));
+  PrintSummaryLine("alerts",
+                   absl::StrCat(Thousands(s.total_alerts()), " ",
+                                ByTransition(s.alerts[ebb::v1::OPENED],
+                                             s.alerts[ebb::v1::ESCALATED],
+                                             s.alerts[ebb::v1::RESOLVED])));
   const size_t entries = pipeline.WindowEntries();
   std::string freed;
   if (s.freed > 0) {
@@ -97,11 +95,12 @@ void PrintSummary(const Pipeline& pipeline, size_t inputs, double seconds) {
                       " forgotten to stay within --max-symbols");
     }
   }
-  std::fprintf(stderr, "  windows   %s entries, %.1f MiB, %s live symbol%s%s\n",
-               Thousands(entries).c_str(),
-               static_cast<double>(pipeline.WindowMemoryBytes()) / (1 << 20),
-               Thousands(pipeline.live_symbols()).c_str(),
-               pipeline.live_symbols() == 1 ? "" : "s", freed.c_str());
+  PrintSummaryLine(
+      "windows",
+      absl::StrFormat(
+          "%s entries, %.1f MiB, %s%s", Thousands(entries),
+          static_cast<double>(pipeline.WindowMemoryBytes()) / (1 << 20),
+          Counted(pipeline.live_symbols(), "live symbol"), freed));
 }
 
 // A record OnPrices takes: a price whose fields are known.
