@@ -1171,7 +1171,11 @@ class BinarySource : public RecordSource {
     record->symbol.assign(decoded.symbol.data(), decoded.symbol.size());
     record->time = *time;
     record->price = decoded.price;
-    record->event_id.assign(decoded.event_id.data(), decoded.event_id.size());
+    // (Cleared by Next; most feeds have no event ids, and each assign is an
+    // out-of-line call.)
+    if (!decoded.event_id.empty()) {
+      record->event_id.assign(decoded.event_id.data(), decoded.event_id.size());
+    }
     record->decoded = true;
   }
 };
