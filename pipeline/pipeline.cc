@@ -213,7 +213,7 @@ void Pipeline::FreeState(uint32_t live_index) {
 }
 
 void Pipeline::HintBatch(absl::Span<const PriceRecord> batch, size_t i) {
-  if (i == 0 && HintsPay()) {
+  if (i == 0 && BlockPool::LiveBytes() >= hint_min_window_bytes_) {
     // The records the hints below never reach: states first, then (those
     // loads in flight) the windows of the first ones.
     const size_t states = std::min(kPrefetchStateAhead, batch.size());

@@ -155,7 +155,10 @@ class Pipeline {
   // record). See "Hints" below.
   template <typename SymbolAt>
   void PrefetchAhead(size_t i, size_t count, SymbolAt symbol_at) {
-    if (!HintsPay()) return;
+    if (BlockPool::LiveBytes() < hint_min_window_bytes_) {
+      next_lookup_ = nullptr;
+      return;
+    }
     if (i + kPrefetchStateAhead < count) {
       const size_t k = i + kPrefetchStateAhead;
       const absl::string_view s = symbol_at(k);
@@ -316,13 +319,6 @@ class Pipeline {
   static constexpr size_t kPrefetchWindowAhead = 8;
   static constexpr size_t kPrefetchSlotsLag = 4;
   static constexpr size_t kHintMinWindowBytes = size_t{32} << 20;
-  // Whether the hints pay now; when not, no lookup is kept for the
-  // handover.
-  bool HintsPay() {
-    if (BlockPool::LiveBytes() >= hint_min_window_bytes_) return true;
-    next_lookup_ = nullptr;
-    return false;
-  }
   // The hints before record i of `batch` is handed over.
   void HintBatch(absl::Span<const PriceRecord> batch, size_t i);
   Lookup PrefetchStateLookup(absl::string_view symbol);
