@@ -57,6 +57,23 @@ void InstallProtobufLogHandler() {
   google::protobuf::SetLogHandler(&HandleProtobufLog);
 }
 
+void PrintSummaryLine(absl::string_view label, absl::string_view text) {
+  std::fprintf(stderr, "  %-9s %.*s\n", std::string(label).c_str(),
+               static_cast<int>(text.size()), text.data());
+}
+
+std::string Rejected(const PipelineStats& stats) {
+  return absl::StrCat(Thousands(stats.total_rejected()),
+                      RejectedByReason(stats));
+}
+
+std::string ByTransition(uint64_t opened, uint64_t escalated,
+                         uint64_t resolved) {
+  return absl::StrCat("(opened ", Thousands(opened), ", escalated ",
+                      Thousands(escalated), ", resolved ", Thousands(resolved),
+                      ")");
+}
+
 std::string RejectedByReason(const PipelineStats& stats) {
   std::string reasons;
   for (int r = 1; r < static_cast<int>(stats.rejected.size()); ++r) {

@@ -24,8 +24,19 @@ absl::StatusOr<ebb::v1::EbbConfig> ConfigFromFlags(const Args& args);
 // Called once, at start.
 void InstallProtobufLogHandler();
 
+// The lines of a run summary (ebb replay, ebb run), on stderr after the
+// first: "  LABEL     TEXT", the texts aligned.
+void PrintSummaryLine(absl::string_view label, absl::string_view text);
+
+// "1,234 (truncated 2, late 1)": the rejections, then by reason when any.
+std::string Rejected(const PipelineStats& stats);
+
 // " (truncated 2, late 1)" for the rejections by reason; empty when none.
 std::string RejectedByReason(const PipelineStats& stats);
+
+// "(opened 5, escalated 4, resolved 3)": alerts by transition.
+std::string ByTransition(uint64_t opened, uint64_t escalated,
+                         uint64_t resolved);
 
 // "1 symbol", "12,000 symbols": a count with its noun in the right number
 // (`plural` empty: the noun + "s").

@@ -207,21 +207,28 @@ int RunProduce(int argc, char** argv) {
         timestamp_ms = record.time / 1000000;
         break;
       case SourceRecord::Kind::kEncoded: {
-        TimeNs time = 0;
+        // The source decoded it, unless it is not a price with a valid time:
+        // then decoding it again says why.
+        TimeNs time = record.time;
+        absl::string_view symbol = record.symbol;
+        double price_value = record.price;
         ebb::v1::RejectReason reason = ebb::v1::REJECT_REASON_UNSPECIFIED;
-        if (DecodeEncoded(decoder, record.original, &decoded, &time, &reason,
-                          &detail)) {
-          reason =
-              validator.Check(decoded.symbol, time, decoded.price, &detail);
+        if (!record.decoded && DecodeEncoded(decoder, record.original, &decoded,
+                                             &time, &reason, &detail)) {
+          symbol = decoded.symbol;
+          price_value = decoded.price;
         }
+        if (reason == ebb::v1::REJECT_REASON_UNSPECIFIED)
+          reason = validator.Check(symbol, time, price_value, &detail);
         if (reason != ebb::v1::REJECT_REASON_UNSPECIFIED) {
           record.kind = SourceRecord::Kind::kError;
           record.reason = reason;
           record.detail = detail;
           break;
         }
-        key = std::string(decoded.symbol);
-        timestamp_ms = decoded.seconds * 1000 + decoded.nanos / 1000000;
+        key = std::string(symbol);
+        // Milliseconds, rounded down (as seconds * 1000 + nanos / 10^6).
+        timestamp_ms = time / 1000000 - (time % 1000000 < 0 ? 1 : 0);
         value = record.original;
         break;
       }

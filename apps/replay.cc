@@ -16,7 +16,6 @@
 #include "connectors/file_sink.h"
 #include "connectors/file_source.h"
 #include "pipeline/pipeline.h"
-#include "pipeline/price_event_codec.h"
 #include "pipeline/status_macros.h"
 
 namespace ebb {
@@ -72,18 +71,16 @@ void PrintSummary(const Pipeline& pipeline, size_t inputs, double seconds) {
       "ebb replay: %zu input%s, %s records in %.2f s (%.2f M records/s)\n",
       inputs, inputs == 1 ? "" : "s", Thousands(s.received).c_str(), seconds,
       rate / 1e6);
-  std::fprintf(stderr, "  applied   %s price events, %s symbol%s; %s news\n",
-               Thousands(s.applied).c_str(), Thousands(s.symbols).c_str(),
-               s.symbols == 1 ? "" : "s", Thousands(s.news).c_str());
-  std::fprintf(stderr, "  rejected  %s%s\n",
-               Thousands(s.total_rejected()).c_str(),
-               RejectedByReason(s).c_str());
-  std::fprintf(stderr,
-               "  alerts    %s (opened %s, escalated %s, resolved %s)\n",
-               Thousands(s.total_alerts()).c_str(),
-               Thousands(s.alerts[ebb::v1::OPENED]).c_str(),
-               Thousands(s.alerts[ebb::v1::ESCALATED]).c_str(),
-               Thousands(s.alerts[ebb::v1::RESOLVED]).c_str());
+  PrintSummaryLine("applied",
+                   absl::StrCat(Thousands(s.applied), " price events, ",
+                                Counted(s.symbols, "symbol"), "; ",
+                                Thousands(s.news), " news"));
+  PrintSummaryLine("rejected", Rejected(s));
+  PrintSummaryLine("alerts",
+                   absl::StrCat(Thousands(s.total_alerts()), " ",
+                                ByTransition(s.alerts[ebb::v1::OPENED],
+                                             s.alerts[ebb::v1::ESCALATED],
+                                             s.alerts[ebb::v1::RESOLVED])));
   const size_t entries = pipeline.WindowEntries();
   std::string freed;
   if (s.freed > 0) {
@@ -98,11 +95,39 @@ void PrintSummary(const Pipeline& pipeline, size_t inputs, double seconds) {
                       " forgotten to stay within --max-symbols");
     }
   }
-  std::fprintf(stderr, "  windows   %s entries, %.1f MiB, %s live symbol%s%s\n",
-               Thousands(entries).c_str(),
-               static_cast<double>(pipeline.WindowMemoryBytes()) / (1 << 20),
-               Thousands(pipeline.live_symbols()).c_str(),
-               pipeline.live_symbols() == 1 ? "" : "s", freed.c_str());
+  PrintSummaryLine(
+      "windows",
+      absl::StrFormat(
+          "%s entries, %.1f MiB, %s%s", Thousands(entries),
+          static_cast<double>(pipeline.WindowMemoryBytes()) / (1 << 20),
+          Counted(pipeline.live_symbols(), "live symbol"), freed));
+}
+
+// A record OnPrices takes: a price whose fields are known.
+bool IsPrice(const SourceRecord& record) {
+  return record.kind == SourceRecord::Kind::kPrice ||
+         (record.kind == SourceRecord::Kind::kEncoded && record.decoded);
+}
+
+// Any other record, handed over on its own.
+void HandOver(const SourceRecord& record, const Origin& origin,
+              Pipeline& engine) {
+  switch (record.kind) {
+    case SourceRecord::Kind::kPrice:
+      engine.OnPrice(record.symbol, record.time, record.price, origin,
+                     record.original, record.event_id);
+      break;
+    case SourceRecord::Kind::kEncoded:
+      engine.OnEncodedPrice(record.original, origin);
+      break;
+    case SourceRecord::Kind::kNews:
+      engine.OnNews(record.news, origin, record.original);
+      break;
+    case SourceRecord::Kind::kError:
+      engine.OnUndecodable(record.reason, record.detail, record.original,
+                           record.symbol, origin);
+      break;
+  }
 }
 
 // An input that gave no record is most likely a mistake (a wrong file, a
@@ -214,79 +239,71 @@ int RunReplay(int argc, char** argv) {
   std::unique_ptr<RecordSource> merged = MergeSources(std::move(sources));
   Pipeline& engine = **pipeline;
   ProgressLine progress("ebb replay", !args->Has("no-progress"));
-  // Records are read kLookahead ahead of the one being applied, so that the
-  // pipeline can be told which symbols come next (Pipeline::PrefetchAhead;
-  // for a binary record, the symbol field its bytes start with). Records own
-  // their bytes, so buffering them is safe.
-  constexpr size_t kLookahead = Pipeline::kPrefetchStateAhead;
-  // A ring of a power of two slots (indexed with a mask, not a division),
-  // filled to kLookahead + 1 records.
-  constexpr size_t kRing = 32;
-  static_assert(kLookahead + 1 <= kRing && (kRing & (kRing - 1)) == 0);
-  std::vector<SourceRecord> ahead(kRing);
-  size_t head = 0, buffered = 0;
-  bool exhausted = false;
+  // Records are read in batches (they own their bytes); each run of price
+  // records in a batch goes to the engine in one call, which loads the
+  // states and windows of the records ahead while it works on those before
+  // (Pipeline::OnPrices).
+  constexpr size_t kBatch = 256;
+  std::vector<SourceRecord> batch(kBatch);
+  std::vector<Pipeline::PriceRecord> prices;
+  prices.reserve(kBatch);
   uint64_t records = 0;
   const bool strict = config->strict();
-  while (true) {
-    while (!exhausted && buffered < kLookahead + 1) {
-      auto more = merged->Next(&ahead[(head + buffered) & (kRing - 1)]);
-      if (!more.ok()) {
-        progress.Finish();
-        return fail(more.status());
-      }
-      if (*more) {
-        ++buffered;
-      } else {
+  // After each record: --strict and a rejection, or an output that failed (a
+  // full disk, a closed pipe), end the replay.
+  const auto stop = [&] {
+    return (strict && engine.stats().total_rejected() > 0) ||
+           (*output)->failed();
+  };
+  absl::Status read = absl::OkStatus();
+  bool exhausted = false, stopped = false;
+  while (!exhausted && !stopped) {
+    size_t n = 0;
+    while (n < kBatch) {
+      absl::StatusOr<bool> more = merged->Next(&batch[n]);
+      if (!more.ok()) read = more.status();
+      if (!more.ok() || !*more) {
         exhausted = true;
+        break;
       }
+      ++n;
     }
-    if (buffered == 0) break;
-    // Record numbers count from the start, as PrefetchAhead requires.
-    engine.PrefetchAhead(records, records + buffered, [&](size_t k) {
-      const SourceRecord& r = ahead[(head + k - records) & (kRing - 1)];
-      switch (r.kind) {
-        case SourceRecord::Kind::kPrice:
-          return absl::string_view(r.symbol);
-        case SourceRecord::Kind::kEncoded:
-          return PriceEventDecoder::PeekSymbol(r.original);
-        default:
-          return absl::string_view();
+    size_t i = 0;
+    while (i < n && !stopped) {
+      prices.clear();
+      for (size_t k = i; k < n && IsPrice(batch[k]); ++k) {
+        const SourceRecord& r = batch[k];
+        prices.push_back({r.symbol, r.time, r.price,
+                          Origin{source_ids[r.source_index], -1, r.offset},
+                          r.original, r.event_id});
       }
-    });
-    const SourceRecord& record = ahead[head];
-    head = (head + 1) & (kRing - 1);
-    --buffered;
-    const Origin origin{source_ids[record.source_index], -1, record.offset};
-    ++records_per_input[record.source_index];
-    switch (record.kind) {
-      case SourceRecord::Kind::kPrice:
-        engine.OnPrice(record.symbol, record.time, record.price, origin,
-                       record.original, record.event_id);
-        break;
-      case SourceRecord::Kind::kEncoded:
-        engine.OnEncodedPrice(record.original, origin);
-        break;
-      case SourceRecord::Kind::kNews:
-        engine.OnNews(record.news, origin, record.original);
-        break;
-      case SourceRecord::Kind::kError:
-        engine.OnUndecodable(record.reason, record.detail, record.original,
-                             record.symbol, origin);
-        break;
+      size_t handed = 1;
+      if (!prices.empty()) {
+        handed = engine.OnPrices(prices, stop);
+      } else {
+        const SourceRecord& r = batch[i];
+        HandOver(r, Origin{source_ids[r.source_index], -1, r.offset}, engine);
+      }
+      for (size_t k = i; k < i + handed; ++k) {
+        ++records_per_input[batch[k].source_index];
+        progress.Update(++records, [&] {
+          return std::make_pair(merged->bytes_read(), merged->size_bytes());
+        });
+      }
+      i += handed;
+      stopped = stop();
     }
-    if (strict && engine.stats().total_rejected() > 0) {
-      progress.Finish();
-      std::fprintf(stderr, "ebb replay: --strict: %s\n",
-                   (*output)->first_rejection().c_str());
-      (void)(*output)->Close();
-      return 2;
-    }
-    // An output that failed (a full disk, a closed pipe) ends the replay.
-    if ((*output)->failed()) break;
-    progress.Update(++records, [&] {
-      return std::make_pair(merged->bytes_read(), merged->size_bytes());
-    });
+  }
+  if (!read.ok() && !stopped) {
+    progress.Finish();
+    return fail(read);
+  }
+  if (strict && engine.stats().total_rejected() > 0) {
+    progress.Finish();
+    std::fprintf(stderr, "ebb replay: --strict: %s\n",
+                 (*output)->first_rejection().c_str());
+    (void)(*output)->Close();
+    return 2;
   }
   engine.Flush();
   progress.Finish();

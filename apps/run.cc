@@ -92,27 +92,27 @@ void PrintSummary(const kafka::StreamStats& s, double seconds) {
       p.freed == 0 ? ""
                    : absl::StrCat(" (", Thousands(p.freed),
                                   " freed after their symbol went quiet)");
-  std::fprintf(stderr, "  applied   %s, %s%s; %s news\n",
-               Counted(p.applied, "price event").c_str(),
-               Counted(p.symbols, "symbol").c_str(), freed.c_str(),
-               Thousands(p.news).c_str());
-  const std::string reasons = RejectedByReason(p);
-  std::fprintf(stderr, "  rejected  %s%s; %s published%s\n",
-               Thousands(p.total_rejected()).c_str(), reasons.c_str(),
-               Counted(s.dead_letters_published, "dead letter").c_str(),
-               Unacknowledged(s.dead_letters_produced, s.dead_letters_published)
-                   .c_str());
+  PrintSummaryLine("applied",
+                   absl::StrCat(Counted(p.applied, "price event"), ", ",
+                                Counted(p.symbols, "symbol"), freed, "; ",
+                                Thousands(p.news), " news"));
+  PrintSummaryLine(
+      "rejected",
+      absl::StrCat(
+          Rejected(p), "; ", Counted(s.dead_letters_published, "dead letter"),
+          " published",
+          Unacknowledged(s.dead_letters_produced, s.dead_letters_published)));
   const uint64_t opened = s.alerts_published[ebb::v1::OPENED];
   const uint64_t escalated = s.alerts_published[ebb::v1::ESCALATED];
   const uint64_t resolved = s.alerts_published[ebb::v1::RESOLVED];
-  const uint64_t published = opened + escalated + resolved;
-  std::fprintf(stderr,
-               "  alerts    %s published (opened %s, escalated %s, resolved "
-               "%s)%s, %s from history not re-emitted\n",
-               Thousands(published).c_str(), Thousands(opened).c_str(),
-               Thousands(escalated).c_str(), Thousands(resolved).c_str(),
-               Unacknowledged(s.alerts_produced, published).c_str(),
-               Thousands(s.alerts_suppressed).c_str());
+  PrintSummaryLine(
+      "alerts",
+      absl::StrCat(
+          Thousands(opened + escalated + resolved), " published ",
+          ByTransition(opened, escalated, resolved),
+          Unacknowledged(s.alerts_produced, opened + escalated + resolved),
+          ", ", Thousands(s.alerts_suppressed),
+          " from history not re-emitted"));
 }
 
 absl::StatusOr<ebb::v1::EbbConfig> BuildConfig(const Args& args) {

@@ -980,6 +980,7 @@ class BinarySource : public RecordSource {
       if (!news_) {
         record->kind = SourceRecord::Kind::kEncoded;
         record->time = 0;
+        DecodePrice(record);
         return true;
       }
       // Pipeline::OnNews validates the item; the time only orders the merge
@@ -1154,6 +1155,29 @@ class BinarySource : public RecordSource {
   bool done_ = false;
   TimeNs last_news_time_ = 0;
   ebb::v1::NewsEvent scratch_news_;
+  PriceEventDecoder decoder_;
+
+  // The fields of a price record from its bytes, once, when they decode to
+  // a price with a valid event time (record->decoded); otherwise the
+  // pipeline decodes the bytes to say why they are rejected.
+  void DecodePrice(SourceRecord* record) {
+    DecodedPrice decoded;
+    record->decoded = false;
+    if (!decoder_.Decode(record->original, &decoded) || !decoded.has_time)
+      return;
+    const absl::StatusOr<TimeNs> time =
+        FromSecondsAndNanos(decoded.seconds, decoded.nanos);
+    if (!time.ok()) return;
+    record->symbol.assign(decoded.symbol.data(), decoded.symbol.size());
+    record->time = *time;
+    record->price = decoded.price;
+    // (Cleared by Next; most feeds have no event ids, and each assign is an
+    // out-of-line call.)
+    if (!decoded.event_id.empty()) {
+      record->event_id.assign(decoded.event_id.data(), decoded.event_id.size());
+    }
+    record->decoded = true;
+  }
 };
 
 // -----------------------------------------------------------------------------
@@ -1169,6 +1193,7 @@ void SwapRecords(SourceRecord* a, SourceRecord* b) {
   std::swap(a->reason, b->reason);
   a->detail.swap(b->detail);
   a->original.swap(b->original);
+  std::swap(a->decoded, b->decoded);
   std::swap(a->offset, b->offset);
   std::swap(a->source_index, b->source_index);
 }
@@ -1246,15 +1271,9 @@ class MergedSource : public RecordSource {
       out->source_index = i;
       return true;
     }
-    if (slot.kind == SourceRecord::Kind::kEncoded) {
-      // Only the time is needed to merge; the pipeline decodes the record
-      // again (and rejects it if it is bad), with the same decoder.
-      DecodedPrice decoded;
-      absl::StatusOr<TimeNs> time =
-          decoder_.Decode(slot.original, &decoded) && decoded.has_time
-              ? FromSecondsAndNanos(decoded.seconds, decoded.nanos)
-              : absl::InvalidArgumentError("no time");
-      slot.time = time.ok() ? *time : last_time_[i];
+    if (slot.kind == SourceRecord::Kind::kEncoded && !slot.decoded) {
+      // No valid time (the pipeline rejects the record): the previous one's.
+      slot.time = last_time_[i];
     }
     last_time_[i] = slot.time;
     heap_.emplace_back(slot.time, i);
@@ -1265,7 +1284,6 @@ class MergedSource : public RecordSource {
   std::vector<std::unique_ptr<RecordSource>> sources_;
   std::vector<SourceRecord> slots_;
   std::vector<TimeNs> last_time_;
-  PriceEventDecoder decoder_;
   std::vector<std::pair<TimeNs, uint32_t>>
       heap_;  // min-heap on (time, source index)
   size_t started_ = 0;

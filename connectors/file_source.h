@@ -42,8 +42,10 @@ struct FileSourceOptions {
 struct SourceRecord {
   enum class Kind {
     kPrice,  // symbol, time, price (and event_id) are set; original is the line
-    kEncoded,  // original holds a serialized ebb.v1.PriceEvent (binary files):
-               // decode it
+    kEncoded,  // original holds a serialized ebb.v1.PriceEvent (binary
+               // files); when `decoded`, symbol, time, price and event_id
+               // hold its fields, otherwise it is not a price with a valid
+               // event time (Pipeline::OnEncodedPrice says why)
     kNews,     // news is set (parsed; Pipeline::OnNews validates it)
     kError,    // reason and detail are set; the record is rejected
   };
@@ -58,6 +60,8 @@ struct SourceRecord {
   // The record's original bytes: a text line without its line ending, or a
   // binary message.
   std::string original;
+  // kEncoded: the bytes decoded to a price with a valid event time.
+  bool decoded = false;
   // 1-based line number (text) or byte offset of the record's length prefix
   // (binary).
   int64_t offset = 0;

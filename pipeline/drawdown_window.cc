@@ -279,7 +279,7 @@ void WindowCore<kExact>::PrefetchTable() const {
 }
 
 template <bool kExact>
-bool WindowCore<kExact>::CheckInvariants() const {
+bool WindowCore<kExact>::TEST_CheckInvariants() const {
   const uint32_t dl = l_ - front_, dr = r_ - front_, da = a_ - front_,
                  db = b_ - front_, de = end_ - front_;
   if (!(dl <= dr && dr <= da && da <= db && db <= de)) return false;

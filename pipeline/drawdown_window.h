@@ -208,7 +208,7 @@ class WindowCore {
       return ring_.MemoryBytes();
     }
   }
-  bool CheckInvariants() const;
+  bool TEST_CheckInvariants() const;
 
   // DrawdownWindow::Snapshot and Restore (window_snapshot.cc). Restore
   // REQUIRES: a window that has taken no event, and a snapshot that
@@ -476,9 +476,9 @@ class DrawdownWindow {
   }
 
   // Test hook: checks DABA Lite's pointer invariants; false when broken.
-  bool CheckInvariants() const {
-    return std::visit([](const auto& core) { return core.CheckInvariants(); },
-                      core_);
+  bool TEST_CheckInvariants() const {
+    return std::visit(
+        [](const auto& core) { return core.TEST_CheckInvariants(); }, core_);
   }
 
  private:

@@ -212,13 +212,20 @@ void Pipeline::FreeState(uint32_t live_index) {
   ++stats_.freed;
 }
 
-void Pipeline::PrefetchState(absl::string_view symbol) {
-  (void)PrefetchStateLookup(symbol);
-}
-
-void Pipeline::PrefetchWindow(absl::string_view symbol) {
-  Lookup none;  // matches nothing: the symbol is looked up
-  PrefetchWindowLookup(symbol, &none);
+void Pipeline::HintBatch(absl::Span<const PriceRecord> batch, size_t i) {
+  if (i == 0 && BlockPool::LiveBytes() >= hint_min_window_bytes_) {
+    // The records the hints below never reach: states first, then (those
+    // loads in flight) the windows of the first ones.
+    const size_t states = std::min(kPrefetchStateAhead, batch.size());
+    for (size_t k = 0; k < states; ++k) {
+      lookups_[k % kLookups] = PrefetchStateLookup(batch[k].symbol);
+    }
+    const size_t windows = std::min(kPrefetchWindowAhead, batch.size());
+    for (size_t k = 0; k < windows; ++k) {
+      PrefetchWindowLookup(batch[k].symbol, &lookups_[k % kLookups]);
+    }
+  }
+  PrefetchAhead(i, batch.size(), [batch](size_t k) { return batch[k].symbol; });
 }
 
 Pipeline::Lookup Pipeline::PrefetchStateLookup(absl::string_view symbol) {

@@ -22,6 +22,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 #include "ebb/v1/alert.pb.h"
 #include "ebb/v1/dead_letter.pb.h"
 #include "ebb/v1/events.pb.h"
@@ -120,47 +121,38 @@ class Pipeline {
   void OnEncodedPrice(absl::string_view bytes, const Origin& origin,
                       const absl::string_view* key = nullptr);
 
-  // Hints for a caller that holds a batch of records; no effect on results.
-  // With thousands of symbols interleaved, a symbol's state and the ring slots
-  // its next event touches are cache misses. Loaded ahead, they overlap with
-  // the work on the records before. Before handing record i over, call
-  // PrefetchAhead (below), which hints the state of record
-  // i + kPrefetchStateAhead and the window of record i + kPrefetchWindowAhead
-  // (by then its state is cached, so the window's positions can be read
-  // without a stall). Kafka keys are the symbols, so no decoding is needed.
-  // PrefetchState and PrefetchWindow are the two hints alone (they keep no
-  // lookup for the handover).
-  // PrefetchWindow works in two steps: it loads the window's block-table
-  // entries, and kPrefetchSlotsLag calls later (the entries now cached) the
-  // ring slots they locate.
-  static constexpr size_t kPrefetchStateAhead = 16;
-  static constexpr size_t kPrefetchWindowAhead = 8;
-  void PrefetchState(absl::string_view symbol);
-  void PrefetchWindow(absl::string_view symbol);
-  static constexpr size_t kPrefetchSlotsLag = 4;
-  // Both hints before handing over record i of a batch of `count`:
-  // symbol_at(k) is the symbol of record k, or empty when it is not known
-  // (no hint for that record).
-  // The lookups these hints make are kept by k % kLookups, and record i's is
-  // reused by its window hint and by the OnPrice or OnEncodedPrice call that
-  // hands record i over, instead of hashing the symbol again. A lookup is
-  // only used for the symbol it found and while no symbol has been inserted
-  // since, so any i is correct; but it is only reused when i counts records
-  // (successive calls for one batch or stream take successive i).
+  // A decoded price record, as OnPrice takes it; the views must stay valid
+  // for the call that hands it over.
+  struct PriceRecord {
+    absl::string_view symbol;
+    TimeNs time = 0;
+    double price = 0;
+    Origin origin;
+    absl::string_view original;
+    absl::string_view event_id;
+  };
+
+  // A batch of decoded price records, each handed over as by OnPrice, in
+  // order; the results are those of OnPrice record by record. `stop()` is
+  // asked after each record, and true ends the batch there (a strict replay
+  // stops at its first rejection). Returns the number of records handed
+  // over.
   //
-  // The hints only pay when the windows are larger than the caches: below
-  // kHintMinWindowBytes (set_hint_min_window_bytes) of window memory in the
-  // process
-  // (BlockPool::LiveBytes()) PrefetchAhead does nothing, and each record is
-  // looked up when it is handed over. Measured with 20 symbols of full 30-day
-  // exact windows (14 MiB), a replay ran 7.95 -> 9.40 M records/s without
-  // them; with 200 such windows (150 MB) they gave 1.33x, and the pipeline
-  // benchmark's shapes (300 MB and more) need them.
-  static constexpr size_t kHintMinWindowBytes = size_t{32} << 20;
-  // Tests set 0, so that small pipelines exercise the hints.
-  void set_hint_min_window_bytes(size_t bytes) {
-    hint_min_window_bytes_ = bytes;
+  // Look-ahead: with thousands of symbols interleaved, a symbol's state and
+  // the ring slots its next event touches are cache misses. The batch says
+  // which symbols come next, so the engine loads them ahead, overlapping the
+  // misses with the work on the records before (see "Hints" below).
+  template <typename Stop>
+  size_t OnPrices(absl::Span<const PriceRecord> batch, Stop stop);
+  size_t OnPrices(absl::Span<const PriceRecord> batch) {
+    return OnPrices(batch, [] { return false; });
   }
+
+  // Hints for the Kafka runner, which hints from its messages' keys before
+  // decoding them; no effect on results. Before handing record i of a batch
+  // of `count` over (OnEncodedPrice), call PrefetchAhead: symbol_at(k) is
+  // the symbol of record k, or empty when it is not known (no hint for that
+  // record). See "Hints" below.
   template <typename SymbolAt>
   void PrefetchAhead(size_t i, size_t count, SymbolAt symbol_at) {
     if (BlockPool::LiveBytes() < hint_min_window_bytes_) {
@@ -178,6 +170,13 @@ class Pipeline {
       if (!s.empty()) PrefetchWindowLookup(s, &lookups_[k % kLookups]);
     }
     next_lookup_ = &lookups_[i % kLookups];
+  }
+
+  // Test hook: the window memory below which the hints are skipped
+  // (kHintMinWindowBytes); tests set 0, so that small pipelines exercise
+  // them.
+  void TEST_set_hint_min_window_bytes(size_t bytes) {
+    hint_min_window_bytes_ = bytes;
   }
 
   // A news record: validated (NewsValidator: the same rules and reasons as
@@ -295,6 +294,33 @@ class Pipeline {
     return lookup.entry != nullptr && lookup.generation == generation_ &&
            SameBytes(lookup.entry->first, symbol);
   }
+  // Hints. Before handing record i of a batch over, the engine hints the
+  // state of record i + kPrefetchStateAhead and the window of record
+  // i + kPrefetchWindowAhead (by then its state is cached, so the window's
+  // positions can be read without a stall); a batch starts by hinting the
+  // states and windows of its first records. A window hint works in two
+  // steps: it loads the window's block-table entries, and kPrefetchSlotsLag
+  // hints later (the entries now cached) the ring slots they locate.
+  //
+  // The lookups the hints make are kept by k % kLookups, and record i's is
+  // reused by its window hint and by the call that hands record i over,
+  // instead of hashing the symbol again. A lookup is only used for the
+  // symbol it found and while no symbol has been inserted since (Matches),
+  // so any i is correct; but it is only reused when i counts records.
+  //
+  // The hints only pay when the windows are larger than the caches: below
+  // kHintMinWindowBytes of window memory in the process
+  // (BlockPool::LiveBytes()) there are none, and each record is looked up
+  // when it is handed over. Measured with 20 symbols of full 30-day exact
+  // windows (14 MiB), a replay ran 7.95 -> 9.40 M records/s without them;
+  // with 200 such windows (150 MB) they gave 1.33x, and the pipeline
+  // benchmark's shapes (300 MB and more) need them.
+  static constexpr size_t kPrefetchStateAhead = 16;
+  static constexpr size_t kPrefetchWindowAhead = 8;
+  static constexpr size_t kPrefetchSlotsLag = 4;
+  static constexpr size_t kHintMinWindowBytes = size_t{32} << 20;
+  // The hints before record i of `batch` is handed over.
+  void HintBatch(absl::Span<const PriceRecord> batch, size_t i);
   Lookup PrefetchStateLookup(absl::string_view symbol);
   void PrefetchWindowLookup(absl::string_view symbol, Lookup* lookup);
   void PrefetchWindowOf(const SymbolState* state);
@@ -362,9 +388,9 @@ class Pipeline {
   // lookup.
   const std::string* last_symbol_ = nullptr;  // the map's key
   SymbolState* last_state_ = nullptr;
-  // PrefetchWindow's second step: the states of its last kPrefetchSlotsLag
-  // calls, valid while generation_ (bumped by every symbol insert, which may
-  // move the states) is unchanged.
+  // A window hint's second step: the states of the last kPrefetchSlotsLag
+  // window hints, valid while generation_ (bumped by every symbol insert, which
+  // may move the states) is unchanged.
   struct PendingPrefetch {
     const SymbolState* state = nullptr;
     uint64_t generation = 0;
@@ -388,5 +414,16 @@ class Pipeline {
   ebb::v1::NewsEvent news_;
   ebb::v1::Alert alert_;
 };
+
+template <typename Stop>
+size_t Pipeline::OnPrices(absl::Span<const PriceRecord> batch, Stop stop) {
+  for (size_t i = 0; i < batch.size(); ++i) {
+    HintBatch(batch, i);
+    const PriceRecord& r = batch[i];
+    OnPrice(r.symbol, r.time, r.price, r.origin, r.original, r.event_id);
+    if (stop()) return i + 1;
+  }
+  return batch.size();
+}
 
 }  // namespace ebb

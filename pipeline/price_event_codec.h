@@ -50,17 +50,6 @@ class PriceEventDecoder {
   // for tests.
   static bool DecodeCanonical(absl::string_view bytes, DecodedPrice* out);
 
-  // A guess at the symbol without decoding, for prefetch hints: the bytes of
-  // a symbol field (field 1, under 128 bytes) at the very start of the
-  // message, where serializers put it; empty otherwise. Not validated: a hint
-  // may be wrong, the decode decides.
-  static absl::string_view PeekSymbol(absl::string_view bytes) {
-    if (bytes.size() < 2 || bytes[0] != '\x0a') return {};
-    const auto length = static_cast<unsigned char>(bytes[1]);
-    if (length >= 128 || length + size_t{2} > bytes.size()) return {};
-    return bytes.substr(2, length);
-  }
-
  private:
   ebb::v1::PriceEvent fallback_;
 };

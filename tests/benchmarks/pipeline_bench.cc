@@ -18,7 +18,7 @@
 //   BM_Pipeline/<s>/<N>  Pipeline::OnEncodedPrice, record by record
 //   BM_PipelineHinted/<s>/<N>  the same as StreamRunner calls it: each record
 //                        with its Kafka key (the symbol, checked against the
-//                        event's), and Pipeline::PrefetchState/PrefetchWindow
+//                        event's), and Pipeline::PrefetchAhead
 //                        hints from the keys 16 and 8 records ahead in the
 //                        batch
 //   BM_OnPrice/<s>/<N>   the same pipeline fed pre-decoded events through

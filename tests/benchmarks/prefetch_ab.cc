@@ -8,8 +8,8 @@
 // i % 128 events for instrument i and R rounds (through OnPrice), chunks of
 // 50,000 serialized PriceEvents alternate between plain
 // Pipeline::OnEncodedPrice with the key (as StreamRunner calls it, without
-// hints) and the same preceded by PrefetchState/PrefetchWindow from the keys
-// kPrefetchStateAhead and kPrefetchWindowAhead records ahead, in the order
+// hints) and the same preceded by Pipeline::PrefetchAhead with the keys
+// 16 and 8 records ahead (the engine's look-ahead), in the order
 // A B B A A B ... (the first pair is not counted). Only the calls are timed
 // (the chunk is serialized before its clock starts). Prints ns per
 // event for each side and the pipeline's counts; exits 1 if an event was
@@ -110,7 +110,7 @@ int Main(int argc, char** argv) {
   }
   Pipeline& pipeline = **created;
   // Measure the hints themselves, whatever the windows' size.
-  pipeline.set_hint_min_window_bytes(0);
+  pipeline.TEST_set_hint_min_window_bytes(0);
   const Origin origin{pipeline.RegisterSource("prefetch_ab"), 0, 0};
 
   const int n = args.symbols;

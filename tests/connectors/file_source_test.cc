@@ -785,6 +785,17 @@ TEST(BinarySourceTest, RoundTripAndTruncatedTail) {
     EXPECT_EQ(decoded.symbol(), events[i].symbol());
     offset += 1 + static_cast<int64_t>(events[i].ByteSizeLong());
   }
+  // The source decodes a price once, for the merge and the pipeline alike;
+  // the empty message has no time, so the pipeline decodes it to say why.
+  for (size_t i : {0, 1, 3}) {
+    EXPECT_TRUE(r[i].decoded) << i;
+    EXPECT_EQ(r[i].symbol, events[i].symbol());
+    EXPECT_EQ(r[i].price, events[i].price());
+    EXPECT_EQ(r[i].event_id, events[i].event_id());
+  }
+  EXPECT_EQ(r[0].time, T("2025-01-01T00:00:00Z"));
+  EXPECT_EQ(r[3].time, T("2025-01-01T00:02:00.25Z"));
+  EXPECT_FALSE(r[2].decoded);
   ExpectError(r[4], ebb::v1::TRUNCATED,
               "record of 50 bytes runs past the end of the file (3 bytes "
               "left); skipped 4 bytes to the end of the file",

@@ -9,6 +9,7 @@
 #include <librdkafka/rdkafka.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <cmath>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/types/span.h"
 #include "connectors/kafka/embedded_broker.h"
 #include "connectors/kafka/kafka_client.h"
 #include "ebb/v1/alert.pb.h"
@@ -248,10 +250,20 @@ inline std::vector<ebb::v1::Alert> ReplayAlerts(
   auto pipeline =
       ebb::Pipeline::Create(*engine, ebb::SystemClock::Get(), &output);
   EXPECT_TRUE(pipeline.ok());
-  for (size_t i = 0; i < feed.size(); ++i) {
-    output.emit = i >= from;
-    (*pipeline)->OnEncodedPrice(Encode(feed[i]), ebb::Origin{});
+  // The records' bytes, as a topic holds them, for dead letters.
+  std::vector<std::string> originals;
+  std::vector<ebb::Pipeline::PriceRecord> records;
+  originals.reserve(feed.size());
+  records.reserve(feed.size());
+  for (const FeedEvent& e : feed) {
+    originals.push_back(Encode(e));
+    records.push_back({e.symbol, e.time, e.price, {}, originals.back(), {}});
   }
+  const absl::Span<const ebb::Pipeline::PriceRecord> all(records);
+  const size_t history = std::min(from, all.size());
+  (*pipeline)->OnPrices(all.first(history));
+  output.emit = true;
+  (*pipeline)->OnPrices(all.subspan(history));
   return output.alerts;
 }
 

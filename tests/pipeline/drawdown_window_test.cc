@@ -206,7 +206,8 @@ std::string RunAgainstBruteForce(const SequenceParams& p,
     window.Add(events[i].time, events[i].price, &m);
     ref.Add(events[i].time, events[i].price);
     std::string err = ref.Check(m);
-    if (!window.CheckInvariants()) err += "CheckInvariants() failed; ";
+    if (!window.TEST_CheckInvariants())
+      err += "TEST_CheckInvariants() failed; ";
     if (window.entries() != m.entries)
       err += "entries() differs from metrics.entries; ";
     if (coverage != nullptr) {
@@ -249,7 +250,7 @@ TEST(DrawdownWindowTest, SingleEvent) {
     EXPECT_FALSE(m.change.has_value());
     EXPECT_FALSE(m.full_window);
     EXPECT_EQ(m.entries, 1u);
-    EXPECT_TRUE(window.CheckInvariants());
+    EXPECT_TRUE(window.TEST_CheckInvariants());
   }
 }
 
@@ -283,8 +284,8 @@ TEST(DrawdownWindowTest, StorageGrowsAsTheWindowFills) {
             32 * 16 + kTable + kTable + 32 * 40 + gap(32 * 40, 8));
   // 30 one-minute buckets: 32 slots of 128 bytes and a cache line's gap.
   EXPECT_EQ(bucketed.MemoryBytes(), 32 * 128 + gap(32 * 128, 64) + kTable);
-  EXPECT_TRUE(exact.CheckInvariants());
-  EXPECT_TRUE(bucketed.CheckInvariants());
+  EXPECT_TRUE(exact.TEST_CheckInvariants());
+  EXPECT_TRUE(bucketed.TEST_CheckInvariants());
 }
 
 TEST(DrawdownWindowTest, HandComputedExactWindow) {
@@ -490,7 +491,7 @@ TEST(DrawdownWindowTest, GapsLongerThanTheWindowEmptyIt) {
     EXPECT_EQ(*m.change,
               20.0 / 50.0 - 1.0);  // asof = the last event before the gap
     EXPECT_TRUE(m.full_window);
-    EXPECT_TRUE(window.CheckInvariants());
+    EXPECT_TRUE(window.TEST_CheckInvariants());
   }
 }
 
@@ -658,7 +659,7 @@ void RunLongSlide(const LongCheck& c, const std::vector<RefEvent>& ev,
                                  : distinct[i + 1] - distinct[s];
     ASSERT_EQ(m.entries, entries) << "event " << i;
     *max_entries = std::max(*max_entries, entries);
-    ASSERT_TRUE(window.CheckInvariants()) << "event " << i;
+    ASSERT_TRUE(window.TEST_CheckInvariants()) << "event " << i;
     // Cheap witness checks on every event.
     ASSERT_GE(m.max_drawdown, m.drawdown) << "event " << i;
     if (m.max_drawdown > 0) {

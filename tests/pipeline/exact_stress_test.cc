@@ -71,7 +71,7 @@ TEST(ExactStressTest, AgainstBruteForce) {
       ref.Add(t, p);
       const std::string err = ref.Check(m);
       ASSERT_EQ(err, "") << "seed " << seed << " W " << g.length;
-      ASSERT_TRUE(window.CheckInvariants())
+      ASSERT_TRUE(window.TEST_CheckInvariants())
           << "seed " << seed << " event " << i;
     }
   }
@@ -135,7 +135,7 @@ TEST(ExactStressTest, LongRuns) {
         ASSERT_EQ(m.mdd_peak, m.mdd_trough) << where;
       }
       if (i % 64 == 0) {
-        ASSERT_TRUE(window.CheckInvariants()) << where;
+        ASSERT_TRUE(window.TEST_CheckInvariants()) << where;
       }
     }
   }

@@ -259,11 +259,13 @@ TEST(PipelineTest, MultiSymbolInterleavingMatchesEachSymbolAlone) {
   }
 }
 
-// The prefetch hints are hints: a pipeline given them for the events ahead
-// (and for symbols it has never seen) computes exactly what one without them
-// does. Windows empty (gaps), wrap around ring blocks and grow, so the hints
-// also meet empty rings and unheld positions (run under ASan+UBSan too).
-TEST(PipelineTest, PrefetchHintsChangeNothing) {
+// The look-ahead hints are hints: a pipeline handed the events in batches
+// (OnPrices, hinting ahead within each) computes exactly what one handed them
+// one by one (OnPrice) does, whatever the batches' sizes and wherever stop()
+// ends one early. Windows empty (gaps), wrap around ring blocks and grow, so
+// the hints also meet empty rings and unheld positions (run under ASan+UBSan
+// too).
+TEST(PipelineTest, BatchesAndTheirHintsChangeNothing) {
   std::mt19937_64 rng(7);
   for (TimeNs resolution : {TimeNs{0}, kSecond}) {
     std::vector<std::string> symbols;
@@ -272,24 +274,38 @@ TEST(PipelineTest, PrefetchHintsChangeNothing) {
     ManySymbols(rng, 40, 100, 900, length, &symbols, &per_symbol);
     const std::vector<Ev> merged = Interleave(rng, per_symbol);
     Harness plain(Compile(length, resolution, 0));
-    Harness hinted(Compile(length, resolution, 0));
-    hinted.pipeline->set_hint_min_window_bytes(0);  // hint small windows too
-    for (size_t i = 0; i < merged.size(); ++i) {
-      Pipeline& p = *hinted.pipeline;
-      p.PrefetchAhead(i, merged.size(), [&](size_t k) {
-        return absl::string_view(merged[k].symbol);
-      });
-      p.PrefetchState("never-seen");
-      p.PrefetchWindow(symbols[rng() % symbols.size()]);
-      const Ev& e = merged[i];
+    Harness batched(Compile(length, resolution, 0));
+    batched.pipeline->TEST_set_hint_min_window_bytes(0);  // hint small ones
+    for (const Ev& e : merged) {
       plain.pipeline->OnPrice(e.symbol, e.time, e.price, {}, "x");
-      p.OnPrice(e.symbol, e.time, e.price, {}, "x");
     }
-    EXPECT_EQ(hinted.pipeline->stats().applied, merged.size());
-    EXPECT_EQ(hinted.pipeline->stats().symbols, symbols.size());
-    EXPECT_EQ(plain.out.alerts.size(), hinted.out.alerts.size());
+    std::vector<Pipeline::PriceRecord> batch;
+    size_t next = 0;
+    uint64_t stopped_early = 0;
+    while (next < merged.size()) {
+      const size_t count =
+          std::min<size_t>(1 + rng() % 300, merged.size() - next);
+      batch.clear();
+      for (size_t k = 0; k < count; ++k) {
+        const Ev& e = merged[next + k];
+        batch.push_back({e.symbol, e.time, e.price, {}, "x", {}});
+      }
+      // One batch in four stops after a random record.
+      const size_t stop_after = rng() % 4 == 0 ? rng() % count : count;
+      size_t calls = 0;
+      const size_t handed = batched.pipeline->OnPrices(
+          batch, [&] { return ++calls == stop_after + 1; });
+      ASSERT_EQ(handed, std::min(stop_after + 1, count));
+      ASSERT_EQ(calls, handed);
+      if (handed < count) ++stopped_early;
+      next += handed;
+    }
+    EXPECT_GT(stopped_early, 10u);
+    EXPECT_EQ(batched.pipeline->stats().applied, merged.size());
+    EXPECT_EQ(batched.pipeline->stats().symbols, symbols.size());
+    EXPECT_EQ(plain.out.alerts.size(), batched.out.alerts.size());
     for (const std::string& s : symbols) {
-      ExpectSameStream(hinted.out.Of(s), plain.out.Of(s),
+      ExpectSameStream(batched.out.Of(s), plain.out.Of(s),
                        absl::StrCat(s, " R=", resolution));
       if (HasFatalFailure()) return;
     }
@@ -318,7 +334,8 @@ TEST(PipelineTest, PrefetchLookupsSurviveWrongHintsAndRestartedBatches) {
     const std::vector<Ev> merged = Interleave(rng, per_symbol, 6);
     Harness plain(Compile(length, resolution, lateness));
     Harness hinted(Compile(length, resolution, lateness));
-    hinted.pipeline->set_hint_min_window_bytes(0);  // hint small windows too
+    hinted.pipeline->TEST_set_hint_min_window_bytes(
+        0);  // hint small windows too
     size_t batch_start = 0;
     uint64_t wrong_hints = 0;
     while (batch_start < merged.size()) {

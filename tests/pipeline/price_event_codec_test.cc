@@ -98,43 +98,6 @@ TEST(PriceEventDecoderTest, CanonicalMessagesTakeTheFastPath) {
   EXPECT_EQ(got.event_id, "id-1");
 }
 
-// PeekSymbol (a hint) finds the symbol of what libprotobuf serializes, and
-// says nothing rather than something else when the message does not start
-// with a short symbol field.
-TEST(PriceEventDecoderTest, PeekSymbolFindsTheSerializedSymbol) {
-  std::mt19937_64 rng(3);
-  int peeked = 0;
-  for (int i = 0; i < 20000; ++i) {
-    const ebb::v1::PriceEvent e = RandomEvent(rng);
-    const std::string bytes = e.SerializeAsString();
-    const absl::string_view peek = PriceEventDecoder::PeekSymbol(bytes);
-    if (!e.symbol().empty()) {
-      ASSERT_EQ(peek, e.symbol()) << testing::PrintToString(bytes);
-      ++peeked;
-    } else {
-      EXPECT_TRUE(peek.empty()) << testing::PrintToString(bytes);
-    }
-  }
-  EXPECT_GT(peeked, 15000);
-  ebb::v1::PriceEvent long_symbol;
-  long_symbol.set_symbol(std::string(200, 'A'));
-  long_symbol.set_price(1.0);
-  EXPECT_TRUE(
-      PriceEventDecoder::PeekSymbol(long_symbol.SerializeAsString()).empty());
-  ebb::v1::PriceEvent event;
-  event.set_symbol("BTC-USD");
-  const std::string bytes = event.SerializeAsString();
-  for (size_t cut = 0; cut < bytes.size(); ++cut) {  // truncated: nothing
-    EXPECT_TRUE(PriceEventDecoder::PeekSymbol(bytes.substr(0, cut)).empty())
-        << cut;
-  }
-  EXPECT_EQ(PriceEventDecoder::PeekSymbol(bytes), "BTC-USD");
-  EXPECT_TRUE(PriceEventDecoder::PeekSymbol("").empty());
-  EXPECT_TRUE(PriceEventDecoder::PeekSymbol("\x12\x03"
-                                            "abc")
-                  .empty());
-}
-
 TEST(PriceEventDecoderTest, UnusualMessagesAreLeftToLibprotobuf) {
   DecodedPrice got;
   // An unknown field (number 9, varint): valid protobuf, not canonical for the

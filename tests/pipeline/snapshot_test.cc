@@ -89,7 +89,7 @@ TEST(WindowSnapshotTest, RestoredWindowContinuesAsTheOriginal) {
         absl::StatusOr<DrawdownWindow> restored =
             DrawdownWindow::Restore(options, ThroughBytes(snapshot));
         ASSERT_TRUE(restored.ok()) << restored.status() << " case " << c;
-        ASSERT_TRUE(restored->CheckInvariants()) << "case " << c;
+        ASSERT_TRUE(restored->TEST_CheckInvariants()) << "case " << c;
         // The restored window's snapshot is the same.
         ebb::v1::WindowSnapshot again;
         restored->Snapshot(&again);
@@ -118,7 +118,7 @@ TEST(WindowSnapshotTest, RestoredWindowContinuesAsTheOriginal) {
       window.Add(t, price, &got);
       ASSERT_EQ(Diff(got, want), "") << "case " << c << " event " << i;
     }
-    ASSERT_TRUE(window.CheckInvariants()) << "case " << c;
+    ASSERT_TRUE(window.TEST_CheckInvariants()) << "case " << c;
   }
   EXPECT_GT(restores, 8000u);
   EXPECT_GT(chunked, 300u);  // restores of exact windows with DABA chunks
@@ -143,7 +143,7 @@ TEST(WindowSnapshotTest, EveryChunkLayoutRestores) {
     absl::StatusOr<DrawdownWindow> restored =
         DrawdownWindow::Restore(options, snapshot);
     ASSERT_TRUE(restored.ok()) << restored.status();
-    ASSERT_TRUE(restored->CheckInvariants()) << "event " << i;
+    ASSERT_TRUE(restored->TEST_CheckInvariants()) << "event " << i;
     for (double next : {1.0, 75.0, 500.0}) {
       WindowMetrics a, b;
       DrawdownWindow copy = *DrawdownWindow::Restore(options, snapshot);
