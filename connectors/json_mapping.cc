@@ -43,26 +43,7 @@ char* PutTwo(char* p, uint32_t v) {  // REQUIRES: v < 100
   return p + 2;
 }
 
-constexpr uint64_t kPow10[] = {1ULL,
-                               10ULL,
-                               100ULL,
-                               1000ULL,
-                               10000ULL,
-                               100000ULL,
-                               1000000ULL,
-                               10000000ULL,
-                               100000000ULL,
-                               1000000000ULL,
-                               10000000000ULL,
-                               100000000000ULL,
-                               1000000000000ULL,
-                               10000000000000ULL,
-                               100000000000000ULL,
-                               1000000000000000ULL,
-                               10000000000000000ULL,
-                               100000000000000000ULL,
-                               1000000000000000000ULL,
-                               10000000000000000000ULL};
+constexpr const auto& kPow10 = kPowersOf10;
 
 // The number of decimal digits of v > 0.
 int DigitCount(uint64_t v) {

@@ -9,6 +9,28 @@
 
 namespace ebb {
 
+// 10^0 ... 10^19: every power of ten a uint64_t holds.
+inline constexpr uint64_t kPowersOf10[] = {1ULL,
+                                           10ULL,
+                                           100ULL,
+                                           1000ULL,
+                                           10000ULL,
+                                           100000ULL,
+                                           1000000ULL,
+                                           10000000ULL,
+                                           100000000ULL,
+                                           1000000000ULL,
+                                           10000000000ULL,
+                                           100000000000ULL,
+                                           1000000000000ULL,
+                                           10000000000000ULL,
+                                           100000000000000ULL,
+                                           1000000000000000ULL,
+                                           10000000000000000ULL,
+                                           100000000000000000ULL,
+                                           1000000000000000000ULL,
+                                           10000000000000000000ULL};
+
 // digits x 10^exponent, digits without trailing zeros.
 struct ShortestDecimal {
   uint64_t digits = 0;
@@ -32,26 +54,6 @@ struct ShortestDecimal {
 inline bool ShortestDecimalOf(double a, ShortestDecimal* out) {
   if (!(a >= 1e-4 && a < 1e7)) return false;
   __extension__ typedef unsigned __int128 u128;
-  static constexpr uint64_t kPow10[] = {1ULL,
-                                        10ULL,
-                                        100ULL,
-                                        1000ULL,
-                                        10000ULL,
-                                        100000ULL,
-                                        1000000ULL,
-                                        10000000ULL,
-                                        100000000ULL,
-                                        1000000000ULL,
-                                        10000000000ULL,
-                                        100000000000ULL,
-                                        1000000000000ULL,
-                                        10000000000000ULL,
-                                        100000000000000ULL,
-                                        1000000000000000ULL,
-                                        10000000000000000ULL,
-                                        100000000000000000ULL,
-                                        1000000000000000000ULL,
-                                        10000000000000000000ULL};
   uint64_t bits;
   std::memcpy(&bits, &a, sizeof(bits));
   const uint64_t fraction = bits & ((uint64_t{1} << 52) - 1);
@@ -61,8 +63,8 @@ inline bool ShortestDecimalOf(double a, ShortestDecimal* out) {
   // floor(e2 x log10(2)), exact for |e2| < 1650.
   const int k = 16 - ((e2 * 315653) >> 20);  // in [10, 21]
   // 10^k = small x big, with 4m x small < 2^62: one 64 x 64 -> 128 product.
-  const uint64_t small = kPow10[k > 19 ? k - 19 : 0];
-  const uint64_t big = kPow10[k > 19 ? 19 : k];
+  const uint64_t small = kPowersOf10[k > 19 ? k - 19 : 0];
+  const uint64_t big = kPowersOf10[k > 19 ? 19 : k];
   const u128 pow10k = u128{small} * big;
   const int shift = 54 - e2;  // 2 - e, e = e2 - 52: in [31, 68]
   const u128 mask = (u128{1} << shift) - 1;
