@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "connectors/shortest_decimal.h"
+#include "pipeline/time_util.h"
 
 namespace ebb {
 namespace {
@@ -397,63 +398,11 @@ constexpr int64_t kMinTimestampSeconds = -62'135'596'800;  // 0001-01-01
 constexpr int64_t kMaxTimestampSeconds = 253'402'300'799;  // 9999-12-31
 constexpr int64_t kMaxDurationSeconds = 315'576'000'000;   // 10,000 years
 
-char* PutFraction(int32_t nanos, char* p) {  // REQUIRES: 0 <= nanos < 1e9
-  if (nanos == 0) return p;
-  *p++ = '.';
-  uint32_t v = static_cast<uint32_t>(nanos);
-  int digits = 9;
-  if (v % 1'000'000 == 0) {
-    v /= 1'000'000;
-    digits = 3;
-  } else if (v % 1'000 == 0) {
-    v /= 1'000;
-    digits = 6;
-  }
-  for (int i = digits - 1; i >= 0; --i, v /= 10) {
-    p[i] = static_cast<char>('0' + v % 10);
-  }
-  return p + digits;
-}
-
-// "YYYY-MM-DD" for days since 1970-01-01 (civil_from_days, H. Hinnant).
-char* PutDate(int64_t days, char* p) {
-  days += 719468;
-  const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
-  const int64_t doe = days - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  const uint32_t d = static_cast<uint32_t>(doy - (153 * mp + 2) / 5 + 1);
-  const uint32_t m = static_cast<uint32_t>(mp < 10 ? mp + 3 : mp - 9);
-  const uint32_t y = static_cast<uint32_t>(yoe + era * 400 + (m <= 2));
-  p = PutTwo(p, y / 100);
-  p = PutTwo(p, y % 100);
-  *p++ = '-';
-  p = PutTwo(p, m);
-  *p++ = '-';
-  return PutTwo(p, d);
-}
-
 // A quoted RFC 3339 time. REQUIRES: seconds in years 1-9999, nanos in [0,
 // 1e9).
 char* PutTimestamp(int64_t seconds, int32_t nanos, char* p) {
-  int64_t days = seconds / 86400;
-  int64_t sod = seconds % 86400;
-  if (sod < 0) {
-    --days;
-    sod += 86400;
-  }
   *p++ = '"';
-  p = PutDate(days, p);
-  *p++ = 'T';
-  const auto s = static_cast<uint32_t>(sod);
-  p = PutTwo(p, s / 3600);
-  *p++ = ':';
-  p = PutTwo(p, s / 60 % 60);
-  *p++ = ':';
-  p = PutTwo(p, s % 60);
-  p = PutFraction(nanos, p);
-  *p++ = 'Z';
+  p = WriteRfc3339(seconds, nanos, p);
   *p++ = '"';
   return p;
 }
@@ -484,7 +433,7 @@ char* PutTime(TimeNs t, char* p, DayMemo* memo) {
   }
   DayMemo& m = memo[day & 31];
   if (m.day != day) {
-    PutDate(day, m.text);
+    WriteCivilDate(day, m.text);
     m.text[10] = 'T';
     m.day = day;
   }
@@ -499,7 +448,7 @@ char* PutTime(TimeNs t, char* p, DayMemo* memo) {
                        kTwoDigits[2 * minute], kTwoDigits[2 * minute + 1], ':',
                        kTwoDigits[2 * second], kTwoDigits[2 * second + 1]};
   std::memcpy(p, hms, sizeof(hms));
-  p = PutFraction(static_cast<int32_t>(nanos), p + sizeof(hms));
+  p = WriteNanosFraction(static_cast<int32_t>(nanos), p + sizeof(hms));
   *p++ = 'Z';
   *p++ = '"';
   return p;
@@ -570,7 +519,7 @@ char* PutDuration(int64_t seconds, int32_t nanos, char* p) {
   if (seconds < 0 || nanos < 0) *p++ = '-';
   p = PutUint(p, seconds < 0 ? 0 - static_cast<uint64_t>(seconds)
                              : static_cast<uint64_t>(seconds));
-  p = PutFraction(nanos < 0 ? -nanos : nanos, p);
+  p = WriteNanosFraction(nanos < 0 ? -nanos : nanos, p);
   *p++ = 's';
   *p++ = '"';
   return p;

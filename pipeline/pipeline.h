@@ -372,6 +372,12 @@ class Pipeline {
   // their state or quiet record since the last snapshot (recorded once a
   // snapshot has been taken: a replay that takes none keeps no such list).
   void SnapshotHeader(bool delta, ebb::v1::EngineSnapshot* out) const;
+  // An entry of quiet_ (stable while quiet_ is not changed).
+  using QuietEntry = const std::pair<const std::string, QuietSymbol>*;
+  // The snapshot's quiet records, sorted here, then its end; tracks changes
+  // from now on.
+  void FinishSnapshot(std::vector<QuietEntry> quiet,
+                      ebb::v1::EngineSnapshot* out);
   void QuietSnapshot(const std::string& symbol, const QuietSymbol& q,
                      ebb::v1::QuietSymbolSnapshot* out) const;
   void NoteChangedAway(absl::string_view symbol) {

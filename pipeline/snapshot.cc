@@ -294,13 +294,20 @@ void Pipeline::Snapshot(ebb::v1::EngineSnapshot* out) {
     state->Snapshot(config_.rules, sources_, out->add_symbols());
     state->set_changed(false);
   }
-  std::vector<std::pair<uint64_t, const std::string*>> quiet;
+  std::vector<QuietEntry> quiet;
   quiet.reserve(quiet_.size());
-  for (const auto& [symbol, q] : quiet_)
-    quiet.emplace_back(q.freed_as, &symbol);
-  std::sort(quiet.begin(), quiet.end());
-  for (const auto& [freed_as, symbol] : quiet) {
-    QuietSnapshot(*symbol, quiet_.at(*symbol), out->add_quiet());
+  for (const auto& entry : quiet_) quiet.push_back(&entry);
+  FinishSnapshot(std::move(quiet), out);
+}
+
+void Pipeline::FinishSnapshot(std::vector<QuietEntry> quiet,
+                              ebb::v1::EngineSnapshot* out) {
+  // Quiet records in the order they were made (freed_as).
+  std::sort(quiet.begin(), quiet.end(), [](QuietEntry a, QuietEntry b) {
+    return a->second.freed_as < b->second.freed_as;
+  });
+  for (QuietEntry entry : quiet) {
+    QuietSnapshot(entry->first, entry->second, out->add_quiet());
   }
   out->set_complete(true);
   track_changes_ = true;
@@ -317,23 +324,17 @@ void Pipeline::SnapshotChanged(ebb::v1::EngineSnapshot* out) {
   // A symbol that lost its state or record since the last snapshot: now
   // quiet (its record is new), live (its state is marked changed, so it is
   // above), or neither.
-  std::vector<std::pair<uint64_t, const std::string*>> quiet;
+  std::vector<QuietEntry> quiet;
   for (const std::string& symbol : changed_away_) {
     auto q = quiet_.find(symbol);
     if (q != quiet_.end()) {
-      quiet.emplace_back(q->second.freed_as, &q->first);
+      quiet.push_back(&*q);
     } else if (!symbols_.contains(symbol)) {
       out->add_removed(symbol);
     }
   }
   std::sort(out->mutable_removed()->begin(), out->mutable_removed()->end());
-  std::sort(quiet.begin(), quiet.end());
-  for (const auto& [freed_as, symbol] : quiet) {
-    QuietSnapshot(*symbol, quiet_.at(*symbol), out->add_quiet());
-  }
-  out->set_complete(true);
-  track_changes_ = true;
-  changed_away_.clear();
+  FinishSnapshot(std::move(quiet), out);
 }
 
 absl::Status Pipeline::Restore(const ebb::v1::EngineSnapshot& in) {

@@ -77,19 +77,17 @@ std::string FormatTime(TimeNs t) {
                           absl::UTCTimeZone());
 }
 
-void AppendRfc3339(TimeNs t, std::string* out) {
-  TimeNs seconds = t / kNanosPerSecond;
-  TimeNs nanos = t % kNanosPerSecond;
-  if (nanos < 0) {
-    --seconds;
-    nanos += kNanosPerSecond;
-  }
-  int64_t days = seconds / 86400;
-  int64_t sod = seconds % 86400;
-  if (sod < 0) {
-    --days;
-    sod += 86400;
-  }
+namespace {
+
+char* PutTwo(char* p, uint32_t v) {  // REQUIRES: v < 100
+  *p++ = static_cast<char>('0' + v / 10);
+  *p++ = static_cast<char>('0' + v % 10);
+  return p;
+}
+
+}  // namespace
+
+char* WriteCivilDate(int64_t days, char* p) {
   // civil_from_days (H. Hinnant).
   days += 719468;
   const int64_t era = (days >= 0 ? days : days - 146096) / 146097;
@@ -97,41 +95,47 @@ void AppendRfc3339(TimeNs t, std::string* out) {
   const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
   const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
   const int64_t mp = (5 * doy + 2) / 153;
-  const int64_t d = doy - (153 * mp + 2) / 5 + 1;
-  const int64_t m = mp < 10 ? mp + 3 : mp - 9;
-  const int64_t y = yoe + era * 400 + (m <= 2);
-  char buf[40];
-  char* p = buf;
-  auto put = [&p](int64_t value, int width) {
-    for (int i = width - 1; i >= 0; --i) {
-      p[i] = static_cast<char>('0' + value % 10);
-      value /= 10;
-    }
-    p += width;
-  };
-  put(y, 4);
+  const auto d = static_cast<uint32_t>(doy - (153 * mp + 2) / 5 + 1);
+  const auto m = static_cast<uint32_t>(mp < 10 ? mp + 3 : mp - 9);
+  const auto y = static_cast<uint32_t>(yoe + era * 400 + (m <= 2));
+  p = PutTwo(p, y / 100);
+  p = PutTwo(p, y % 100);
   *p++ = '-';
-  put(m, 2);
+  p = PutTwo(p, m);
   *p++ = '-';
-  put(d, 2);
-  *p++ = 'T';
-  put(sod / 3600, 2);
-  *p++ = ':';
-  put(sod / 60 % 60, 2);
-  *p++ = ':';
-  put(sod % 60, 2);
-  if (nanos != 0) {
-    *p++ = '.';
-    if (nanos % 1'000'000 == 0) {
-      put(nanos / 1'000'000, 3);
-    } else if (nanos % 1'000 == 0) {
-      put(nanos / 1'000, 6);
-    } else {
-      put(nanos, 9);
-    }
+  return PutTwo(p, d);
+}
+
+char* WriteRfc3339(int64_t seconds, int32_t nanos, char* p) {
+  int64_t days = seconds / 86400;
+  int64_t sod = seconds % 86400;
+  if (sod < 0) {
+    --days;
+    sod += 86400;
   }
+  p = WriteCivilDate(days, p);
+  *p++ = 'T';
+  const auto s = static_cast<uint32_t>(sod);
+  p = PutTwo(p, s / 3600);
+  *p++ = ':';
+  p = PutTwo(p, s / 60 % 60);
+  *p++ = ':';
+  p = PutTwo(p, s % 60);
+  p = WriteNanosFraction(nanos, p);
   *p++ = 'Z';
-  out->append(buf, static_cast<size_t>(p - buf));
+  return p;
+}
+
+void AppendRfc3339(TimeNs t, std::string* out) {
+  TimeNs seconds = t / kNanosPerSecond;
+  TimeNs nanos = t % kNanosPerSecond;
+  if (nanos < 0) {
+    --seconds;
+    nanos += kNanosPerSecond;
+  }
+  char buf[40];
+  const char* end = WriteRfc3339(seconds, static_cast<int32_t>(nanos), buf);
+  out->append(buf, static_cast<size_t>(end - buf));
 }
 
 absl::StatusOr<TimeNs> FromTimestamp(const google::protobuf::Timestamp& ts) {

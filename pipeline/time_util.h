@@ -37,6 +37,30 @@ std::string FormatTime(TimeNs t);
 // library); for output hot paths.
 void AppendRfc3339(TimeNs t, std::string* out);
 
+// The pieces of AppendRfc3339, writing into a buffer and returning the end:
+// "YYYY-MM-DD" of `days` since 1970-01-01 (10 bytes; REQUIRES: years 0-9999);
+// "" or "." and 3, 6 or 9 digits of `nanos` (REQUIRES: 0 <= nanos < 1e9);
+// "YYYY-MM-DDTHH:MM:SS[.fff]Z" (REQUIRES: years 1-9999, 0 <= nanos < 1e9).
+char* WriteCivilDate(int64_t days, char* p);
+inline char* WriteNanosFraction(int32_t nanos, char* p) {
+  if (nanos == 0) return p;
+  *p++ = '.';
+  auto v = static_cast<uint32_t>(nanos);
+  int digits = 9;
+  if (v % 1'000'000 == 0) {
+    v /= 1'000'000;
+    digits = 3;
+  } else if (v % 1'000 == 0) {
+    v /= 1'000;
+    digits = 6;
+  }
+  for (int i = digits - 1; i >= 0; --i, v /= 10) {
+    p[i] = static_cast<char>('0' + v % 10);
+  }
+  return p + digits;
+}
+char* WriteRfc3339(int64_t seconds, int32_t nanos, char* p);
+
 // Converts to and from protobuf well-known types. FromTimestamp fails when the
 // timestamp is outside the representable range or its nanos are outside [0,
 // 1e9).
