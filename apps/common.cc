@@ -5,11 +5,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "base/status_macros.h"
 #include "connectors/config_file.h"
+#include "engine/config.h"
+#include "engine/validate.h"
 #include "google/protobuf/stubs/logging.h"
-#include "pipeline/config.h"
-#include "pipeline/status_macros.h"
-#include "pipeline/validate.h"
 
 namespace ebb {
 

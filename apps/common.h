@@ -10,7 +10,7 @@
 #include "absl/strings/string_view.h"
 #include "apps/args.h"
 #include "ebb/v1/config.pb.h"
-#include "pipeline/pipeline.h"
+#include "engine/pipeline.h"
 
 namespace ebb {
 

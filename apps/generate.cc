@@ -22,10 +22,10 @@
 #include "apps/args.h"
 #include "apps/commands.h"
 #include "apps/progress.h"
+#include "base/time_util.h"
 #include "connectors/file_sink.h"
 #include "connectors/file_source.h"
 #include "ebb/v1/events.pb.h"
-#include "pipeline/time_util.h"
 
 namespace ebb {
 namespace {

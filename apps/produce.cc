@@ -12,14 +12,14 @@
 #include "apps/commands.h"
 #include "apps/common.h"
 #include "apps/progress.h"
+#include "base/clock.h"
+#include "base/time_util.h"
 #include "connectors/file_source.h"
 #include "connectors/kafka/kafka_client.h"
 #include "ebb/v1/events.pb.h"
-#include "pipeline/clock.h"
-#include "pipeline/config.h"
-#include "pipeline/price_event_codec.h"
-#include "pipeline/time_util.h"
-#include "pipeline/validate.h"
+#include "engine/config.h"
+#include "engine/price_event_codec.h"
+#include "engine/validate.h"
 
 namespace ebb {
 namespace {

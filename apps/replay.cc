@@ -13,10 +13,10 @@
 #include "apps/commands.h"
 #include "apps/common.h"
 #include "apps/progress.h"
+#include "base/status_macros.h"
 #include "connectors/file_sink.h"
 #include "connectors/file_source.h"
-#include "pipeline/pipeline.h"
-#include "pipeline/status_macros.h"
+#include "engine/pipeline.h"
 
 namespace ebb {
 namespace {

@@ -12,12 +12,12 @@
 #include "apps/commands.h"
 #include "apps/common.h"
 #include "apps/signals.h"
+#include "base/status_macros.h"
+#include "base/time_util.h"
 #include "connectors/kafka/embedded_broker.h"
 #include "connectors/kafka/stream_runner.h"
-#include "pipeline/config.h"
-#include "pipeline/status_macros.h"
-#include "pipeline/time_util.h"
-#include "pipeline/validate.h"
+#include "engine/config.h"
+#include "engine/validate.h"
 
 namespace ebb {
 namespace {

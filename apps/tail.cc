@@ -16,7 +16,7 @@
 #include "connectors/kafka/kafka_client.h"
 #include "ebb/v1/alert.pb.h"
 #include "ebb/v1/dead_letter.pb.h"
-#include "pipeline/validate.h"
+#include "engine/validate.h"
 
 namespace ebb {
 namespace {

@@ -5,7 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "pipeline/config.h"
+#include "engine/config.h"
 
 namespace ebb {
 

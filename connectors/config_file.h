@@ -1,6 +1,6 @@
 #pragma once
 
-// Reading a configuration file (pipeline/config.h parses and checks the text;
+// Reading a configuration file (engine/config.h parses and checks the text;
 // the engine itself never touches files).
 
 #include <string>

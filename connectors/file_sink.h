@@ -11,7 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "connectors/json_mapping.h"
-#include "pipeline/pipeline.h"
+#include "engine/pipeline.h"
 
 namespace ebb {
 

@@ -20,13 +20,13 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "base/short_bytes.h"
+#include "base/status_macros.h"
 #include "connectors/decimal.h"
+#include "engine/price_event_codec.h"
+#include "engine/validate.h"
 #include "google/protobuf/struct.pb.h"
 #include "google/protobuf/util/json_util.h"
-#include "pipeline/price_event_codec.h"
-#include "pipeline/short_bytes.h"
-#include "pipeline/status_macros.h"
-#include "pipeline/validate.h"
 
 namespace ebb {
 namespace {

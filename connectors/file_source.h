@@ -11,9 +11,9 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "base/time_util.h"
 #include "ebb/v1/dead_letter.pb.h"
 #include "ebb/v1/events.pb.h"
-#include "pipeline/time_util.h"
 
 namespace ebb {
 

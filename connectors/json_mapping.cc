@@ -9,8 +9,8 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "base/time_util.h"
 #include "connectors/shortest_decimal.h"
-#include "pipeline/time_util.h"
 
 namespace ebb {
 namespace {

@@ -40,7 +40,7 @@
 #include "ebb/v1/alert.pb.h"
 #include "ebb/v1/dead_letter.pb.h"
 #include "ebb/v1/metrics.pb.h"
-#include "pipeline/pipeline.h"
+#include "engine/pipeline.h"
 
 namespace ebb {
 

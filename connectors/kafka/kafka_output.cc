@@ -1,7 +1,7 @@
 #include "connectors/kafka/kafka_output.h"
 
 #include "absl/strings/str_cat.h"
-#include "pipeline/validate.h"
+#include "engine/validate.h"
 
 namespace ebb::kafka {
 namespace {

@@ -36,10 +36,10 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "base/clock.h"
 #include "connectors/kafka/kafka_client.h"
 #include "connectors/kafka/logger.h"
 #include "connectors/kafka/partition_task.h"
-#include "pipeline/clock.h"
 
 namespace ebb::kafka {
 

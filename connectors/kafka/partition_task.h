@@ -15,10 +15,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "base/clock.h"
 #include "connectors/kafka/kafka_output.h"
 #include "ebb/v1/events.pb.h"
-#include "pipeline/clock.h"
-#include "pipeline/pipeline.h"
+#include "engine/pipeline.h"
 
 namespace ebb::kafka {
 

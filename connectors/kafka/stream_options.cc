@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "pipeline/time_util.h"
+#include "base/time_util.h"
 
 namespace ebb::kafka {
 namespace {

@@ -6,7 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "pipeline/prefetch.h"
+#include "window/prefetch.h"
 
 namespace ebb::kafka {
 namespace {

@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "base/clock.h"
 #include "connectors/kafka/kafka_client.h"
 #include "connectors/kafka/kafka_output.h"
 #include "connectors/kafka/logger.h"
@@ -32,8 +33,7 @@
 #include "connectors/kafka/partition_task.h"
 #include "connectors/kafka/stream_options.h"
 #include "connectors/kafka/warm_start.h"
-#include "pipeline/clock.h"
-#include "pipeline/pipeline.h"
+#include "engine/pipeline.h"
 
 namespace ebb::kafka {
 

@@ -10,11 +10,11 @@
 
 #include <cstdint>
 
+#include "base/clock.h"
 #include "connectors/kafka/kafka_client.h"
 #include "connectors/kafka/partition_task.h"
 #include "connectors/kafka/stream_options.h"
-#include "pipeline/clock.h"
-#include "pipeline/config.h"
+#include "engine/config.h"
 
 namespace ebb::kafka {
 

@@ -1,6 +1,6 @@
 // `ebb replay` on the real series of ../shared/data: every metric of every
 // event it writes equals an independent computation of the contract's
-// definitions (tests/pipeline/brute_force.h for the daily files; a direct O(n *
+// definitions (tests/window/brute_force.h for the daily files; a direct O(n *
 // w) scan for the minute files).
 
 #include <unistd.h>
@@ -14,7 +14,7 @@
 #include "apps/cli_test_util.h"
 #include "ebb/v1/metrics.pb.h"
 #include "gtest/gtest.h"
-#include "pipeline/brute_force.h"
+#include "tests/window/brute_force.h"
 
 namespace {
 

@@ -32,7 +32,7 @@
 #include "connectors/file_sink.h"
 #include "connectors/json_mapping.h"
 #include "google/protobuf/util/json_util.h"
-#include "pipeline/drawdown_window.h"
+#include "window/drawdown_window.h"
 
 namespace ebb {
 namespace {

@@ -205,15 +205,15 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "base/clock.h"
+#include "base/time_util.h"
 #include "connectors/kafka/embedded_broker.h"
 #include "connectors/kafka/kafka_client.h"
 #include "connectors/kafka/stream_runner.h"
 #include "ebb/v1/config.pb.h"
 #include "ebb/v1/events.pb.h"
-#include "pipeline/clock.h"
-#include "pipeline/config.h"
-#include "pipeline/pipeline.h"
-#include "pipeline/time_util.h"
+#include "engine/config.h"
+#include "engine/pipeline.h"
 
 namespace ebb {
 namespace bench {

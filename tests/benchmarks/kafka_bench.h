@@ -22,11 +22,11 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "base/time_util.h"
 #include "connectors/kafka/kafka_client.h"
 #include "connectors/kafka/stream_runner.h"
 #include "ebb/v1/events.pb.h"
-#include "pipeline/config.h"
-#include "pipeline/time_util.h"
+#include "engine/config.h"
 
 namespace ebb {
 namespace bench {

@@ -23,9 +23,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "base/time_util.h"
 #include "connectors/kafka/kafka_client.h"
 #include "ebb/v1/alert.pb.h"
-#include "pipeline/time_util.h"
 #include "tests/benchmarks/kafka_bench.h"
 
 namespace ebb {

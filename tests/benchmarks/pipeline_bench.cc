@@ -69,7 +69,7 @@
 //   build/release/tests/benchmarks/ebb_pipeline_bench --benchmark_min_time=2
 //       --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
 // The windows' ring blocks and the symbol map are on transparent huge pages
-// where the system has them (pipeline/huge_pages.h); EBB_HUGE_PAGES=0 measures
+// where the system has them (window/huge_pages.h); EBB_HUGE_PAGES=0 measures
 // without.
 //
 // First touch: the growing shapes take fresh memory all the time (a bucketed
@@ -100,15 +100,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
+#include "base/clock.h"
+#include "base/time_util.h"
 #include "ebb/v1/events.pb.h"
-#include "pipeline/chunked_ring.h"
-#include "pipeline/clock.h"
-#include "pipeline/config.h"
-#include "pipeline/drawdown_window.h"
-#include "pipeline/huge_pages.h"
-#include "pipeline/pipeline.h"
-#include "pipeline/price_event_codec.h"
-#include "pipeline/time_util.h"
+#include "engine/config.h"
+#include "engine/pipeline.h"
+#include "engine/price_event_codec.h"
+#include "window/chunked_ring.h"
+#include "window/drawdown_window.h"
+#include "window/huge_pages.h"
 
 // -----------------------------------------------------------------------------
 // Counting global allocation functions: every operator new (any form) bumps

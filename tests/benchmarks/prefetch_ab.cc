@@ -36,12 +36,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
+#include "base/clock.h"
+#include "base/time_util.h"
 #include "ebb/v1/events.pb.h"
-#include "pipeline/chunked_ring.h"
-#include "pipeline/clock.h"
-#include "pipeline/config.h"
-#include "pipeline/pipeline.h"
-#include "pipeline/time_util.h"
+#include "engine/config.h"
+#include "engine/pipeline.h"
+#include "window/chunked_ring.h"
 
 namespace ebb {
 namespace {

@@ -28,9 +28,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "pipeline/config.h"
-#include "pipeline/pipeline.h"
-#include "pipeline/snapshot.h"
+#include "engine/config.h"
+#include "engine/pipeline.h"
+#include "engine/snapshot.h"
 
 namespace {
 

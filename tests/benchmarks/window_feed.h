@@ -8,7 +8,7 @@
 #include <random>
 #include <vector>
 
-#include "pipeline/drawdown_window.h"
+#include "window/drawdown_window.h"
 
 namespace ebb {
 namespace bench {

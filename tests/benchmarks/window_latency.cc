@@ -45,10 +45,10 @@
 #include <string>
 #include <vector>
 
-#include "pipeline/chunked_ring.h"
-#include "pipeline/drawdown_window.h"
-#include "pipeline/time_util.h"
+#include "base/time_util.h"
 #include "tests/benchmarks/window_feed.h"
+#include "window/chunked_ring.h"
+#include "window/drawdown_window.h"
 
 #if defined(__x86_64__)
 #include <x86intrin.h>

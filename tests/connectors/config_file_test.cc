@@ -8,8 +8,8 @@
 #include <string>
 
 #include "absl/strings/match.h"
+#include "engine/config.h"
 #include "gtest/gtest.h"
-#include "pipeline/config.h"
 
 namespace ebb {
 namespace {

@@ -19,10 +19,10 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "engine/validate.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/util/delimited_message_util.h"
 #include "gtest/gtest.h"
-#include "pipeline/validate.h"
 
 namespace ebb {
 namespace {

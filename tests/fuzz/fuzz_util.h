@@ -15,11 +15,11 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "base/clock.h"
 #include "connectors/file_source.h"
-#include "pipeline/clock.h"
-#include "pipeline/config.h"
-#include "pipeline/pipeline.h"
-#include "pipeline/validate.h"
+#include "engine/config.h"
+#include "engine/pipeline.h"
+#include "engine/validate.h"
 
 namespace ebb_fuzz {
 

@@ -1,4 +1,4 @@
-// libFuzzer harness: the PriceEvent decoder (pipeline/price_event_codec.h)
+// libFuzzer harness: the PriceEvent decoder (engine/price_event_codec.h)
 // against libprotobuf. Decode accepts exactly what ParseFromArray accepts,
 // with the same values; a rejection is diagnosed with a reason and a detail;
 // the NewsEvent decoder agrees with libprotobuf too. libprotobuf's own log
@@ -9,8 +9,8 @@
 #include <string>
 
 #include "ebb/v1/events.pb.h"
+#include "engine/price_event_codec.h"
 #include "google/protobuf/stubs/logging.h"
-#include "pipeline/price_event_codec.h"
 #include "tests/fuzz/fuzz_util.h"
 
 namespace {

@@ -6,10 +6,10 @@
 
 #include <string>
 
+#include "base/clock.h"
 #include "connectors/kafka/partition_task.h"
+#include "engine/config.h"
 #include "gtest/gtest.h"
-#include "pipeline/clock.h"
-#include "pipeline/config.h"
 
 namespace ebb::kafka {
 namespace {

@@ -22,14 +22,14 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/types/span.h"
+#include "base/time_util.h"
 #include "connectors/kafka/embedded_broker.h"
 #include "connectors/kafka/kafka_client.h"
 #include "ebb/v1/alert.pb.h"
 #include "ebb/v1/events.pb.h"
+#include "engine/config.h"
+#include "engine/pipeline.h"
 #include "gtest/gtest.h"
-#include "pipeline/config.h"
-#include "pipeline/pipeline.h"
-#include "pipeline/time_util.h"
 
 namespace ebb_test {
 

@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "base/clock.h"
+#include "engine/config.h"
 #include "gtest/gtest.h"
-#include "pipeline/clock.h"
-#include "pipeline/config.h"
 
 namespace ebb::kafka {
 namespace {

@@ -4,7 +4,7 @@ Per symbol the state is one list (JSON-friendly, as Quix stores state):
     [newest_ns, first_ns, active, reached, episode_start_ns, times_ns, prices]
 where times/prices are the monotonic deque of peak candidates of the window (t - 30d, t]:
 the events that no later event reaches or exceeds, oldest first, so the front is the rolling
-peak. The rule is ebb's default (pipeline/config.cc DefaultConfig, pipeline/alert_rules.cc).
+peak. The rule is ebb's default (engine/config.cc DefaultConfig, engine/alert_rules.cc).
 """
 
 import sys
@@ -14,7 +14,7 @@ RULE = "drawdown"
 LEVELS = (0.10, 0.15, 0.20)
 SEVERITIES = ("WARNING", "WARNING", "CRITICAL")
 REARM = 0.02
-# "Reaches" as a person reads prices: within 4 ulps of 1.0 (pipeline/alert_rules.h ReachesLevel).
+# "Reaches" as a person reads prices: within 4 ulps of 1.0 (engine/alert_rules.h ReachesLevel).
 TOLERANCE = 4 * sys.float_info.epsilon
 OPENED, ESCALATED, RESOLVED = 1, 2, 3
 
@@ -24,7 +24,7 @@ _MASK = (1 << 64) - 1
 
 
 def stable_hash64(data: bytes, seed: int = 0xCBF29CE484222325) -> int:
-    """FNV-1a, 64 bits (pipeline/config.cc StableHash64)."""
+    """FNV-1a, 64 bits (engine/config.cc StableHash64)."""
     h = seed
     for c in data:
         h = ((h ^ c) * 0x100000001B3) & _MASK
@@ -32,7 +32,7 @@ def stable_hash64(data: bytes, seed: int = 0xCBF29CE484222325) -> int:
 
 
 def alert_id(symbol: str, rule: str, episode_start_ns: int, transition: int, level: int) -> str:
-    """ebb's deterministic alert id (pipeline/alert_rules.cc AlertId)."""
+    """ebb's deterministic alert id (engine/alert_rules.cc AlertId)."""
     key = f"{symbol}\x1f{rule}\x1f{episode_start_ns}\x1f{transition}\x1f{level}".encode()
     return "%016x%016x" % (stable_hash64(key), stable_hash64(key, 0x9E3779B97F4A7C15))
 

@@ -2,7 +2,7 @@ package dev.ebb.peers.kstreams;
 
 import java.nio.charset.StandardCharsets;
 
-/** ebb's deterministic alert ids (pipeline/alert_rules.cc AlertId, pipeline/config.cc StableHash64). */
+/** ebb's deterministic alert ids (engine/alert_rules.cc AlertId, engine/config.cc StableHash64). */
 final class AlertIds {
   private static final long FNV_OFFSET = 0xcbf29ce484222325L;
   private static final long SECOND_SEED = 0x9e3779b97f4a7c15L;

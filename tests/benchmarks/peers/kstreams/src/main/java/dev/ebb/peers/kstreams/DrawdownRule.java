@@ -1,14 +1,14 @@
 package dev.ebb.peers.kstreams;
 
 /**
- * ebb's default rule (pipeline/config.cc DefaultConfig, pipeline/alert_rules.cc EvaluateRule):
+ * ebb's default rule (engine/config.cc DefaultConfig, engine/alert_rules.cc EvaluateRule):
  * drawdown levels 0.10 / 0.15 (WARNING) and 0.20 (CRITICAL), re-arm margin 0.02.
  */
 final class DrawdownRule {
   static final String NAME = "drawdown";
   static final double[] LEVELS = {0.10, 0.15, 0.20};
   static final double REARM = 0.02;
-  /** 4 ulps of 1.0: "reaches" as a person reads prices (pipeline/alert_rules.h ReachesLevel). */
+  /** 4 ulps of 1.0: "reaches" as a person reads prices (engine/alert_rules.h ReachesLevel). */
   static final double TOLERANCE = 4 * Math.ulp(1.0);
 
   static final int OPENED = 1;
