@@ -148,28 +148,14 @@ class Pipeline {
     return OnPrices(batch, [] { return false; });
   }
 
-  // Hints for the Kafka runner, which hints from its messages' keys before
-  // decoding them; no effect on results. Before handing record i of a batch
-  // of `count` over (OnEncodedPrice), call PrefetchAhead: symbol_at(k) is
-  // the symbol of record k, or empty when it is not known (no hint for that
-  // record). See "Hints" below.
+  // Test hook: the hint OnPrices gives itself before handing record i of a
+  // batch of `count` over, from what the caller believes the symbols ahead
+  // are (symbol_at(k), empty: no hint), for a caller that then hands the
+  // record over alone. Tests check with it that wrong hints leave the
+  // results unchanged; the prefetch benchmarks measure the hints with it.
   template <typename SymbolAt>
-  void PrefetchAhead(size_t i, size_t count, SymbolAt symbol_at) {
-    if (BlockPool::LiveBytes() < hint_min_window_bytes_) {
-      next_lookup_ = nullptr;
-      return;
-    }
-    if (i + kPrefetchStateAhead < count) {
-      const size_t k = i + kPrefetchStateAhead;
-      const absl::string_view s = symbol_at(k);
-      if (!s.empty()) lookups_[k % kLookups] = PrefetchStateLookup(s);
-    }
-    if (i + kPrefetchWindowAhead < count) {
-      const size_t k = i + kPrefetchWindowAhead;
-      const absl::string_view s = symbol_at(k);
-      if (!s.empty()) PrefetchWindowLookup(s, &lookups_[k % kLookups]);
-    }
-    next_lookup_ = &lookups_[i % kLookups];
+  void TEST_PrefetchAhead(size_t i, size_t count, SymbolAt symbol_at) {
+    PrefetchAhead(i, count, symbol_at);
   }
 
   // Test hook: the window memory below which the hints are skipped
@@ -321,6 +307,28 @@ class Pipeline {
   static constexpr size_t kHintMinWindowBytes = size_t{32} << 20;
   // The hints before record i of `batch` is handed over.
   void HintBatch(absl::Span<const PriceRecord> batch, size_t i);
+  // The hints for record i of a batch of `count`: symbol_at(k) is the
+  // symbol of record k, or empty when it is not known (no hint for that
+  // record). See "Hints" below.
+  template <typename SymbolAt>
+  void PrefetchAhead(size_t i, size_t count, SymbolAt symbol_at) {
+    if (BlockPool::LiveBytes() < hint_min_window_bytes_) {
+      next_lookup_ = nullptr;
+      return;
+    }
+    if (i + kPrefetchStateAhead < count) {
+      const size_t k = i + kPrefetchStateAhead;
+      const absl::string_view s = symbol_at(k);
+      if (!s.empty()) lookups_[k % kLookups] = PrefetchStateLookup(s);
+    }
+    if (i + kPrefetchWindowAhead < count) {
+      const size_t k = i + kPrefetchWindowAhead;
+      const absl::string_view s = symbol_at(k);
+      if (!s.empty()) PrefetchWindowLookup(s, &lookups_[k % kLookups]);
+    }
+    next_lookup_ = &lookups_[i % kLookups];
+  }
+
   Lookup PrefetchStateLookup(absl::string_view symbol);
   void PrefetchWindowLookup(absl::string_view symbol, Lookup* lookup);
   void PrefetchWindowOf(const SymbolState* state);

@@ -1,6 +1,8 @@
 #include "connectors/kafka/partition_task.h"
 
 #include "absl/strings/str_cat.h"
+#include "base/time_util.h"
+#include "engine/price_event_codec.h"
 
 namespace ebb::kafka {
 
@@ -45,14 +47,94 @@ absl::Status PartitionTask::Process(const rd_kafka_message_t& message,
     pipeline_->OnEncodedNews(value, origin_);
   }
   if (collector_.empty()) return absl::OkStatus();
+  return collector_.DeliverTo(OriginOf(message), output);
+}
+
+RecordOrigin PartitionTask::OriginOf(const rd_kafka_message_t& message) const {
   RecordOrigin record;
   record.topic = *topic;
   record.partition = partition;
   record.offset = message.offset;
   record.history = IsHistory(message.offset);
-  record.key = key;
-  if (message.payload != nullptr) record.value = value;
-  return collector_.DeliverTo(record, output);
+  record.key = absl::string_view(static_cast<const char*>(message.key),
+                                 message.key == nullptr ? 0 : message.key_len);
+  if (message.payload != nullptr) {
+    record.value = absl::string_view(static_cast<const char*>(message.payload),
+                                     message.len);
+  }
+  return record;
+}
+
+absl::Status PartitionTask::ProcessRun(
+    absl::Span<rd_kafka_message_t* const> messages, KafkaOutput& output,
+    absl::FunctionRef<void(size_t)> done) {
+  absl::Status first;
+  if (kind != kPrices) {
+    for (size_t i = 0; i < messages.size(); ++i) {
+      absl::Status status = Process(*messages[i], output);
+      if (first.ok()) first = std::move(status);
+      done(i);
+    }
+    return first;
+  }
+  // Decoded in slices, so that a slice's values are still in the cache when
+  // the pipeline reads their symbols.
+  constexpr size_t kSlice = 256;
+  records_.clear();
+  record_message_.clear();
+  for (size_t i = 0; i < messages.size(); ++i) {
+    const rd_kafka_message_t& message = *messages[i];
+    const absl::string_view value(static_cast<const char*>(message.payload),
+                                  message.payload == nullptr ? 0 : message.len);
+    const absl::string_view key(static_cast<const char*>(message.key),
+                                message.key == nullptr ? 0 : message.key_len);
+    DecodedPrice event;
+    absl::StatusOr<TimeNs> time;
+    if (!value.empty() && value.size() <= kMaxValueBytes &&
+        PriceEventDecoder::DecodeCanonical(value, &event) && event.has_time &&
+        key == event.symbol &&
+        (time = FromSecondsAndNanos(event.seconds, event.nanos)).ok()) {
+      Origin origin = origin_;
+      origin.offset = message.offset;
+      records_.push_back(Pipeline::PriceRecord{event.symbol, *time, event.price,
+                                               origin, value, event.event_id});
+      record_message_.push_back(i);
+      if (records_.size() == kSlice) {
+        HandOver(messages, output, done, &first);
+      }
+      continue;
+    }
+    // Anything else (rejected, or decoded by libprotobuf) goes alone, after
+    // the prices before it.
+    HandOver(messages, output, done, &first);
+    absl::Status status = Process(message, output);
+    if (first.ok()) first = std::move(status);
+    done(i);
+  }
+  HandOver(messages, output, done, &first);
+  if (!messages.empty()) next_offset = messages.back()->offset + 1;
+  return first;
+}
+
+void PartitionTask::HandOver(absl::Span<rd_kafka_message_t* const> messages,
+                             KafkaOutput& output,
+                             absl::FunctionRef<void(size_t)> done,
+                             absl::Status* first) {
+  if (records_.empty()) return;
+  size_t j = 0;
+  pipeline_->OnPrices(records_, [&] {
+    const size_t i = record_message_[j++];
+    if (!collector_.empty()) {
+      absl::Status status =
+          collector_.DeliverTo(OriginOf(*messages[i]), output);
+      if (first->ok()) *first = std::move(status);
+    }
+    done(i);
+    return false;
+  });
+  next_offset = messages[record_message_.back()]->offset + 1;
+  records_.clear();
+  record_message_.clear();
 }
 
 absl::Status PartitionTask::Flush(KafkaOutput& output) {

@@ -13,8 +13,10 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "base/clock.h"
 #include "connectors/kafka/kafka_output.h"
 #include "ebb/v1/events.pb.h"
@@ -43,6 +45,16 @@ class PartitionTask {
   // `output` with its origin. Returns the first output that could not be
   // queued. REQUIRES: message.offset >= next_offset.
   absl::Status Process(const rd_kafka_message_t& message, KafkaOutput& output);
+  // Process() for each of `messages` (consecutive messages of this
+  // partition, offsets ascending, the first >= next_offset), with the same
+  // results, outputs and origins: prices whose value is a canonical
+  // PriceEvent with a valid time and their key as symbol go to the pipeline
+  // in batches (Pipeline::OnPrices, which loads the states ahead); any other
+  // message alone. `done(i)` is called once messages[i]'s outputs are handed
+  // over. Returns the first output that could not be queued.
+  absl::Status ProcessRun(absl::Span<rd_kafka_message_t* const> messages,
+                          KafkaOutput& output,
+                          absl::FunctionRef<void(size_t)> done);
   // Applies the events waiting in reorder buffers; their outputs have no
   // record of their own (nor are they history).
   absl::Status Flush(KafkaOutput& output);
@@ -93,6 +105,14 @@ class PartitionTask {
     size_t size_ = 0;
   };
 
+  // The origin of `message` for the outputs.
+  RecordOrigin OriginOf(const rd_kafka_message_t& message) const;
+  // Hands records_ to the pipeline; after each, its message's outputs to
+  // `output` and done(index). Keeps the first error in *first.
+  void HandOver(absl::Span<rd_kafka_message_t* const> messages,
+                KafkaOutput& output, absl::FunctionRef<void(size_t)> done,
+                absl::Status* first);
+
   PartitionTask(int kind_of, const std::string* topic_name,
                 int32_t partition_number)
       : kind(kind_of), topic(topic_name), partition(partition_number) {}
@@ -100,6 +120,10 @@ class PartitionTask {
   Collector collector_;
   std::unique_ptr<Pipeline> pipeline_;
   Origin origin_;  // the pipeline's origin of this partition's records
+  // ProcessRun's batch of decoded prices and the index of each one's
+  // message (reused).
+  std::vector<Pipeline::PriceRecord> records_;
+  std::vector<size_t> record_message_;
 };
 
 }  // namespace ebb::kafka

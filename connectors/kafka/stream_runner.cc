@@ -372,6 +372,7 @@ void StreamRunner::ProcessBatch(size_t count) {
     RoomForSamples(count, /*geometric=*/true);
   }
   const int64_t batch_start = options_.record_latency ? NowNs() : 0;
+  int64_t last_done = batch_start;
   // The task of the previous message and its topic handle: librdkafka keeps
   // one handle per topic, so a message with the same handle and partition
   // belongs to the same task, found without comparing topic names.
@@ -379,6 +380,28 @@ void StreamRunner::ProcessBatch(size_t count) {
   // Commit results, which set it, are served between batches only.
   const bool holding = committer_->holding();
   const rd_kafka_topic_t* last_rkt = nullptr;
+  // The run of consecutive messages of one task not handed over yet: runs go
+  // to their task together (PartitionTask::ProcessRun), in batch order.
+  PartitionTask* run_task = nullptr;
+  size_t run_begin = 0;
+  size_t run_size = 0;
+  auto hand_over_run = [&] {
+    if (run_size == 0) return;
+    absl::Status status = run_task->ProcessRun(
+        absl::MakeConstSpan(&run_[run_begin], run_size), *output_, [&](size_t) {
+          if (!options_.record_latency) return;
+          const int64_t end = NowNs();
+          latencies_.push_back(static_cast<uint32_t>(
+              std::min<int64_t>(end - batch_start, UINT32_MAX)));
+          service_times_.push_back(static_cast<uint32_t>(
+              std::min<int64_t>(end - last_done, UINT32_MAX)));
+          last_done = end;
+        });
+    if (!status.ok()) SetFatal(std::move(status));
+    run_begin += run_size;
+    run_size = 0;
+  };
+  run_.clear();
   for (size_t i = 0; i < count; ++i) {
     PrefetchMessages(i, count);
     rd_kafka_message_t* message = batch_[i];
@@ -422,29 +445,26 @@ void StreamRunner::ProcessBatch(size_t count) {
     if (task == nullptr ||
         (task->created_during_call == consume_calls_ &&
          i < task->created_at_index) ||
-        message->offset < task->next_offset) {
+        message->offset < (task == run_task && run_size > 0
+                               ? run_.back()->offset + 1
+                               : task->next_offset)) {
       ++stats_.stale;  // not ours any more, or fetched before a reassignment
     } else if (holding) {
       ++stats_.held;  // uncommitted: the partition's next owner processes it
     } else {
       last = task;
       last_rkt = message->rkt;
-      const int64_t start = options_.record_latency ? NowNs() : 0;
-      if (task->kind == kPrices) HintAhead(*task, *message, i, count);
+      if (task != run_task) {
+        hand_over_run();
+        run_task = task;
+      }
+      run_.push_back(message);
+      ++run_size;
       ++stats_.consumed;
       if (task->IsHistory(message->offset)) ++stats_.history;
-      if (absl::Status s = task->Process(*message, *output_); !s.ok()) {
-        SetFatal(std::move(s));
-      }
-      if (options_.record_latency) {
-        const int64_t end = NowNs();
-        latencies_.push_back(static_cast<uint32_t>(
-            std::min<int64_t>(end - batch_start, UINT32_MAX)));
-        service_times_.push_back(
-            static_cast<uint32_t>(std::min<int64_t>(end - start, UINT32_MAX)));
-      }
     }
   }
+  hand_over_run();
   // The messages go back together, after the batch: librdkafka's fetch
   // thread allocated them, so each free takes its malloc arena's lock, which
   // that thread keeps taking to allocate more. Freed one by one between
@@ -459,9 +479,9 @@ void StreamRunner::ProcessBatch(size_t count) {
 
 void StreamRunner::PrefetchMessages(size_t i, size_t count) const {
   // The fetch thread wrote the messages on another core, so each one's first
-  // read misses. HintAhead() reads the message struct and key of message
-  // i + 16, Process() the struct, key and value of message i: load the
-  // struct well before (i + 32), its key and value in between (i + 24).
+  // read misses. The loop reads the struct of message i; ProcessRun decodes
+  // its key and value soon after: load the struct well before (i + 32), its
+  // key and value in between (i + 24).
   if (i + kMessageAhead < count) {
     const auto* m = reinterpret_cast<const char*>(batch_[i + kMessageAhead]);
     PrefetchLine(m);
@@ -472,22 +492,6 @@ void StreamRunner::PrefetchMessages(size_t i, size_t count) const {
     if (m->key != nullptr) PrefetchLine(m->key);
     if (m->payload != nullptr) PrefetchLine(m->payload);
   }
-}
-
-void StreamRunner::HintAhead(const PartitionTask& task,
-                             const rd_kafka_message_t& current, size_t i,
-                             size_t count) const {
-  // Keys are symbols (a message whose key is not its symbol is rejected, and
-  // a wrong hint costs nothing but the hint).
-  task.pipeline().PrefetchAhead(i, count, [&](size_t k) {
-    const rd_kafka_message_t* m = batch_[k];
-    if (m == nullptr || m->err != RD_KAFKA_RESP_ERR_NO_ERROR ||
-        m->rkt != current.rkt || m->partition != current.partition ||
-        m->key == nullptr) {
-      return absl::string_view();
-    }
-    return absl::string_view(static_cast<const char*>(m->key), m->key_len);
-  });
 }
 
 // ---------------------------------------------------------------------------

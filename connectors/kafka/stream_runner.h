@@ -121,10 +121,6 @@ class StreamRunner : public RebalanceListener {
   void PrefetchMessages(size_t i, size_t count) const;
   static constexpr size_t kMessageAhead = 32;
   static constexpr size_t kBytesAhead = 24;
-  // Pipeline prefetch hints from the keys of the messages ahead of batch_[i]
-  // (`current`) that belong to the same partition.
-  void HintAhead(const PartitionTask& task, const rd_kafka_message_t& current,
-                 size_t i, size_t count) const;
   // kPrices, kNews, or -1 for a topic ebb does not consume.
   int KindOf(const char* topic) const;
   PartitionTask* TaskFor(const char* topic, int32_t partition);
@@ -149,7 +145,9 @@ class StreamRunner : public RebalanceListener {
 
   absl::flat_hash_map<TaskKey, std::unique_ptr<PartitionTask>> tasks_;
   std::vector<rd_kafka_message_t*> batch_;  // null beyond the live messages
-  uint64_t consume_calls_ = 0;              // ConsumeBatch calls started
+  // ProcessBatch's messages to process, in runs of one task (reused).
+  std::vector<rd_kafka_message_t*> run_;
+  uint64_t consume_calls_ = 0;  // ConsumeBatch calls started
 
   // The stop has begun: revokes (leaving the group) commit nothing more.
   bool shutting_down_ = false;

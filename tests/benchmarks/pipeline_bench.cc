@@ -16,9 +16,9 @@
 //
 // Cases, for each shape <s>/<N> below:
 //   BM_Pipeline/<s>/<N>  Pipeline::OnEncodedPrice, record by record
-//   BM_PipelineHinted/<s>/<N>  the same as StreamRunner calls it: each record
+//   BM_PipelineHinted/<s>/<N>  the same, one record at a time: each record
 //                        with its Kafka key (the symbol, checked against the
-//                        event's), and Pipeline::PrefetchAhead
+//                        event's), and Pipeline::TEST_PrefetchAhead
 //                        hints from the keys 16 and 8 records ahead in the
 //                        batch
 //   BM_OnPrice/<s>/<N>   the same pipeline fed pre-decoded events through
@@ -469,14 +469,14 @@ class PipelineFixture : public Fixture {
     ++origin_.offset;
     pipeline_->OnEncodedPrice(batch_.record(batch_.Take()), origin_);
   }
-  // As StreamRunner does it: the record with its key (the symbol, checked
-  // against the event's), and the pipeline's prefetch hints for the records
-  // ahead in the batch, from their keys.
+  // One record at a time with its key (the symbol, checked against the
+  // event's), and the look-ahead hints OnPrices gives itself, here from the
+  // keys of the records ahead in the batch.
   void ApplyHinted() {
     ++origin_.offset;
     const size_t i = batch_.Take();
-    pipeline_->PrefetchAhead(i, batch_.size(),
-                             [this](size_t k) { return Key(k); });
+    pipeline_->TEST_PrefetchAhead(i, batch_.size(),
+                                  [this](size_t k) { return Key(k); });
     const absl::string_view key = Key(i);
     pipeline_->OnEncodedPrice(batch_.record(i), origin_, &key);
   }

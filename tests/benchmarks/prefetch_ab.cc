@@ -7,8 +7,8 @@
 // walk; every round visits them all in a fresh random order. After a warm-up of
 // i % 128 events for instrument i and R rounds (through OnPrice), chunks of
 // 50,000 serialized PriceEvents alternate between plain
-// Pipeline::OnEncodedPrice with the key (as StreamRunner calls it, without
-// hints) and the same preceded by Pipeline::PrefetchAhead with the keys
+// Pipeline::OnEncodedPrice with the key (one record at a time, without
+// hints) and the same preceded by Pipeline::TEST_PrefetchAhead with the keys
 // 16 and 8 records ahead (the engine's look-ahead), in the order
 // A B B A A B ... (the first pair is not counted). Only the calls are timed
 // (the chunk is serialized before its clock starts). Prints ns per
@@ -198,7 +198,8 @@ int Main(int argc, char** argv) {
     const auto t0 = std::chrono::steady_clock::now();
     for (size_t i = 0; i < count; ++i) {
       if (hinted) {
-        pipeline.PrefetchAhead(i, count, [&](size_t at) { return keys[at]; });
+        pipeline.TEST_PrefetchAhead(i, count,
+                                    [&](size_t at) { return keys[at]; });
       }
       pipeline.OnEncodedPrice(records[i], origin, &keys[i]);
     }

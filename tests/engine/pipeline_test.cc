@@ -353,7 +353,7 @@ TEST(PipelineTest, PrefetchLookupsSurviveWrongHintsAndRestartedBatches) {
       }
       for (size_t i = 0; i < count; ++i) {
         const Ev& e = merged[batch_start + i];
-        hinted.pipeline->PrefetchAhead(
+        hinted.pipeline->TEST_PrefetchAhead(
             i, count, [&](size_t k) { return absl::string_view(believed[k]); });
         // Now and then the record is rejected before its state is looked up
         // (an invalid price), in both pipelines.
