@@ -3,10 +3,10 @@
 // Equality of short byte strings (symbols, timestamps) without a library call.
 //
 // Comparing a symbol with std::string's operator== calls libc's memcmp, which
-// costs more than the compare for the 3-12 byte keys of a symbol table; the
-// replay profile had memcmp at 4.6 % of its time, from the table's probes and
-// the per-record lookup checks. Up to 32 bytes are compared in overlapping
-// words here; longer strings go to memcmp.
+// costs more than the compare for the 3-12 byte keys of a symbol table, and
+// the table's probes and the per-record lookup checks compare keys on every
+// record (docs/performance.md, "Reading files"). Up to 32 bytes are compared
+// in overlapping words here; longer strings go to memcmp.
 
 #include <cstdint>
 #include <cstring>

@@ -297,10 +297,7 @@ class Pipeline {
   // The hints only pay when the windows are larger than the caches: below
   // kHintMinWindowBytes of window memory in the process
   // (BlockPool::LiveBytes()) there are none, and each record is looked up
-  // when it is handed over. Measured with 20 symbols of full 30-day exact
-  // windows (14 MiB), a replay ran 7.95 -> 9.40 M records/s without them;
-  // with 200 such windows (150 MB) they gave 1.33x, and the pipeline
-  // benchmark's shapes (300 MB and more) need them.
+  // when it is handed over (docs/performance.md, "Look-ahead hints").
   static constexpr size_t kPrefetchStateAhead = 16;
   static constexpr size_t kPrefetchWindowAhead = 8;
   static constexpr size_t kPrefetchSlotsLag = 4;

@@ -329,8 +329,8 @@ class ChunkedRing {
   // The block table: a power-of-two array of block pointers, inline for
   // windows of up to kInlineBlocks blocks (no separate heap line on the
   // per-event path), on the heap beyond. blocks_ points at whichever holds
-  // it, so a slot access is two loads; absl::InlinedVector, which this
-  // replaces at the same object size, first tested where its data was.
+  // it, so a slot access is two loads (absl::InlinedVector, at the same
+  // object size, would first test where its data is).
   static constexpr uint32_t kInlineBlocks = 8;
   uint32_t table_mask_ = kInlineBlocks - 1;
   uint32_t head_ = 0;

@@ -322,8 +322,8 @@ class WindowCore {
   // Evicts the entries at or before `horizon`. REQUIRES: front_start_ <=
   // horizon (callers test it inline: most events evict nothing).
   void Evict(TimeNs horizon);
-  // Inlined into the Add paths: the calls' register saves and restores were
-  // a tenth of an in-cache event's instructions.
+  // Inlined into the Add paths: as a call, its register saves and restores
+  // would be a noticeable share of an in-cache event's instructions.
   ABSL_ATTRIBUTE_ALWAYS_INLINE void Report(double price, const Summary& s,
                                            WindowMetrics* out);
   // Bucketed mode: the witnesses' points through report_cache_.

@@ -4,11 +4,10 @@
 //
 // GCC treats __builtin_prefetch as free of side effects, so a function that
 // only loads and prefetches is found pure, and a call to it whose (void)
-// result is unused is dead code. GCC 12 compiled
-// WindowCore::PrefetchNextAdd() to a bare `ret` that way once the ring's
-// block table was a plain pointer (only InlinedVector's code had kept it
-// impure): every hint was gone, silently. The empty volatile asm that takes
-// the address is a side effect, so each hint stays.
+// result is unused is dead code: GCC 12 compiles such a hint helper (for
+// instance WindowCore::PrefetchNextAdd() over a plain block-table pointer)
+// to a bare `ret`, and every hint is gone without a warning. The empty
+// volatile asm that takes the address is a side effect, so each hint stays.
 
 namespace ebb {
 

@@ -52,9 +52,9 @@ struct StreamOptions {
   bool record_latency = false;
   // With record_latency: samples to make room for (and write once) when Run()
   // starts. Growing the sample vectors later is a pause of the loop itself
-  // (copying and first-touching tens of megabytes: 100-230 ms measured), and
-  // the backlog it leaves behind then shows up in every later message's
-  // latency.
+  // (copying and first-touching tens of megabytes; docs/performance.md, "The
+  // streaming loop"), and the backlog it leaves behind then shows up in every
+  // later message's latency.
   size_t latency_capacity = 0;
   // Log assignments, revocations and postponed commits.
   bool verbose = true;
