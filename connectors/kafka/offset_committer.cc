@@ -205,6 +205,11 @@ void AtLeastOnceCommitter::OnCommitResult(
   }
   if (any) ++commits_;
   if (status.ok()) return;
+  if (offsets == nullptr) {
+    // Which offsets were refused is unknown (librdkafka reports them with
+    // every result): every partition's is offered again.
+    for (auto& [key, p] : partitions_) p.checkpointed = -1;
+  }
   last_error_ = status;
   // A refusal of a commit sent before the latest rebalance callback is about
   // a rebalance that is over (the bookkeeping above is right either way: a

@@ -80,7 +80,7 @@ class FakeOffsetStore : public OffsetStore {
       absl::Status status =
           results_.empty() ? absl::OkStatus() : results_.front();
       if (!results_.empty()) results_.pop_front();
-      on_result(status, p.offsets.get(), p.tag);
+      on_result(status, without_offsets_ ? nullptr : p.offsets.get(), p.tag);
     }
   }
   bool eager() const override { return eager_; }
@@ -100,6 +100,8 @@ class FakeOffsetStore : public OffsetStore {
   bool eager_ = true;
   // Results come newest first (librdkafka retrying an older commit).
   bool newest_first_ = false;
+  // Results come without the list of offsets.
+  bool without_offsets_ = false;
 };
 
 class NullLogger : public Logger {
@@ -275,6 +277,21 @@ TEST_F(AtLeastOnceCommitterTest, RefusedOffsetIsOfferedAgain) {
   ASSERT_TRUE(committer_.Poll().ok());
   ASSERT_EQ(store_.async_.size(), 2u);
   EXPECT_EQ(store_.async_[1], (Sent{{0, 7}}));
+}
+
+TEST_F(AtLeastOnceCommitterTest, RefusalWithoutOffsetsOffersEveryOneAgain) {
+  tasks_[0]->next_offset = 7;
+  tasks_[1]->next_offset = 3;
+  committer_.Checkpoint();
+  ASSERT_TRUE(committer_.Poll().ok());
+  store_.results_.push_back(absl::DeadlineExceededError("commit: timed out"));
+  store_.without_offsets_ = true;
+  store_.Release(1);
+  ASSERT_TRUE(committer_.Poll().ok());
+  committer_.Checkpoint();
+  ASSERT_TRUE(committer_.Poll().ok());
+  ASSERT_EQ(store_.async_.size(), 2u);
+  EXPECT_EQ(store_.async_[1], (Sent{{0, 7}, {1, 3}}));
 }
 
 TEST_F(AtLeastOnceCommitterTest, EagerRebalanceRefusalHoldsUntilRevoke) {
