@@ -13,6 +13,11 @@ constexpr absl::Duration kCommitPause = absl::Seconds(10);
 // How long a synchronous commit waits for asynchronous ones still on their
 // way.
 constexpr absl::Duration kCommitDrainTimeout = absl::Seconds(5);
+// How long the next asynchronous commit waits for the result of the one on
+// its way. librdkafka always reports one (at the latest when its retries and
+// the wait for a coordinator, session.timeout.ms, run out); this only bounds
+// a wait that would otherwise stop commits for good.
+constexpr absl::Duration kCommitResultTimeout = absl::Seconds(60);
 
 }  // namespace
 
@@ -35,13 +40,14 @@ void AtLeastOnceCommitter::Track(const PartitionTask* task, int64_t committed) {
 
 void AtLeastOnceCommitter::Forget(TaskKey key) {
   // A pending checkpoint must not commit for a later owner of the key.
-  for (Pending& checkpoint : checkpoints_) {
-    Offsets& offsets = checkpoint.offsets;
+  auto drop = [&](Offsets& offsets) {
     offsets.erase(
         std::remove_if(offsets.begin(), offsets.end(),
                        [&](const auto& entry) { return entry.first == key; }),
         offsets.end());
-  }
+  };
+  for (Pending& checkpoint : checkpoints_) drop(checkpoint.offsets);
+  drop(ready_);
   partitions_.erase(key);
   if (partitions_.empty()) hold_until_revoke_ = false;
 }
@@ -119,36 +125,53 @@ absl::Status AtLeastOnceCommitter::Poll() {
     // committed now.
     return s;
   }
+  TakeSettled();
   // A rebalance refused a commit: eager, every partition is about to be
-  // revoked (and the revoke drops their checkpoints); cooperative, the
-  // checkpoints wait for the new assignment.
+  // revoked (and the revoke drops their offsets); cooperative, the offsets
+  // wait for the new assignment.
   if (hold_until_revoke_ || Now() < commits_paused_until_) {
     return absl::OkStatus();
   }
+  if (commits_in_flight_ > 0) {
+    if (Now() - last_sent_ < kCommitResultTimeout) return absl::OkStatus();
+    if (!ready_.empty()) {
+      logger_->Log(absl::StrCat("no result for the offset commit sent ",
+                                absl::FormatDuration(Now() - last_sent_),
+                                " ago; committing the newer offsets"));
+    }
+  }
+  SendReady();
+  return absl::OkStatus();
+}
+
+void AtLeastOnceCommitter::TakeSettled() {
   const uint64_t settled = acks_->settled_through();
-  Offsets merged;  // the newest offset of each partition
   while (!checkpoints_.empty() && checkpoints_.front().seq <= settled) {
-    MergeOffsets(checkpoints_.front().offsets, &merged);
+    MergeOffsets(checkpoints_.front().offsets, &ready_);
     checkpoints_.pop_front();
   }
-  if (merged.empty()) return absl::OkStatus();
+}
+
+bool AtLeastOnceCommitter::SendReady() {
   PartitionListPtr list(
-      rd_kafka_topic_partition_list_new(static_cast<int>(merged.size())));
-  for (const auto& [key, offset] : merged) {
+      rd_kafka_topic_partition_list_new(static_cast<int>(ready_.size())));
+  for (const auto& [key, offset] : ready_) {
     auto it = partitions_.find(key);
-    if (it == partitions_.end()) continue;  // revoked since
+    if (it == partitions_.end() || offset == it->second.committed) continue;
     rd_kafka_topic_partition_list_add(
         list.get(), it->second.task->topic->c_str(), key.second)
         ->offset = offset;
   }
-  if (list->cnt == 0) return absl::OkStatus();
+  ready_.clear();
+  if (list->cnt == 0) return false;
   const absl::Status sent = store_->CommitAsync(list.get(), rebalances_);
-  if (sent.ok()) {
-    ++commits_in_flight_;
-  } else {
+  if (!sent.ok()) {
     OnCommitResult(sent, list.get(), rebalances_);
+    return false;
   }
-  return absl::OkStatus();
+  ++commits_in_flight_;
+  last_sent_ = Now();
+  return true;
 }
 
 void AtLeastOnceCommitter::ServeCommitResults(int timeout_ms) {
@@ -170,7 +193,11 @@ void AtLeastOnceCommitter::OnCommitResult(
     Partition* p = Find(e.topic, e.partition);
     if (p == nullptr) continue;
     if (status.ok() && e.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      p->committed = std::max(p->committed, e.offset);
+      // An older commit confirmed after a newer one landed after it: the
+      // group holds the older offset, and the next checkpoint offers the
+      // newer one again.
+      if (e.offset < p->committed) p->checkpointed = -1;
+      p->committed = e.offset;
       any = true;
     } else {
       p->checkpointed = -1;  // the next checkpoint retries it
@@ -178,6 +205,11 @@ void AtLeastOnceCommitter::OnCommitResult(
   }
   if (any) ++commits_;
   if (status.ok()) return;
+  if (offsets == nullptr) {
+    // Which offsets were refused is unknown (librdkafka reports them with
+    // every result): every partition's is offered again.
+    for (auto& [key, p] : partitions_) p.checkpointed = -1;
+  }
   last_error_ = status;
   // A refusal of a commit sent before the latest rebalance callback is about
   // a rebalance that is over (the bookkeeping above is right either way: a
@@ -294,28 +326,10 @@ void AtLeastOnceCommitter::CommitAcknowledged(absl::Time deadline) {
     ServeCommitResults(left_ms());
   }
   if (commits_in_flight_ > 0) return;
-  const uint64_t settled = acks_->settled_through();
-  Offsets merged;
-  while (!checkpoints_.empty() && checkpoints_.front().seq <= settled) {
-    MergeOffsets(checkpoints_.front().offsets, &merged);
-    checkpoints_.pop_front();
-  }
-  PartitionListPtr list(
-      rd_kafka_topic_partition_list_new(static_cast<int>(merged.size())));
-  for (const auto& [key, offset] : merged) {
-    auto it = partitions_.find(key);
-    if (it == partitions_.end() || offset == it->second.committed) continue;
-    rd_kafka_topic_partition_list_add(
-        list.get(), it->second.task->topic->c_str(), key.second)
-        ->offset = offset;
-  }
-  if (list->cnt == 0) return;
-  const absl::Status sent = store_->CommitAsync(list.get(), rebalances_);
-  if (!sent.ok()) {
-    OnCommitResult(sent, list.get(), rebalances_);
-    return;
-  }
-  ++commits_in_flight_;
+  // What those refused (or moved back) is offered again.
+  Checkpoint();
+  TakeSettled();
+  if (!SendReady()) return;
   while (commits_in_flight_ > 0 && Now() < deadline) {
     ServeCommitResults(left_ms());
   }

@@ -166,8 +166,19 @@ class ConsumerOffsetStore : public OffsetStore {
 // processed since the last one and the producer's queued() count; it is
 // committed (asynchronously) as soon as settled_through() reaches that count,
 // so the loop never waits for the broker. While acknowledgements are slow at
-// most two checkpoints wait: the oldest, and one that collects the rest. A
-// revoke and the stop flush the producer and commit synchronously, after the
+// most two checkpoints wait: the oldest, and one that collects the rest.
+//
+// One asynchronous commit is on its way at a time: librdkafka retries a
+// commit that failed (a request timed out, the coordinator lost) on its own,
+// behind the back of commits sent after it, so two on their way can land in
+// the other order and move an offset back. Offsets that become due meanwhile
+// wait, merged (one per partition), for its result, or for 60 s without one.
+// The latest confirmed commit of a partition is what the group holds: when
+// it is older than one confirmed before it, the partition's offset is
+// offered again at the next checkpoint. A refused commit is offered again at
+// the next checkpoint too.
+//
+// A revoke and the stop flush the producer and commit synchronously, after the
 // asynchronous commits still on their way. A commit refused because the group
 // is rebalancing holds processing until the revoke (eager protocol) or pauses
 // commits until the next assignment or 10 s (cooperative); a refusal of a
@@ -207,7 +218,7 @@ class AtLeastOnceCommitter : public OffsetCommitter {
   };
   struct Partition {
     const PartitionTask* task = nullptr;
-    int64_t committed = -1;     // the last offset committed (acknowledged)
+    int64_t committed = -1;     // of the latest confirmed commit
     int64_t checkpointed = -1;  // the last offset put in a checkpoint
   };
 
@@ -216,6 +227,11 @@ class AtLeastOnceCommitter : public OffsetCommitter {
   // Puts the offsets of `newer` into `into`, replacing those of the same
   // partition.
   static void MergeOffsets(const Offsets& newer, Offsets* into);
+  // Moves the checkpoints whose outputs are all acknowledged into ready_.
+  void TakeSettled();
+  // Commits ready_ asynchronously (what is not committed already). False:
+  // nothing was sent.
+  bool SendReady();
   // Hands the results of asynchronous commits to OnCommitResult, waiting at
   // most `timeout_ms` for the first.
   void ServeCommitResults(int timeout_ms);
@@ -238,6 +254,9 @@ class AtLeastOnceCommitter : public OffsetCommitter {
   absl::flat_hash_map<TaskKey, Partition> partitions_;
   // Oldest first; a revoke removes its partitions.
   std::deque<Pending> checkpoints_;
+  // Acknowledged, not sent yet (a commit is on its way, or the group is
+  // rebalancing); a revoke removes its partitions.
+  Offsets ready_;
   // A commit was refused because the group is rebalancing: with the eager
   // protocol every partition is about to be revoked, and whatever is
   // processed now could not be committed (its new owner would process it
@@ -252,6 +271,7 @@ class AtLeastOnceCommitter : public OffsetCommitter {
   // before the latest one.
   uint64_t rebalances_ = 0;
   int commits_in_flight_ = 0;  // CommitAsync() calls without a result yet
+  absl::Time last_sent_;       // the latest CommitAsync() call
   absl::Status last_error_;    // of the latest refused commit
   uint64_t commits_ = 0;
 };

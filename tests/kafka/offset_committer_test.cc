@@ -71,12 +71,16 @@ class FakeOffsetStore : public OffsetStore {
           on_result) override {
     while (released_ > 0 && !pending_.empty()) {
       --released_;
-      Pending p = std::move(pending_.front());
-      pending_.pop_front();
+      Pending p = std::move(newest_first_ ? pending_.back() : pending_.front());
+      if (newest_first_) {
+        pending_.pop_back();
+      } else {
+        pending_.pop_front();
+      }
       absl::Status status =
           results_.empty() ? absl::OkStatus() : results_.front();
       if (!results_.empty()) results_.pop_front();
-      on_result(status, p.offsets.get(), p.tag);
+      on_result(status, without_offsets_ ? nullptr : p.offsets.get(), p.tag);
     }
   }
   bool eager() const override { return eager_; }
@@ -94,6 +98,10 @@ class FakeOffsetStore : public OffsetStore {
   absl::Status sync_result_;
   int released_ = 0;
   bool eager_ = true;
+  // Results come newest first (librdkafka retrying an older commit).
+  bool newest_first_ = false;
+  // Results come without the list of offsets.
+  bool without_offsets_ = false;
 };
 
 class NullLogger : public Logger {
@@ -167,6 +175,7 @@ TEST_F(AtLeastOnceCommitterTest, WhileAcknowledgementsLagAtMostTwoWait) {
   ASSERT_TRUE(committer_.Poll().ok());
   ASSERT_EQ(store_.async_.size(), 1u);
   EXPECT_EQ(store_.async_[0], (Sent{{0, 10}, {1, 100}}));
+  store_.Release(1);
   acks_.settled_ = 3;  // not yet the collecting checkpoint's 4
   ASSERT_TRUE(committer_.Poll().ok());
   EXPECT_EQ(store_.async_.size(), 1u);
@@ -174,6 +183,78 @@ TEST_F(AtLeastOnceCommitterTest, WhileAcknowledgementsLagAtMostTwoWait) {
   ASSERT_TRUE(committer_.Poll().ok());
   ASSERT_EQ(store_.async_.size(), 2u);
   EXPECT_EQ(store_.async_[1], (Sent{{0, 40}, {1, 400}}));
+}
+
+// librdkafka retries a commit that failed (a timeout, the coordinator lost)
+// on its own: a commit sent meanwhile could land first, and the retried older
+// one move the group's offset back. So a commit waits for the result of the
+// one on its way; what becomes due meanwhile goes together after it.
+TEST_F(AtLeastOnceCommitterTest, OneCommitOnItsWayAtATime) {
+  tasks_[0]->next_offset = 10;
+  committer_.Checkpoint();
+  ASSERT_TRUE(committer_.Poll().ok());
+  ASSERT_EQ(store_.async_.size(), 1u);
+  tasks_[0]->next_offset = 20;
+  committer_.Checkpoint();
+  ASSERT_TRUE(committer_.Poll().ok());
+  tasks_[0]->next_offset = 30;
+  tasks_[1]->next_offset = 5;
+  committer_.Checkpoint();
+  ASSERT_TRUE(committer_.Poll().ok());
+  EXPECT_EQ(store_.async_.size(), 1u);  // the first has no result yet
+  store_.Release(1);
+  ASSERT_TRUE(committer_.Poll().ok());
+  ASSERT_EQ(store_.async_.size(), 2u);
+  EXPECT_EQ(store_.async_[1], (Sent{{0, 30}, {1, 5}}));
+  store_.Release(1);
+  ASSERT_TRUE(committer_.Poll().ok());
+  EXPECT_EQ(committer_.commits(), 2u);
+  EXPECT_EQ(committer_.Uncommitted(), "");
+}
+
+// librdkafka reports every commit in the end; should one never be reported,
+// commits wait a minute for it, not for ever.
+TEST_F(AtLeastOnceCommitterTest, ACommitWithoutResultHoldsTheNextOneAMinute) {
+  tasks_[0]->next_offset = 10;
+  committer_.Checkpoint();
+  ASSERT_TRUE(committer_.Poll().ok());
+  tasks_[0]->next_offset = 20;
+  committer_.Checkpoint();
+  clock_.Set(clock_.NowNs() + absl::ToInt64Nanoseconds(absl::Seconds(59)));
+  ASSERT_TRUE(committer_.Poll().ok());
+  EXPECT_EQ(store_.async_.size(), 1u);
+  clock_.Set(clock_.NowNs() + absl::ToInt64Nanoseconds(absl::Seconds(2)));
+  ASSERT_TRUE(committer_.Poll().ok());
+  ASSERT_EQ(store_.async_.size(), 2u);
+  EXPECT_EQ(store_.async_[1], (Sent{{0, 20}}));
+  ASSERT_EQ(log_.messages_.size(), 1u);
+  EXPECT_EQ(log_.messages_[0],
+            "no result for the offset commit sent 1m1s ago; committing the "
+            "newer offsets");
+}
+
+// Should an older commit still land after a newer one (confirmed after it),
+// the group holds the older offset: the newer one is committed again.
+TEST_F(AtLeastOnceCommitterTest, OlderCommitConfirmedLastIsCommittedAgain) {
+  tasks_[0]->next_offset = 10;
+  committer_.Checkpoint();
+  ASSERT_TRUE(committer_.Poll().ok());
+  tasks_[0]->next_offset = 20;
+  committer_.Checkpoint();
+  clock_.Set(clock_.NowNs() + absl::ToInt64Nanoseconds(absl::Seconds(61)));
+  ASSERT_TRUE(committer_.Poll().ok());
+  ASSERT_EQ(store_.async_.size(), 2u);
+  store_.newest_first_ = true;
+  store_.Release(2);
+  ASSERT_TRUE(committer_.Poll().ok());
+  EXPECT_EQ(committer_.Uncommitted(), "ebb.prices[0] offsets 10-19");
+  committer_.Checkpoint();
+  ASSERT_TRUE(committer_.Poll().ok());
+  ASSERT_EQ(store_.async_.size(), 3u);
+  EXPECT_EQ(store_.async_[2], (Sent{{0, 20}}));
+  store_.Release(1);
+  ASSERT_TRUE(committer_.Poll().ok());
+  EXPECT_EQ(committer_.Uncommitted(), "");
 }
 
 TEST_F(AtLeastOnceCommitterTest, RefusedOffsetIsOfferedAgain) {
@@ -196,6 +277,21 @@ TEST_F(AtLeastOnceCommitterTest, RefusedOffsetIsOfferedAgain) {
   ASSERT_TRUE(committer_.Poll().ok());
   ASSERT_EQ(store_.async_.size(), 2u);
   EXPECT_EQ(store_.async_[1], (Sent{{0, 7}}));
+}
+
+TEST_F(AtLeastOnceCommitterTest, RefusalWithoutOffsetsOffersEveryOneAgain) {
+  tasks_[0]->next_offset = 7;
+  tasks_[1]->next_offset = 3;
+  committer_.Checkpoint();
+  ASSERT_TRUE(committer_.Poll().ok());
+  store_.results_.push_back(absl::DeadlineExceededError("commit: timed out"));
+  store_.without_offsets_ = true;
+  store_.Release(1);
+  ASSERT_TRUE(committer_.Poll().ok());
+  committer_.Checkpoint();
+  ASSERT_TRUE(committer_.Poll().ok());
+  ASSERT_EQ(store_.async_.size(), 2u);
+  EXPECT_EQ(store_.async_[1], (Sent{{0, 7}, {1, 3}}));
 }
 
 TEST_F(AtLeastOnceCommitterTest, EagerRebalanceRefusalHoldsUntilRevoke) {
@@ -287,6 +383,23 @@ TEST_F(AtLeastOnceCommitterTest, LostOutputStopsEveryCommit) {
   EXPECT_EQ(finished.message(), "delivery to ebb.alerts failed");
   EXPECT_TRUE(store_.async_.empty());
   EXPECT_TRUE(store_.sync_.empty());
+}
+
+// The stop waits for the commit on its way; what it refused goes again.
+TEST_F(AtLeastOnceCommitterTest, FinishCommitsAgainWhatACommitOnItsWayLost) {
+  tasks_[0]->next_offset = 10;
+  committer_.Checkpoint();
+  ASSERT_TRUE(committer_.Poll().ok());
+  store_.results_.push_back(
+      absl::UnavailableError("commit: Broker: Coordinator not available"));
+  store_.Release(2);
+  ASSERT_TRUE(
+      committer_.Finish(absl::FromUnixNanos(clock_.NowNs()) + absl::Seconds(1))
+          .ok());
+  ASSERT_EQ(store_.async_.size(), 2u);
+  EXPECT_EQ(store_.async_[1], (Sent{{0, 10}}));
+  EXPECT_EQ(committer_.commits(), 1u);
+  EXPECT_EQ(committer_.Uncommitted(), "");
 }
 
 TEST_F(AtLeastOnceCommitterTest, FinishCommitsWhatTheFlushAcknowledged) {
