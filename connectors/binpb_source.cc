@@ -74,7 +74,7 @@ class BinarySource : public RecordSource {
       record->detail.clear();
       record->original.assign(message.data(), message.size());
       file_->Consume(prefix.bytes + prefix.length);
-      record->symbol.clear();
+      record->clear_symbol();
       record->price = 0;
       record->event_id.clear();
       if (!news_) {
@@ -233,7 +233,7 @@ class BinarySource : public RecordSource {
       absl::StrAppend(&detail, " (original holds the first ", skipped.size(),
                       ")");
     }
-    record->symbol.clear();
+    record->clear_symbol();
     SetError(record, reason, std::move(detail), skipped, offset);
     return true;
   }
@@ -243,7 +243,7 @@ class BinarySource : public RecordSource {
   bool Fail(SourceRecord* record, RejectReason reason, std::string detail,
             size_t original_bytes, int64_t offset) {
     done_ = true;
-    record->symbol.clear();
+    record->clear_symbol();
     SetError(record, reason, std::move(detail),
              absl::string_view(file_->data(), original_bytes), offset);
     file_->Consume(file_->available());
@@ -268,7 +268,17 @@ class BinarySource : public RecordSource {
     const absl::StatusOr<TimeNs> time =
         FromSecondsAndNanos(decoded.seconds, decoded.nanos);
     if (!time.ok()) return;
-    record->symbol.assign(decoded.symbol.data(), decoded.symbol.size());
+    // The symbol is a range of the record's own copy of the bytes (no copy of
+    // its own), unless the decoder took it from a message it parsed (a
+    // non-canonical encoding).
+    const auto bytes = reinterpret_cast<uintptr_t>(record->original.data());
+    const auto symbol = reinterpret_cast<uintptr_t>(decoded.symbol.data());
+    if (symbol >= bytes &&
+        symbol + decoded.symbol.size() <= bytes + record->original.size()) {
+      record->set_symbol_in_original(symbol - bytes, decoded.symbol.size());
+    } else {
+      record->set_symbol(decoded.symbol);
+    }
     record->time = *time;
     record->price = decoded.price;
     // (Cleared by Next; most feeds have no event ids, and each assign is an

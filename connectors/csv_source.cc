@@ -105,9 +105,9 @@ class CsvSource : public RecordSource {
     }
     const int64_t number = lines_.line_number();
     if (symbol_index_ < 0) {
-      record->symbol.assign(default_symbol_);
+      record->set_symbol(default_symbol_);
     } else {
-      record->symbol.clear();
+      record->clear_symbol();
     }
     if (oversize) {
       if (!have_header_) done_ = true;
@@ -138,8 +138,7 @@ class CsvSource : public RecordSource {
       return true;
     }
     if (symbol_index_ >= 0) {
-      const absl::string_view symbol = TrimSpaces(fields_[symbol_index_]);
-      record->symbol.assign(symbol.data(), symbol.size());
+      record->set_symbol(TrimSpaces(fields_[symbol_index_]));
     }
     const absl::string_view time_text = TrimSpaces(fields_[time_index_]);
     if (last_time_size_ != 0 &&

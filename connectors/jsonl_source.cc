@@ -35,7 +35,7 @@ class JsonLinesSource : public RecordSource {
       if (!IsBlank(line)) break;
     }
     const int64_t number = lines_.line_number();
-    record->symbol.clear();
+    record->clear_symbol();
     if (oversize) {
       SetError(record, ebb::v1::OVERSIZE,
                absl::StrCat("line ", number, " is longer than ", kJsonMaxLine,
@@ -72,7 +72,7 @@ class JsonLinesSource : public RecordSource {
       SetAccepted(record, line, number);
       return true;
     }
-    record->symbol.assign(price_.symbol());
+    record->set_symbol(price_.symbol());
     if (!price_.has_event_time()) {
       SetError(record, ebb::v1::INVALID_TIME, "event_time is missing", line,
                number);

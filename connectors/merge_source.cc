@@ -14,21 +14,6 @@
 namespace ebb {
 namespace {
 
-void SwapRecords(SourceRecord* a, SourceRecord* b) {
-  std::swap(a->kind, b->kind);
-  a->symbol.swap(b->symbol);
-  std::swap(a->time, b->time);
-  std::swap(a->price, b->price);
-  a->event_id.swap(b->event_id);
-  a->news.Swap(&b->news);
-  std::swap(a->reason, b->reason);
-  a->detail.swap(b->detail);
-  a->original.swap(b->original);
-  std::swap(a->decoded, b->decoded);
-  std::swap(a->offset, b->offset);
-  std::swap(a->source_index, b->source_index);
-}
-
 class SingleSource : public RecordSource {
  public:
   explicit SingleSource(std::unique_ptr<RecordSource> source)
@@ -73,7 +58,7 @@ class MergedSource : public RecordSource {
     std::pop_heap(heap_.begin(), heap_.end(), std::greater<>());
     const uint32_t index = heap_.back().second;
     heap_.pop_back();
-    SwapRecords(&slots_[index], record);
+    slots_[index].Swap(record);
     record->source_index = index;
     pending_ = static_cast<int64_t>(index);
     return true;
@@ -98,7 +83,7 @@ class MergedSource : public RecordSource {
     ASSIGN_OR_RETURN(bool more, sources_[i]->Next(&slot));
     if (!more) return false;
     if (slot.kind == SourceRecord::Kind::kError) {
-      SwapRecords(&slot, out);
+      slot.Swap(out);
       out->source_index = i;
       return true;
     }
@@ -129,6 +114,26 @@ class EmptySource : public RecordSource {
 };
 
 }  // namespace
+
+void SourceRecord::Swap(SourceRecord* other) {
+  SourceRecord* a = this;
+  SourceRecord* b = other;
+  std::swap(a->kind, b->kind);
+  a->owned_symbol_.swap(b->owned_symbol_);
+  std::swap(a->symbol_in_original_, b->symbol_in_original_);
+  std::swap(a->symbol_offset_, b->symbol_offset_);
+  std::swap(a->symbol_size_, b->symbol_size_);
+  std::swap(a->time, b->time);
+  std::swap(a->price, b->price);
+  a->event_id.swap(b->event_id);
+  a->news.Swap(&b->news);
+  std::swap(a->reason, b->reason);
+  a->detail.swap(b->detail);
+  a->original.swap(b->original);
+  std::swap(a->decoded, b->decoded);
+  std::swap(a->offset, b->offset);
+  std::swap(a->source_index, b->source_index);
+}
 
 std::unique_ptr<RecordSource> MergeSources(
     std::vector<std::unique_ptr<RecordSource>> sources) {
