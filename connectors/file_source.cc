@@ -1,6 +1,6 @@
 // OpenFileSource: opens a file (or standard input), tells its format and
-// hands it to the reader of that format; and SetError, which the readers
-// share.
+// hands it to the reader of that format; SourceRecord::Swap, and SetError,
+// which the readers share.
 
 #include "connectors/file_source.h"
 
@@ -20,6 +20,26 @@
 #include "connectors/file_source_internal.h"
 
 namespace ebb {
+
+void SourceRecord::Swap(SourceRecord* other) {
+  using std::swap;
+  swap(kind, other->kind);
+  owned_symbol_.swap(other->owned_symbol_);
+  swap(symbol_in_original_, other->symbol_in_original_);
+  swap(symbol_offset_, other->symbol_offset_);
+  swap(symbol_size_, other->symbol_size_);
+  swap(time, other->time);
+  swap(price, other->price);
+  event_id.swap(other->event_id);
+  news.Swap(&other->news);
+  swap(reason, other->reason);
+  detail.swap(other->detail);
+  original.swap(other->original);
+  swap(decoded, other->decoded);
+  swap(offset, other->offset);
+  swap(source_index, other->source_index);
+}
+
 namespace source_internal {
 
 void SetError(SourceRecord* r, ebb::v1::RejectReason reason, std::string detail,

@@ -115,26 +115,6 @@ class EmptySource : public RecordSource {
 
 }  // namespace
 
-void SourceRecord::Swap(SourceRecord* other) {
-  SourceRecord* a = this;
-  SourceRecord* b = other;
-  std::swap(a->kind, b->kind);
-  a->owned_symbol_.swap(b->owned_symbol_);
-  std::swap(a->symbol_in_original_, b->symbol_in_original_);
-  std::swap(a->symbol_offset_, b->symbol_offset_);
-  std::swap(a->symbol_size_, b->symbol_size_);
-  std::swap(a->time, b->time);
-  std::swap(a->price, b->price);
-  a->event_id.swap(b->event_id);
-  a->news.Swap(&b->news);
-  std::swap(a->reason, b->reason);
-  a->detail.swap(b->detail);
-  a->original.swap(b->original);
-  std::swap(a->decoded, b->decoded);
-  std::swap(a->offset, b->offset);
-  std::swap(a->source_index, b->source_index);
-}
-
 std::unique_ptr<RecordSource> MergeSources(
     std::vector<std::unique_ptr<RecordSource>> sources) {
   if (sources.empty()) return std::make_unique<EmptySource>();
