@@ -188,7 +188,7 @@ int RunProduce(int argc, char** argv) {
     int64_t timestamp_ms = 0;
     if (record.kind == SourceRecord::Kind::kPrice) {
       const ebb::v1::RejectReason reason =
-          validator.Check(record.symbol, record.time, record.price, &detail);
+          validator.Check(record.symbol(), record.time, record.price, &detail);
       if (reason != ebb::v1::REJECT_REASON_UNSPECIFIED) {
         skip(reason, detail);
         continue;
@@ -197,20 +197,20 @@ int RunProduce(int argc, char** argv) {
     switch (record.kind) {
       case SourceRecord::Kind::kPrice:
         price.Clear();
-        price.set_symbol(record.symbol);
+        price.set_symbol(record.symbol().data(), record.symbol().size());
         ToTimestamp(record.time, price.mutable_event_time());
         price.set_price(record.price);
         price.set_event_id(record.event_id);
         value.clear();
         price.SerializeToString(&value);
-        key = record.symbol;
+        key.assign(record.symbol().data(), record.symbol().size());
         timestamp_ms = record.time / 1000000;
         break;
       case SourceRecord::Kind::kEncoded: {
         // The source decoded it, unless it is not a price with a valid time:
         // then decoding it again says why.
         TimeNs time = record.time;
-        absl::string_view symbol = record.symbol;
+        absl::string_view symbol = record.symbol();
         double price_value = record.price;
         ebb::v1::RejectReason reason = ebb::v1::REJECT_REASON_UNSPECIFIED;
         if (!record.decoded && DecodeEncoded(decoder, record.original, &decoded,

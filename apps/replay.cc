@@ -114,7 +114,7 @@ void HandOver(const SourceRecord& record, const Origin& origin,
               Pipeline& engine) {
   switch (record.kind) {
     case SourceRecord::Kind::kPrice:
-      engine.OnPrice(record.symbol, record.time, record.price, origin,
+      engine.OnPrice(record.symbol(), record.time, record.price, origin,
                      record.original, record.event_id);
       break;
     case SourceRecord::Kind::kEncoded:
@@ -125,7 +125,7 @@ void HandOver(const SourceRecord& record, const Origin& origin,
       break;
     case SourceRecord::Kind::kError:
       engine.OnUndecodable(record.reason, record.detail, record.original,
-                           record.symbol, origin);
+                           record.symbol(), origin);
       break;
   }
 }
@@ -273,7 +273,7 @@ int RunReplay(int argc, char** argv) {
       prices.clear();
       for (size_t k = i; k < n && IsPrice(batch[k]); ++k) {
         const SourceRecord& r = batch[k];
-        prices.push_back({r.symbol, r.time, r.price,
+        prices.push_back({r.symbol(), r.time, r.price,
                           Origin{source_ids[r.source_index], -1, r.offset},
                           r.original, r.event_id});
       }

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "base/time_util.h"
 #include "ebb/v1/dead_letter.pb.h"
 #include "ebb/v1/events.pb.h"
@@ -39,7 +40,8 @@ struct FileSourceOptions {
 };
 
 // One record read from a source.
-struct SourceRecord {
+class SourceRecord {
+ public:
   enum class Kind {
     kPrice,  // symbol, time, price (and event_id) are set; original is the line
     kEncoded,  // original holds a serialized ebb.v1.PriceEvent (binary
@@ -49,8 +51,36 @@ struct SourceRecord {
     kNews,     // news is set (parsed; Pipeline::OnNews validates it)
     kError,    // reason and detail are set; the record is rejected
   };
+  // The symbol (empty when the record has none): a view into the record
+  // itself (a binary price's symbol is a range of `original`, not a copy of
+  // its own), valid until the record is next changed, swapped or destroyed.
+  absl::string_view symbol() const {
+    return symbol_in_original_
+               ? absl::string_view(original.data() + symbol_offset_,
+                                   symbol_size_)
+               : absl::string_view(owned_symbol_);
+  }
+  void set_symbol(absl::string_view symbol) {
+    owned_symbol_.assign(symbol.data(), symbol.size());
+    symbol_in_original_ = false;
+  }
+  void clear_symbol() {
+    owned_symbol_.clear();
+    symbol_in_original_ = false;
+  }
+  // The symbol is original[begin, begin + size). REQUIRES: that range lies in
+  // `original`, which is not changed afterwards (until the next set_symbol,
+  // set_symbol_in_original or clear_symbol).
+  void set_symbol_in_original(size_t begin, size_t size) {
+    symbol_offset_ = static_cast<uint32_t>(begin);
+    symbol_size_ = static_cast<uint32_t>(size);
+    symbol_in_original_ = true;
+  }
+  // Exchanges every field with *other (MergeSources keeps a record per input
+  // and hands them over this way).
+  void Swap(SourceRecord* other);
+
   Kind kind = Kind::kPrice;
-  std::string symbol;
   TimeNs time = 0;
   double price = 0;
   std::string event_id;
@@ -67,6 +97,12 @@ struct SourceRecord {
   int64_t offset = 0;
   // Index of the source within a MergedSource (0 for a single source).
   uint32_t source_index = 0;
+
+ private:
+  std::string owned_symbol_;
+  bool symbol_in_original_ = false;
+  uint32_t symbol_offset_ = 0;
+  uint32_t symbol_size_ = 0;
 };
 
 class RecordSource {

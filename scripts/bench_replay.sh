@@ -125,7 +125,7 @@ gen_rows=$(( symbols * interval_rows ))
 
 echo "ebb:      $EBB ($(stat -c '%y' "$EBB" | cut -d. -f1))"
 # A binary older than the sources measures old code: say so with the figures.
-newer=$(find apps pipeline connectors proto -type f \( -name '*.cc' -o -name '*.h' -o -name '*.proto' \) \
+newer=$(find apps base connectors engine proto window -type f \( -name '*.cc' -o -name '*.h' -o -name '*.proto' \) \
   -newer "$EBB" 2>/dev/null | head -3 | tr '\n' ' ')
 if [[ -n $newer ]]; then
   echo "WARNING:  the binary is older than sources ($newer...): rebuild it (e.g. cmake --build"

@@ -88,7 +88,7 @@ std::vector<SourceRecord> ReadCsv(const std::string& name,
 void ExpectPrice(const SourceRecord& r, const std::string& symbol, TimeNs time,
                  double price, const std::string& original, int64_t offset) {
   EXPECT_EQ(r.kind, Kind::kPrice) << r.detail;
-  EXPECT_EQ(r.symbol, symbol);
+  EXPECT_EQ(r.symbol(), symbol);
   EXPECT_EQ(r.time, time) << FormatTime(r.time);
   EXPECT_EQ(r.price, price);
   EXPECT_EQ(r.original, original);
@@ -261,15 +261,15 @@ TEST(CsvSourceTest, SymbolFromFileNameOptionOrColumn) {
   const std::string data = "Date,Close\n2025-01-01,10.5\n";
   auto stem = ReadCsv("BTC-USD_2011-2025_bitstamp-coinbase.csv", data);
   ASSERT_EQ(stem.size(), 1u);
-  EXPECT_EQ(stem[0].symbol, "BTC-USD_2011-2025_bitstamp-coinbase");
+  EXPECT_EQ(stem[0].symbol(), "BTC-USD_2011-2025_bitstamp-coinbase");
 
   auto dotted = ReadCsv("BRK.B.csv", data);
   ASSERT_EQ(dotted.size(), 1u);
-  EXPECT_EQ(dotted[0].symbol, "BRK.B");
+  EXPECT_EQ(dotted[0].symbol(), "BRK.B");
 
   auto option = ReadCsv("whatever.csv", data, "", "ETH-USD");
   ASSERT_EQ(option.size(), 1u);
-  EXPECT_EQ(option[0].symbol, "ETH-USD");
+  EXPECT_EQ(option[0].symbol(), "ETH-USD");
 
   // A symbol column wins over the option, row by row.
   auto column = ReadCsv("mixed.csv",
@@ -789,7 +789,7 @@ TEST(BinarySourceTest, RoundTripAndTruncatedTail) {
   // the empty message has no time, so the pipeline decodes it to say why.
   for (size_t i : {0, 1, 3}) {
     EXPECT_TRUE(r[i].decoded) << i;
-    EXPECT_EQ(r[i].symbol, events[i].symbol());
+    EXPECT_EQ(r[i].symbol(), events[i].symbol());
     EXPECT_EQ(r[i].price, events[i].price());
     EXPECT_EQ(r[i].event_id, events[i].event_id());
   }
@@ -1004,6 +1004,91 @@ std::unique_ptr<RecordSource> Open(const std::string& name,
   return std::move(*s);
 }
 
+// Binary prices keep their symbol as a range of the record's own copy of the
+// bytes. Records read as replay reads them (a batch of records, written by
+// Next in place, through the merge, whose per-input records are swapped out)
+// keep their symbols across read-buffer refills: three inputs of 20,000
+// records (~0.5 MB each, several 64 KiB reads) with symbols of 1 to 24
+// characters, messages short enough for std::string's inline buffer (a
+// symbol and an empty time), and non-canonical ones (an unknown field: the
+// decoder takes the symbol from a message it parsed, not from the bytes).
+TEST(BinarySourceTest, SymbolsStayValidAcrossRefillsAndMerges) {
+  constexpr int kInputs = 3;
+  constexpr int kPerInput = 20'000;
+  std::mt19937_64 rng(17);
+  const std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+  auto symbol = [&] {
+    std::string s(1 + rng() % 24, ' ');
+    for (char& c : s) c = alphabet[rng() % alphabet.size()];
+    return s;
+  };
+  std::map<std::pair<uint32_t, int64_t>, std::string> want;  // input, offset
+  std::vector<std::unique_ptr<RecordSource>> sources;
+  for (int input = 0; input < kInputs; ++input) {
+    std::string bytes;
+    for (int i = 0; i < kPerInput; ++i) {
+      ebb::v1::PriceEvent e;
+      e.set_symbol(symbol());
+      // The same time for several records of all inputs: ties interleave.
+      e.mutable_event_time()->set_seconds(1'700'000'000 + i / 4);
+      std::string message;
+      switch (rng() % 8) {
+        case 0:  // short: no price, time 0 (an empty Timestamp message)
+          e.mutable_event_time()->set_seconds(0);
+          message = e.SerializeAsString();
+          break;
+        case 1:  // non-canonical: an unknown field 15 (varint 1)
+          e.set_price(1 + i);
+          message = e.SerializeAsString() + std::string("\x78\x01", 2);
+          break;
+        default:
+          e.set_price(1 + i);
+          message = e.SerializeAsString();
+      }
+      const int64_t offset = static_cast<int64_t>(bytes.size());
+      ASSERT_LT(message.size(), 128u);
+      bytes += static_cast<char>(message.size());
+      bytes += message;
+      want[{static_cast<uint32_t>(input), offset}] = e.symbol();
+    }
+    sources.push_back(Open(absl::StrCat("symbols", input, ".binpb"), bytes));
+  }
+  auto merged = MergeSources(std::move(sources));
+  std::vector<SourceRecord> batch(256);
+  size_t seen = 0, short_ones = 0, fallback = 0;
+  for (bool more = true; more;) {
+    size_t n = 0;
+    while (n < batch.size()) {
+      absl::StatusOr<bool> next = merged->Next(&batch[n]);
+      ASSERT_TRUE(next.ok()) << next.status();
+      if (!*next) {
+        more = false;
+        break;
+      }
+      ++n;
+    }
+    // Checked after the whole batch was read (and the buffers refilled).
+    for (size_t k = 0; k < n; ++k) {
+      const SourceRecord& r = batch[k];
+      ASSERT_EQ(r.kind, Kind::kEncoded);
+      ASSERT_TRUE(r.decoded) << r.offset;
+      const auto it = want.find({r.source_index, r.offset});
+      ASSERT_NE(it, want.end()) << r.source_index << " " << r.offset;
+      ASSERT_EQ(r.symbol(), it->second)
+          << "input " << r.source_index << ", offset " << r.offset;
+      if (r.original.size() <= 15) ++short_ones;
+      if (r.original.size() >= 2 &&
+          r.original.compare(r.original.size() - 2, 2, "\x78\x01", 2) == 0) {
+        ++fallback;
+      }
+      ++seen;
+    }
+  }
+  EXPECT_EQ(seen, want.size());
+  EXPECT_GT(short_ones, 1000u);
+  EXPECT_GT(fallback, 1000u);
+}
+
 TEST(MergeSourcesTest, OrderTiesAndErrors) {
   const std::string a = "time,price\n1,1\n3,3\nx,4\n5,5\n";
   const std::string b = "time,price\n1,1\n2,2\n5,5\n";
@@ -1034,7 +1119,7 @@ TEST(MergeSourcesTest, OrderTiesAndErrors) {
     EXPECT_EQ(r[i].offset, want[i].offset);
     if (want[i].kind == Kind::kPrice) {
       EXPECT_EQ(r[i].time, want[i].seconds * kNanosPerSecond);
-      EXPECT_EQ(r[i].symbol, names[want[i].source]);
+      EXPECT_EQ(r[i].symbol(), names[want[i].source]);
     }
   }
   EXPECT_EQ(r[0].reason, ebb::v1::INVALID_PRICE);
@@ -1134,7 +1219,7 @@ TEST(SharedDataTest, EveryPriceCsvReadsCleanly) {
       for (size_t i = 0; i < r.size(); ++i) {
         ASSERT_EQ(r[i].kind, Kind::kPrice)
             << "line " << r[i].offset << ": " << r[i].detail;
-        ASSERT_EQ(r[i].symbol, stem);
+        ASSERT_EQ(r[i].symbol(), stem);
         ASSERT_EQ(r[i].offset, static_cast<int64_t>(i) + 2);
         if (i > 0) {
           ASSERT_GT(r[i].time, r[i - 1].time) << "line " << r[i].offset;

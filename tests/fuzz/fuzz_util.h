@@ -95,7 +95,7 @@ inline void ReadThroughPipeline(const uint8_t* data, size_t size,
     const ebb::Origin origin{0, -1, record.offset};
     switch (record.kind) {
       case ebb::SourceRecord::Kind::kPrice:
-        (*pipeline)->OnPrice(record.symbol, record.time, record.price, origin,
+        (*pipeline)->OnPrice(record.symbol(), record.time, record.price, origin,
                              record.original, record.event_id);
         break;
       case ebb::SourceRecord::Kind::kEncoded:
@@ -107,7 +107,7 @@ inline void ReadThroughPipeline(const uint8_t* data, size_t size,
       case ebb::SourceRecord::Kind::kError:
         EBB_FUZZ_CHECK(record.reason != ebb::v1::REJECT_REASON_UNSPECIFIED);
         (*pipeline)->OnUndecodable(record.reason, record.detail,
-                                   record.original, record.symbol, origin);
+                                   record.original, record.symbol(), origin);
         break;
     }
   }
