@@ -21,6 +21,10 @@
 //                        event's), and Pipeline::TEST_PrefetchAhead
 //                        hints from the keys 16 and 8 records ahead in the
 //                        batch
+//   BM_PipelineBatch/<s>/<N>  as StreamRunner hands records over: each
+//                        decoded once (canonical decoder, key checked), then
+//                        slices of 256 through Pipeline::OnPrices (its own
+//                        look-ahead hints)
 //   BM_OnPrice/<s>/<N>   the same pipeline fed pre-decoded events through
 //                        Pipeline::OnPrice: the path without the protobuf
 //                        decode
@@ -480,6 +484,40 @@ class PipelineFixture : public Fixture {
     const absl::string_view key = Key(i);
     pipeline_->OnEncodedPrice(batch_.record(i), origin_, &key);
   }
+  // As StreamRunner hands a partition's run over (PartitionTask::ProcessRun):
+  // each record decoded once (the canonical decoder, its key checked), and
+  // slices of up to kSlice records through OnPrices, which hints ahead
+  // itself. One call per event: a slice goes over at the first call of its
+  // events, so the events applied run ahead of the calls by less than a
+  // slice.
+  // A new case starts with no slice handed over ahead of its calls.
+  void ForgetSlice() {
+    slice_.clear();
+    slice_pos_ = 0;
+  }
+  void ApplyBatched() {
+    if (slice_pos_ == slice_.size()) {
+      slice_.clear();
+      slice_pos_ = 0;
+      while (slice_.size() < kSlice && !batch_.exhausted()) {
+        const size_t i = batch_.Take();
+        const absl::string_view bytes = batch_.record(i);
+        DecodedPrice e;
+        absl::StatusOr<TimeNs> time;
+        if (!PriceEventDecoder::DecodeCanonical(bytes, &e) ||
+            Key(i) != e.symbol ||
+            !(time = FromSecondsAndNanos(e.seconds, e.nanos)).ok()) {
+          error_ = "a record is not a canonical price with its key";
+          return;
+        }
+        ++origin_.offset;
+        slice_.push_back(Pipeline::PriceRecord{e.symbol, *time, e.price,
+                                               origin_, bytes, e.event_id});
+      }
+      pipeline_->OnPrices(slice_);
+    }
+    ++slice_pos_;
+  }
   void ApplyDecoded() {
     ++origin_.offset;
     const size_t i = batch_.Take();
@@ -499,6 +537,9 @@ class PipelineFixture : public Fixture {
   std::unique_ptr<Pipeline> pipeline_;
   Origin origin_;
   Batch batch_;
+  static constexpr size_t kSlice = 256;
+  std::vector<Pipeline::PriceRecord> slice_;
+  size_t slice_pos_ = 0;
 };
 
 // N bare windows fed the same stream (no decode, no lookup, no rules).
@@ -602,10 +643,10 @@ uint64_t TimedLoop(benchmark::State& state, F& fixture, Step step) {
   return allocations;
 }
 
-enum class Path { kEncoded, kHinted, kDecoded };
+enum class Path { kEncoded, kHinted, kDecoded, kBatched };
 
-// BM_Pipeline (kEncoded), BM_PipelineHinted (kHinted) and BM_OnPrice
-// (kDecoded).
+// BM_Pipeline (kEncoded), BM_PipelineHinted (kHinted), BM_OnPrice
+// (kDecoded) and BM_PipelineBatch (kBatched).
 void BM_PipelineCase(benchmark::State& state, Shape shape, int instruments,
                      Path path) {
   PipelineFixture& f = GetFixture<PipelineFixture>(
@@ -626,16 +667,23 @@ void BM_PipelineCase(benchmark::State& state, Shape shape, int instruments,
       case Path::kDecoded:
         f.ApplyDecoded();
         break;
+      case Path::kBatched:
+        f.ApplyBatched();
+        break;
     }
   };
+  f.ForgetSlice();
   Pipeline& pipeline = f.pipeline();
   const PipelineStats before = pipeline.stats();
   const uint64_t alerts_before = f.alerts();
   TimedLoop(state, f, step);
   const PipelineStats& after = pipeline.stats();
-  if (after.total_rejected() != before.total_rejected() ||
-      after.applied - before.applied !=
-          static_cast<uint64_t>(state.iterations())) {
+  // A batched case applies a slice at the first call of its events.
+  const uint64_t ahead = path == Path::kBatched ? 256 : 0;
+  const uint64_t applied = after.applied - before.applied;
+  const uint64_t calls = static_cast<uint64_t>(state.iterations());
+  if (!f.error().empty() || after.total_rejected() != before.total_rejected() ||
+      applied < calls || applied > calls + ahead) {
     state.SkipWithError("events were rejected or not applied");
     return;
   }
@@ -751,6 +799,9 @@ void RegisterAll() {
     benchmark::RegisterBenchmark(("BM_OnPrice" + suffix).c_str(),
                                  BM_PipelineCase, s.shape, s.instruments,
                                  Path::kDecoded);
+    benchmark::RegisterBenchmark(("BM_PipelineBatch" + suffix).c_str(),
+                                 BM_PipelineCase, s.shape, s.instruments,
+                                 Path::kBatched);
   }
   for (const ShapeSize& s : kShapes) {
     const std::string suffix =
