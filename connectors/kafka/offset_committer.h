@@ -47,6 +47,12 @@ class OffsetCommitter {
  public:
   virtual ~OffsetCommitter() = default;
 
+  // Before the first assignment, with the brokers' help when the protocol
+  // needs it (a transactional committer initialises its producer's
+  // transactions, fencing an older instance with the same transactional.id,
+  // and begins the first transaction). An error stops the loop.
+  virtual absl::Status Start(absl::Time deadline) { return absl::OkStatus(); }
+
   // A rebalance callback begins: commits sent before it are about a
   // rebalance that is over. `assigned`: the callback is an assignment (the
   // rebalance is over for this member: commits may go again).
@@ -69,7 +75,9 @@ class OffsetCommitter {
   virtual void Checkpoint() = 0;
   // Every pass of the loop: serves commit results and commits what is due.
   // An error means an output is lost for good: nothing more may be
-  // committed.
+  // committed. Aborted (transactional committers only): the open transaction
+  // was aborted; every tracked partition must go back to its committed offset
+  // with its state rebuilt, then be tracked again.
   virtual absl::Status Poll() = 0;
   // The stop: checkpoints what was processed and commits what the outputs'
   // acknowledgements allow by `deadline`. An error means a delivery failed for

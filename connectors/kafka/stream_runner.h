@@ -32,6 +32,7 @@
 #include "connectors/kafka/offset_committer.h"
 #include "connectors/kafka/partition_task.h"
 #include "connectors/kafka/stream_options.h"
+#include "connectors/kafka/transactional_committer.h"
 #include "connectors/kafka/warm_start.h"
 #include "engine/pipeline.h"
 
@@ -56,6 +57,9 @@ struct StreamStats {
   uint64_t batches = 0;
   uint64_t assignments = 0;
   uint64_t lost = 0;  // revocations of a lost membership (nothing committed)
+  // Exactly-once: aborted transactions after which every partition went
+  // back to its committed offset (its state rebuilt by the warm start).
+  uint64_t rewinds = 0;
   uint64_t kafka_errors = 0;  // transient consumer errors (retried)
   double busy_seconds = 0;    // CPU time of the consuming thread in Run()
   PipelineStats pipeline;     // summed over every partition, past and present
@@ -124,6 +128,19 @@ class StreamRunner : public RebalanceListener {
   // kPrices, kNews, or -1 for a topic ebb does not consume.
   int KindOf(const char* topic) const;
   PartitionTask* TaskFor(const char* topic, int32_t partition);
+  // A new task for each of `partitions`, tracked, planned from its
+  // committed offset (`committed`, element by element; null: unknown, resume
+  // from the group's offsets): each element's offset becomes where it starts
+  // reading. `taken`: messages the current consume call had already taken.
+  // Returns how many warm up.
+  int StartTasks(rd_kafka_topic_partition_list_t* partitions,
+                 const rd_kafka_topic_partition_list_t* committed,
+                 size_t taken);
+  // After an aborted transaction: every task is replaced by a new one from
+  // the offset of the last committed transaction (or, before the first,
+  // where its assignment began), by the assignment's path (warm start
+  // included), and the consumer seeks there.
+  absl::Status Rewind();
   void Retire(PartitionTask& task);
   void SetFatal(absl::Status status);
   // Every counter as of now (the loop's thread).
@@ -141,9 +158,14 @@ class StreamRunner : public RebalanceListener {
   std::unique_ptr<ProducerAcknowledgements> acknowledgements_;
   std::unique_ptr<ConsumerOffsetStore> offset_store_;
   std::unique_ptr<OffsetCommitter> committer_;
+  // committer_, when it is transactional (exactly-once); null otherwise.
+  TransactionalCommitter* transactional_ = nullptr;
   std::unique_ptr<WarmStartPlanner> planner_;
 
   absl::flat_hash_map<TaskKey, std::unique_ptr<PartitionTask>> tasks_;
+  // Where live processing began for partitions assigned without a committed
+  // offset (a new group).
+  absl::flat_hash_map<TaskKey, int64_t> resume_at_;
   std::vector<rd_kafka_message_t*> batch_;  // null beyond the live messages
   // ProcessBatch's messages to process, in runs of one task (reused).
   std::vector<rd_kafka_message_t*> run_;
