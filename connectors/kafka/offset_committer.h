@@ -10,18 +10,15 @@
 // the stop. AtLeastOnceCommitter is the at-least-once protocol of
 // docs/kafka.md.
 //
-// A transactional (exactly-once) committer fits behind the same calls, with
-// a transactional producer shared with the KafkaOutput: it keeps a
-// transaction open (begun at the first Track() and again after each commit);
+// TransactionalCommitter (transactional_committer.h) is the exactly-once
+// protocol behind the same calls, with a transactional producer shared with
+// the KafkaOutput: Start() initialises transactions and begins the first;
 // Checkpoint() sends the tracked partitions' CommitTarget()s with
-// send_offsets_to_transaction and commits the transaction; Poll() reports an
-// abortable error as Aborted and a fatal one (fenced) as an error that stops
-// the loop; CommitRevoked() commits the open transaction, and a revoke of a
-// lost assignment (Forget() without CommitRevoked()) aborts it; Finish()
-// commits it. Its Acknowledgements are the transaction's commit, and its
-// OffsetStore adds the consumer's group metadata. What the loop adds then is
-// the reaction to Aborted: rewind the tasks to the committed offsets and
-// rebuild their state.
+// send_offsets_to_transaction and commits; Poll() reports an abortable error
+// as Aborted (the loop then rewinds the tasks to the committed offsets and
+// rebuilds their state) and a fatal one (fenced) as an error that stops the
+// loop; CommitRevoked() commits the open transaction, and a revoke of a lost
+// assignment (Forget() without CommitRevoked()) aborts it; Finish() commits.
 
 #include <librdkafka/rdkafka.h>
 

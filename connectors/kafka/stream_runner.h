@@ -10,7 +10,10 @@
 // has acknowledged every output queued before it, so the loop never waits on
 // the broker; a crash replays from the last commit and re-emits the same
 // alerts (deterministic ids). Revokes and shutdown flush and commit
-// synchronously. Per-partition state is rebuilt on assignment by the warm
+// synchronously. Exactly-once (TransactionalCommitter): outputs and offsets
+// commit in one transaction per commit_interval; after an aborted one every
+// partition is rewound to its committed offset and rebuilt (Rewind()).
+// Per-partition state is rebuilt on assignment by the warm
 // start (WarmStartPlanner, docs/kafka.md), with alerts suppressed, so windows
 // are whole and no stale alert floods out.
 
