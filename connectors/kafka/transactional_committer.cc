@@ -96,6 +96,13 @@ void TransactionalCommitter::Abort(absl::Time deadline) {
 
 void TransactionalCommitter::CommitOpen(absl::Time deadline, bool last) {
   if (!open_ || !fatal_.ok()) return;
+  if (rewind_) {
+    // Aborted, and the loop has not rewound yet (the abort came from a
+    // revoke inside a consume call): what was processed since continued from
+    // positions past the aborted outputs. It must not be committed.
+    if (HasWork()) Abort(absl::Now() + kAbortTimeout);
+    return;
+  }
   PartitionListPtr offsets(rd_kafka_topic_partition_list_new(
       static_cast<int>(std::max<size_t>(partitions_.size(), 1))));
   std::vector<Partition*> moved;

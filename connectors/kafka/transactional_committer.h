@@ -87,7 +87,7 @@ class TransactionalCommitter : public OffsetCommitter {
   bool HasWork() const;
   // Commits the open transaction by `deadline`, then (unless `last`) begins
   // the next. Abortable errors abort it (and set rewind_); fatal ones set
-  // fatal_.
+  // fatal_. While a rewind is pending it aborts instead.
   void CommitOpen(absl::Time deadline, bool last);
   void Abort(absl::Time deadline);
   void Begin();
