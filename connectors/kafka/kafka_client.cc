@@ -188,6 +188,9 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(
   }
   (void)conf->release();  // rd_kafka_new took it
   producer->handle_.reset(rk);
+  for (const auto& [key, value] : properties) {
+    if (key == "transactional.id") producer->transactional_ = !value.empty();
+  }
   return producer;
 }
 
@@ -289,6 +292,15 @@ absl::Status Producer::Produce(const std::string& topic, int32_t partition,
       return absl::OkStatus();
     }
     if (hdrs != nullptr) rd_kafka_headers_destroy(hdrs);  // not taken
+    if (err == RD_KAFKA_RESP_ERR__STATE && transactional_ &&
+        rd_kafka_fatal_error(handle_.get(), nullptr, 0) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR) {
+      // The open transaction failed (an abortable error of a request it
+      // sent): nothing more can be queued until it is aborted.
+      return absl::AbortedError(absl::StrCat(
+          "produce to ", topic,
+          ": the transaction must be aborted (Local: Erroneous state)"));
+    }
     if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       return KafkaError(err, absl::StrCat("produce to ", topic));
     }

@@ -142,7 +142,9 @@ class Producer {
 
   // Queues one message (the bytes are copied). `partition` -1 lets the
   // partitioner choose by key. Waits for queue space when the local queue is
-  // full, at most 60 s (then DeadlineExceeded). REQUIRES: 0 <= tag < kTags.
+  // full, at most 60 s (then DeadlineExceeded). A transactional producer
+  // whose open transaction failed with an abortable error answers Aborted
+  // (AbortTransaction() makes it usable again). REQUIRES: 0 <= tag < kTags.
   absl::Status Produce(const std::string& topic, int32_t partition,
                        absl::string_view key, absl::string_view value,
                        absl::Span<const Header> headers,
@@ -221,6 +223,7 @@ class Producer {
 
   ErrorLog errors_;  // before handle_: its callbacks write here until the end
   HandlePtr handle_;
+  bool transactional_ = false;  // created with a transactional.id
   uint64_t delivered_ = 0;
   uint64_t delivered_by_tag_[kTags] = {};
   absl::Status first_failure_;

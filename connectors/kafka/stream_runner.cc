@@ -150,6 +150,17 @@ void StreamRunner::SetFatal(absl::Status status) {
   if (fatal_.ok()) fatal_ = std::move(status);
 }
 
+void StreamRunner::OnOutputError(absl::Status status) {
+  if (absl::IsAborted(status) && transactional_ != nullptr) {
+    // The open transaction failed: it is aborted and every partition
+    // rewound (Poll()), so the outputs that could not be queued are produced
+    // again.
+    transactional_->MustAbort(status);
+    return;
+  }
+  SetFatal(std::move(status));
+}
+
 StreamStats StreamRunner::Collect() const {
   StreamStats out = stats_;
   out.alerts_produced = output_->alerts_produced();
@@ -426,7 +437,7 @@ void StreamRunner::ProcessBatch(size_t count) {
               std::min<int64_t>(end - last_done, UINT32_MAX)));
           last_done = end;
         });
-    if (!status.ok()) SetFatal(std::move(status));
+    if (!status.ok()) OnOutputError(std::move(status));
     run_begin += run_size;
     run_size = 0;
   };

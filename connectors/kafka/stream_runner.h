@@ -146,6 +146,9 @@ class StreamRunner : public RebalanceListener {
   absl::Status Rewind();
   void Retire(PartitionTask& task);
   void SetFatal(absl::Status status);
+  // An output could not be queued: fatal, unless the open transaction only
+  // has to be aborted (exactly-once; then it is, and everything rewound).
+  void OnOutputError(absl::Status status);
   // Every counter as of now (the loop's thread).
   StreamStats Collect() const;
   // Collect() for stats().

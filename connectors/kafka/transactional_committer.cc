@@ -75,8 +75,15 @@ void TransactionalCommitter::Track(const PartitionTask* task,
   partitions_[task->key()] = {task, committed, committed};
 }
 
+void TransactionalCommitter::MustAbort(const absl::Status& why) {
+  if (!open_ || !fatal_.ok()) return;
+  if (!abort_due_) last_error_ = why;
+  abort_due_ = true;
+}
+
 void TransactionalCommitter::Abort(absl::Time deadline) {
   open_ = false;
+  abort_due_ = false;
   ++aborts_;
   const TxnResult aborted = Retry(deadline, [&](absl::Duration timeout) {
     return producer_->AbortTransaction(timeout);
@@ -96,11 +103,12 @@ void TransactionalCommitter::Abort(absl::Time deadline) {
 
 void TransactionalCommitter::CommitOpen(absl::Time deadline, bool last) {
   if (!open_ || !fatal_.ok()) return;
-  if (rewind_) {
+  if (rewind_ || abort_due_) {
     // Aborted, and the loop has not rewound yet (the abort came from a
     // revoke inside a consume call): what was processed since continued from
-    // positions past the aborted outputs. It must not be committed.
-    if (HasWork()) Abort(absl::Now() + kAbortTimeout);
+    // positions past the aborted outputs. Or an output could not be queued.
+    // Either must not be committed.
+    if (abort_due_ || HasWork()) Abort(absl::Now() + kAbortTimeout);
     return;
   }
   PartitionListPtr offsets(rd_kafka_topic_partition_list_new(
@@ -146,11 +154,12 @@ void TransactionalCommitter::CommitOpen(absl::Time deadline, bool last) {
 }
 
 void TransactionalCommitter::Checkpoint() {
-  if (!open_ || !HasWork()) return;
+  if (!open_ || (!abort_due_ && !HasWork())) return;
   CommitOpen(absl::Now() + retry_for_, /*last=*/false);
 }
 
 absl::Status TransactionalCommitter::Poll() {
+  if (abort_due_ && open_ && fatal_.ok()) Abort(absl::Now() + kAbortTimeout);
   if (!fatal_.ok()) return fatal_;
   if (rewind_) {
     rewind_ = false;
@@ -166,7 +175,7 @@ absl::Status TransactionalCommitter::CommitRevoked(
     if (tasks.empty()) revoke_done_.insert(key);
   }
   for (const PartitionTask* task : tasks) revoke_done_.insert(task->key());
-  if (open_ && HasWork()) {
+  if (open_ && (abort_due_ || HasWork())) {
     CommitOpen(absl::Now() + std::min(timeout, retry_for_), /*last=*/false);
   }
   // An abort leaves the revoked partitions to their next owner (from the
@@ -186,7 +195,7 @@ void TransactionalCommitter::Forget(TaskKey key) {
 }
 
 absl::Status TransactionalCommitter::Finish(absl::Time deadline) {
-  if (open_ && HasWork()) CommitOpen(deadline, /*last=*/true);
+  if (open_ && (abort_due_ || HasWork())) CommitOpen(deadline, /*last=*/true);
   if (open_) {
     // Nothing in it: end it, so that no open transaction outlives the stop.
     (void)producer_->AbortTransaction(

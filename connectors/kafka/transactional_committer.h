@@ -64,6 +64,10 @@ class TransactionalCommitter : public OffsetCommitter {
   uint64_t commits() const override { return commits_; }
   const absl::Status& last_error() const override { return last_error_; }
 
+  // An output could not be queued because the open transaction failed
+  // (Producer::Produce() answered Aborted): it is aborted at the next Poll()
+  // (which then returns Aborted) and nothing of it is committed.
+  void MustAbort(const absl::Status& why);
   // The offset of a tracked partition that the last committed transaction
   // (or, before any, the group at assignment) holds; -1 when none or not
   // tracked. What a rewind returns to.
@@ -107,9 +111,10 @@ class TransactionalCommitter : public OffsetCommitter {
   // Partitions whose outputs CommitRevoked() just committed (or gave up on):
   // their Forget() aborts nothing.
   absl::flat_hash_set<TaskKey> revoke_done_;
-  bool open_ = false;      // a transaction is begun and not ended
-  bool finished_ = false;  // Finish() ran: no new transaction
-  bool rewind_ = false;    // aborted: the next Poll() returns Aborted
+  bool open_ = false;       // a transaction is begun and not ended
+  bool finished_ = false;   // Finish() ran: no new transaction
+  bool rewind_ = false;     // aborted: the next Poll() returns Aborted
+  bool abort_due_ = false;  // MustAbort(): abort before anything else
   uint64_t queued_at_begin_ = 0;
   uint64_t commits_ = 0;
   uint64_t aborts_ = 0;

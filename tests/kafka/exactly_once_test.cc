@@ -142,6 +142,9 @@ class ExactlyOnceTest : public ::testing::Test {
     return false;
   }
 
+  // Test (d), below.
+  void AbortAndRewind(int16_t api_key, rd_kafka_resp_err_t error);
+
   std::vector<ebb::v1::Alert> CommittedAlerts() {
     return ParseAlerts(ebb_test::ReadCommitted(broker_->bootstrap(),
                                                broker_->topics().alerts));
@@ -247,14 +250,18 @@ TEST_F(ExactlyOnceRealBrokerTest,
   EXPECT_EQ(Contents(CommittedAlerts()), Contents(ReplayAlerts(feed)));
 }
 
-// (d) An error librdkafka classes as abortable, on the EndTxn of a commit
-// (the mock cluster's request-error injection; any EndTxn error it does not
-// name is abortable): the transaction is aborted, every partition goes back
-// to its committed offset with its state rebuilt, and the feed ends fully
-// committed with the replay's alerts. The mock shows aborted messages to
-// every reader, so its alert topic may hold the aborted transaction's alerts
-// as well: each one an alert of the replay (same id and content).
-TEST_F(ExactlyOnceTest, AbortableCommitErrorRewindsAndLosesNothing) {
+// (d) An error librdkafka classes as abortable, injected into one request of
+// the transactional protocol on the mock cluster (`api_key`: 24
+// AddPartitionsToTxn, 26 EndTxn, 28 TxnOffsetCommit): the transaction is
+// aborted, every partition goes back to its committed offset with its state
+// rebuilt, and the feed ends fully committed with the replay's alerts. The
+// mock shows aborted messages to every reader, so its alert topic may hold
+// the aborted transaction's alerts as well: each one an alert of the replay
+// (same id and content); and it keeps no offsets of transactions
+// (TxnOffsetCommit succeeds and stores nothing), so the runner's counters
+// tell what was committed and rewound.
+void ExactlyOnceTest::AbortAndRewind(int16_t api_key,
+                                     rd_kafka_resp_err_t error) {
   const std::vector<FeedEvent> feed = MakeFeed(16, 600);
   const size_t half = feed.size() / 2;
   const std::string b = broker_->bootstrap();
@@ -265,9 +272,6 @@ TEST_F(ExactlyOnceTest, AbortableCommitErrorRewindsAndLosesNothing) {
   std::atomic<bool> stop{false};
   absl::Status status;
   std::thread run([&] { status = runner->Run(&stop); });
-  // The mock keeps no offsets of transactions (TxnOffsetCommit succeeds and
-  // stores nothing): the runner's own counters tell when the first half is
-  // processed and committed.
   const absl::Time deadline = absl::Now() + absl::Seconds(60);
   while ((runner->stats().consumed < half || runner->stats().commits == 0) &&
          absl::Now() < deadline) {
@@ -277,8 +281,7 @@ TEST_F(ExactlyOnceTest, AbortableCommitErrorRewindsAndLosesNothing) {
   const StreamStats before = runner->stats();
   ASSERT_EQ(before.consumed, half);
   ASSERT_GT(before.commits, 0u);
-  rd_kafka_mock_push_request_errors(broker_->cluster(), /*EndTxn*/ 26, 1,
-                                    RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
+  rd_kafka_mock_push_request_errors(broker_->cluster(), api_key, 1, error);
   Publish(b, broker_->topics().prices, feed, half);
   run.join();
   ASSERT_TRUE(status.ok()) << status;
@@ -303,6 +306,22 @@ TEST_F(ExactlyOnceTest, AbortableCommitErrorRewindsAndLosesNothing) {
     seen.insert(a.id());
   }
   EXPECT_EQ(seen.size(), expected_by_id.size());
+}
+
+// Any EndTxn error librdkafka does not name is abortable.
+TEST_F(ExactlyOnceTest, AbortableEndTxnErrorRewindsAndLosesNothing) {
+  AbortAndRewind(/*EndTxn*/ 26, RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS);
+}
+
+// The zombie case of KIP-447: the group's generation moved on.
+TEST_F(ExactlyOnceTest, AbortableTxnOffsetCommitErrorRewindsAndLosesNothing) {
+  AbortAndRewind(/*TxnOffsetCommit*/ 28, RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION);
+}
+
+TEST_F(ExactlyOnceTest,
+       AbortableAddPartitionsToTxnErrorRewindsAndLosesNothing) {
+  AbortAndRewind(/*AddPartitionsToTxn*/ 24,
+                 RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED);
 }
 
 }  // namespace
