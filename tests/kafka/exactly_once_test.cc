@@ -144,6 +144,8 @@ class ExactlyOnceTest : public ::testing::Test {
 
   // Test (d), below.
   void AbortAndRewind(int16_t api_key, rd_kafka_resp_err_t error);
+  // Scaling out from one instance to two mid-stream, with `assignor`.
+  void ScaleOut(const std::string& group, const std::string& assignor);
 
   std::vector<ebb::v1::Alert> CommittedAlerts() {
     return ParseAlerts(ebb_test::ReadCommitted(broker_->bootstrap(),
@@ -248,6 +250,62 @@ TEST_F(ExactlyOnceRealBrokerTest,
   ASSERT_TRUE(second_status.ok()) << second_status;
   EXPECT_EQ(CommittedTotal("fenced"), static_cast<int64_t>(feed.size()));
   EXPECT_EQ(Contents(CommittedAlerts()), Contents(ReplayAlerts(feed)));
+}
+
+// A second instance joins the group mid-stream: the first one's revoke
+// commits its open transaction before the partitions move, the second warm
+// starts them from the committed offsets, and a read_committed subscriber
+// sees every alert once.
+void ExactlyOnceTest::ScaleOut(const std::string& group,
+                               const std::string& assignor) {
+  const std::vector<FeedEvent> feed = MakeFeed(24, 1000);
+  StreamOptions options = Options(group);
+  options.exit_when_idle = absl::ZeroDuration();
+  options.consumer_properties.emplace_back("partition.assignment.strategy",
+                                           assignor);
+  StreamOptions second_options = options;
+  second_options.transactional_id += "-2";
+  auto first = MakeRunner(options);
+  auto second = MakeRunner(second_options);
+  std::atomic<bool> stop{false};
+  absl::Status first_status, second_status;
+  std::thread run_first([&] { first_status = first->Run(&stop); });
+  while (first->assigned_partitions() == 0) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  std::thread publisher([&] {
+    auto producer = ebb_test::MakeProducer(broker_->bootstrap());
+    for (size_t i = 0; i < feed.size(); i += 1000) {
+      Publish(*producer, broker_->topics().prices, feed, i, i + 1000);
+      absl::SleepFor(absl::Milliseconds(150));
+    }
+  });
+  absl::SleepFor(absl::Milliseconds(1000));
+  std::thread run_second([&] { second_status = second->Run(&stop); });
+  publisher.join();
+  EXPECT_TRUE(WaitUntilCommitted(group, static_cast<int64_t>(feed.size())));
+  stop = true;
+  run_first.join();
+  run_second.join();
+  ASSERT_TRUE(first_status.ok()) << first_status;
+  ASSERT_TRUE(second_status.ok()) << second_status;
+  const StreamStats a = first->stats(), b = second->stats();
+  EXPECT_GT(b.consumed - b.history, 0u);  // the second instance took work
+  EXPECT_GE(a.assignments + b.assignments, 3u);
+  EXPECT_EQ(CommittedTotal(group), static_cast<int64_t>(feed.size()));
+  const auto alerts = CommittedAlerts();
+  const auto expected = ReplayAlerts(feed);
+  ASSERT_GT(expected.size(), 40u);
+  EXPECT_EQ(alerts.size(), expected.size());
+  EXPECT_TRUE(Contents(alerts) == Contents(expected));
+}
+
+TEST_F(ExactlyOnceRealBrokerTest, SecondInstanceJoiningEmitsEveryAlertOnce) {
+  ScaleOut("scale", "range,roundrobin");
+}
+
+TEST_F(ExactlyOnceRealBrokerTest, CooperativeRebalanceEmitsEveryAlertOnce) {
+  ScaleOut("scale-coop", "cooperative-sticky");
 }
 
 // (d) An error librdkafka classes as abortable, injected into one request of
