@@ -642,6 +642,7 @@ absl::Status StreamRunner::Rewind() {
   const int count = static_cast<int>(tasks_.size());
   PartitionListPtr partitions(rd_kafka_topic_partition_list_new(count));
   PartitionListPtr committed(rd_kafka_topic_partition_list_new(count));
+  std::vector<TaskKey> never_committed;
   for (auto& [key, task] : tasks_) {
     rd_kafka_topic_partition_list_add(partitions.get(), task->topic->c_str(),
                                       task->partition);
@@ -650,6 +651,7 @@ absl::Status StreamRunner::Rewind() {
       // Nothing committed yet: back to where the assignment began.
       auto it = resume_at_.find(key);
       if (it != resume_at_.end()) offset = it->second;
+      never_committed.push_back(key);
     }
     rd_kafka_topic_partition_list_add(committed.get(), task->topic->c_str(),
                                       task->partition)
@@ -660,6 +662,11 @@ absl::Status StreamRunner::Rewind() {
   tasks_.clear();
   const int warm = StartTasks(partitions.get(), committed.get(), 0);
   if (!fatal_.ok()) return fatal_;
+  // Their start is still to be committed (pinned), as at the assignment.
+  for (const TaskKey& key : never_committed) {
+    auto it = tasks_.find(key);
+    if (it != tasks_.end()) committer_->Track(it->second.get(), -1);
+  }
   if (absl::Status s = consumer_->Seek(partitions.get(), kRequestTimeout);
       !s.ok()) {
     return absl::UnavailableError(

@@ -13,6 +13,8 @@ namespace {
 constexpr absl::Duration kMinCallTimeout = absl::Milliseconds(100);
 // How long an abort may take before the producer is given up as fatal.
 constexpr absl::Duration kAbortTimeout = absl::Seconds(30);
+// Between two attempts of a call that failed retriably.
+constexpr absl::Duration kRetryPause = absl::Milliseconds(50);
 
 }  // namespace
 
@@ -44,6 +46,7 @@ TxnResult TransactionalCommitter::Retry(
       return result;
     }
     last_error_ = result.status;
+    absl::SleepFor(kRetryPause);  // some retriable errors come back at once
   }
 }
 
@@ -171,8 +174,8 @@ absl::Status TransactionalCommitter::Poll() {
 
 absl::Status TransactionalCommitter::CommitRevoked(
     absl::Span<PartitionTask* const> tasks, absl::Duration timeout) {
-  for (const auto& [key, p] : partitions_) {
-    if (tasks.empty()) revoke_done_.insert(key);
+  if (tasks.empty()) {
+    for (const auto& [key, p] : partitions_) revoke_done_.insert(key);
   }
   for (const PartitionTask* task : tasks) revoke_done_.insert(task->key());
   if (open_ && (abort_due_ || HasWork())) {
