@@ -26,7 +26,8 @@ constexpr char kUsage[] =
     R"(usage: ebb run [--config FILE] [--brokers B | --embedded-broker] [--group G]
                [--from-beginning] [--no-warm-start] [--exit-when-idle DURATION]
                [--shutdown-timeout DURATION] [--window 30d] [--resolution 1m]
-               [--lateness 0s] [--max-symbols N] [--property KEY=VALUE ...] [--quiet]
+               [--lateness 0s] [--max-symbols N] [--exactly-once] [--transactional-id ID]
+               [--property KEY=VALUE ...] [--quiet]
 
 Consumes price events from ebb.prices (and news from ebb.news), computes rolling drawdowns
 per symbol, and publishes alerts to ebb.alerts and rejected messages to ebb.dlq, until
@@ -41,6 +42,10 @@ Flags override the config file; with neither, built-in defaults (docs/config.md)
   --shutdown-timeout D  how long a stop may take to flush and commit (default 10s)
   --max-symbols N       at most N symbols with state per assigned partition; events of
                         further new symbols are dead letters (symbol_limit). 0: no limit
+  --exactly-once        processing_guarantee "exactly_once": alerts, dead letters and offsets
+                        commit in one Kafka transaction per commit interval (docs/kafka.md)
+  --transactional-id ID with --exactly-once: this instance's transactional.id (default
+                        ebb-GROUP-INSTANCE; several instances on one host must set it)
 
 Exit status: 0 stopped with everything processed committed; 1 an error (configuration,
 brokers unreachable, a delivery failed); 3 stopped, but outputs were not acknowledged or
@@ -55,6 +60,7 @@ const std::vector<FlagSpec> kFlags = {
     {"window", true, false},          {"resolution", true, false},
     {"lateness", true, false},        {"max-symbols", true, false},
     {"property", true, true},         {"quiet", false, false},
+    {"exactly-once", false, false},   {"transactional-id", true, false},
     {"help", false, false},
 };
 
@@ -88,6 +94,12 @@ void PrintSummary(const kafka::StreamStats& s, double seconds) {
       Thousands(s.history).c_str(), Thousands(s.stale).c_str(),
       Thousands(s.held).c_str(), Counted(s.batches, "batch", "batches").c_str(),
       Counted(s.commits, "commit").c_str(), s.busy_seconds);
+  if (s.rewinds > 0) {
+    PrintSummaryLine(
+        "rewound",
+        absl::StrCat(Counted(s.rewinds, "time"),
+                     " to the committed offsets after an aborted transaction"));
+  }
   const std::string freed =
       p.freed == 0 ? ""
                    : absl::StrCat(" (", Thousands(p.freed),
@@ -122,6 +134,10 @@ absl::StatusOr<ebb::v1::EbbConfig> BuildConfig(const Args& args) {
   if (args.Has("group")) kafka->set_group(args.Get("group"));
   if (args.Has("from-beginning")) kafka->set_start("earliest");
   if (args.Has("no-warm-start")) kafka->set_warm_start("off");
+  if (args.Has("exactly-once")) kafka->set_processing_guarantee("exactly_once");
+  if (args.Has("transactional-id")) {
+    kafka->set_transactional_id(args.Get("transactional-id"));
+  }
   ASSIGN_OR_RETURN(auto properties, PropertyFlags(args));
   for (const auto& [key, value] : properties)
     (*kafka->mutable_properties())[key] = value;

@@ -188,6 +188,9 @@ absl::StatusOr<std::unique_ptr<Producer>> Producer::Create(
   }
   (void)conf->release();  // rd_kafka_new took it
   producer->handle_.reset(rk);
+  for (const auto& [key, value] : properties) {
+    if (key == "transactional.id") producer->transactional_ = !value.empty();
+  }
   return producer;
 }
 
@@ -289,6 +292,15 @@ absl::Status Producer::Produce(const std::string& topic, int32_t partition,
       return absl::OkStatus();
     }
     if (hdrs != nullptr) rd_kafka_headers_destroy(hdrs);  // not taken
+    if (err == RD_KAFKA_RESP_ERR__STATE && transactional_ &&
+        rd_kafka_fatal_error(handle_.get(), nullptr, 0) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR) {
+      // The open transaction failed (an abortable error of a request it
+      // sent): nothing more can be queued until it is aborted.
+      return absl::AbortedError(absl::StrCat(
+          "produce to ", topic,
+          ": the transaction must be aborted (Local: Erroneous state)"));
+    }
     if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       return KafkaError(err, absl::StrCat("produce to ", topic));
     }
@@ -321,6 +333,67 @@ absl::Status Producer::Flush(absl::Duration timeout) {
   }
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError(err, "flush");
   return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+// Transactions
+
+TxnResult TxnResult::From(rd_kafka_error_t* error, absl::string_view what) {
+  TxnResult result;
+  if (error == nullptr) return result;
+  if (rd_kafka_error_is_fatal(error)) {
+    result.kind = kFatal;
+  } else if (rd_kafka_error_txn_requires_abort(error)) {
+    result.kind = kAbortable;
+  } else if (rd_kafka_error_is_retriable(error)) {
+    result.kind = kRetriable;
+  } else {
+    result.kind = kFatal;
+  }
+  static constexpr const char* kNames[] = {"", "retriable", "abortable",
+                                           "fatal"};
+  const std::string message = absl::StrCat(
+      what, ": ", rd_kafka_error_string(error), " (", kNames[result.kind], ")");
+  result.status = result.kind == kFatal       ? absl::InternalError(message)
+                  : result.kind == kAbortable ? absl::AbortedError(message)
+                                              : absl::UnavailableError(message);
+  rd_kafka_error_destroy(error);
+  return result;
+}
+
+TxnResult Producer::InitTransactions(absl::Duration timeout) {
+  return TxnResult::From(
+      rd_kafka_init_transactions(handle_.get(), TimeoutMs(timeout)),
+      "init_transactions");
+}
+
+TxnResult Producer::BeginTransaction() {
+  return TxnResult::From(rd_kafka_begin_transaction(handle_.get()),
+                         "begin_transaction");
+}
+
+TxnResult Producer::SendOffsetsToTransaction(
+    const rd_kafka_topic_partition_list_t* offsets,
+    const rd_kafka_consumer_group_metadata_t* group, absl::Duration timeout) {
+  return TxnResult::From(rd_kafka_send_offsets_to_transaction(
+                             handle_.get(), offsets, group, TimeoutMs(timeout)),
+                         "send_offsets_to_transaction");
+}
+
+TxnResult Producer::CommitTransaction(absl::Duration timeout) {
+  return TxnResult::From(
+      rd_kafka_commit_transaction(handle_.get(), TimeoutMs(timeout)),
+      "commit_transaction");
+}
+
+TxnResult Producer::AbortTransaction(absl::Duration timeout) {
+  TxnResult result = TxnResult::From(
+      rd_kafka_abort_transaction(handle_.get(), TimeoutMs(timeout)),
+      "abort_transaction");
+  // The purged messages' reports have been served by the call.
+  rd_kafka_poll(handle_.get(), 0);
+  if (result.ok()) ClearFailure();
+  return result;
 }
 
 // ---------------------------------------------------------------------------
@@ -463,6 +536,28 @@ void Consumer::PollCommitResults(
     }
     rd_kafka_event_destroy(event);
   }
+}
+
+absl::Status Consumer::Seek(const rd_kafka_topic_partition_list_t* partitions,
+                            absl::Duration timeout) {
+  PartitionListPtr copy(rd_kafka_topic_partition_list_copy(partitions));
+  rd_kafka_error_t* error =
+      rd_kafka_seek_partitions(handle_.get(), copy.get(), TimeoutMs(timeout));
+  if (error != nullptr) {
+    absl::Status status = absl::UnavailableError(
+        absl::StrCat("seek: ", rd_kafka_error_string(error)));
+    rd_kafka_error_destroy(error);
+    return status;
+  }
+  for (int i = 0; i < copy->cnt; ++i) {
+    if (copy->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return KafkaError(copy->elems[i].err,
+                        absl::StrCat("seek ", copy->elems[i].topic, "[",
+                                     copy->elems[i].partition, "] to ",
+                                     copy->elems[i].offset));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Consumer::Committed(rd_kafka_topic_partition_list_t* partitions,

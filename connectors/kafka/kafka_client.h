@@ -41,6 +41,11 @@ struct MessageDeleter {
     rd_kafka_message_destroy(message);
   }
 };
+struct GroupMetadataDeleter {
+  void operator()(rd_kafka_consumer_group_metadata_t* metadata) const {
+    rd_kafka_consumer_group_metadata_destroy(metadata);
+  }
+};
 struct QueueDeleter {
   void operator()(rd_kafka_queue_t* queue) const {
     rd_kafka_queue_destroy(queue);
@@ -52,6 +57,8 @@ using PartitionListPtr =
     std::unique_ptr<rd_kafka_topic_partition_list_t, PartitionListDeleter>;
 using MessagePtr = std::unique_ptr<rd_kafka_message_t, MessageDeleter>;
 using QueuePtr = std::unique_ptr<rd_kafka_queue_t, QueueDeleter>;
+using GroupMetadataPtr =
+    std::unique_ptr<rd_kafka_consumer_group_metadata_t, GroupMetadataDeleter>;
 
 // librdkafka properties, applied in order (later ones win).
 using Properties = std::vector<std::pair<std::string, std::string>>;
@@ -74,6 +81,22 @@ absl::StatusOr<ConfPtr> MakeConf(const Properties& properties);
 
 // A Kafka error as a Status: "what: Local: Broker transport failure".
 absl::Status KafkaError(rd_kafka_resp_err_t err, absl::string_view what);
+
+// The outcome of a transactional producer call, with librdkafka's class of
+// the error: retriable (the same call again), abortable (abort the
+// transaction, rewind the input, begin again) or fatal (the producer is
+// unusable, e.g. fenced by a newer instance with the same transactional.id).
+// An error with none of librdkafka's three flags is fatal.
+struct TxnResult {
+  enum Kind { kOk, kRetriable, kAbortable, kFatal };
+  // Takes (and destroys) `error`; null is kOk. `what` names the call.
+  static TxnResult From(rd_kafka_error_t* error, absl::string_view what);
+  bool ok() const { return kind == kOk; }
+  Kind kind = kOk;
+  // "commit_transaction: Broker: Producer attempted an operation with an old
+  // epoch (fatal)"; OK for kOk.
+  absl::Status status;
+};
 
 struct Header {
   absl::string_view name;
@@ -119,7 +142,9 @@ class Producer {
 
   // Queues one message (the bytes are copied). `partition` -1 lets the
   // partitioner choose by key. Waits for queue space when the local queue is
-  // full, at most 60 s (then DeadlineExceeded). REQUIRES: 0 <= tag < kTags.
+  // full, at most 60 s (then DeadlineExceeded). A transactional producer
+  // whose open transaction failed with an abortable error answers Aborted
+  // (AbortTransaction() makes it usable again). REQUIRES: 0 <= tag < kTags.
   absl::Status Produce(const std::string& topic, int32_t partition,
                        absl::string_view key, absl::string_view value,
                        absl::Span<const Header> headers,
@@ -149,6 +174,27 @@ class Producer {
   // committed).
   void Purge();
 
+  // Transactions (a producer created with transactional.id): the calls of
+  // librdkafka's transactional API, each with its error class. `timeout`
+  // bounds the blocking ones.
+  TxnResult InitTransactions(absl::Duration timeout);
+  TxnResult BeginTransaction();
+  // Adds `offsets` (each the next offset to consume) of the consumer group
+  // `group` (Consumer::GroupMetadata()) to the open transaction.
+  TxnResult SendOffsetsToTransaction(
+      const rd_kafka_topic_partition_list_t* offsets,
+      const rd_kafka_consumer_group_metadata_t* group, absl::Duration timeout);
+  // Flushes the transaction's messages and commits it.
+  TxnResult CommitTransaction(absl::Duration timeout);
+  // Aborts the open transaction: its queued messages are purged (their
+  // delivery reports fail), those already written are never visible to
+  // read_committed readers. A delivery failure of the aborted transaction is
+  // forgotten (status() is OK again unless the handle is fatal).
+  TxnResult AbortTransaction(absl::Duration timeout);
+  // Forgets the first delivery failure (a transaction's failures are decided
+  // by its commit or abort, not by each message).
+  void ClearFailure() { first_failure_ = absl::OkStatus(); }
+
   // What the error callback reported (brokers unreachable, ...).
   const ErrorLog& errors() const { return errors_; }
   // How many messages Produce() has queued.
@@ -177,6 +223,7 @@ class Producer {
 
   ErrorLog errors_;  // before handle_: its callbacks write here until the end
   HandlePtr handle_;
+  bool transactional_ = false;  // created with a transactional.id
   uint64_t delivered_ = 0;
   uint64_t delivered_by_tag_[kTags] = {};
   absl::Status first_failure_;
@@ -244,6 +291,17 @@ class Consumer {
                              const rd_kafka_topic_partition_list_t* offsets,
                              uint64_t tag)>
           on_result);
+  // The consumer's group metadata (group, generation, member id) for
+  // Producer::SendOffsetsToTransaction; take it at each commit, since a
+  // rebalance changes the generation.
+  GroupMetadataPtr GroupMetadata() {
+    return GroupMetadataPtr(rd_kafka_consumer_group_metadata(handle_.get()));
+  }
+  // Moves the fetch position of each element's partition to its offset
+  // (messages fetched before are dropped by librdkafka). REQUIRES: the
+  // partitions are assigned.
+  absl::Status Seek(const rd_kafka_topic_partition_list_t* partitions,
+                    absl::Duration timeout);
   // Fills each element's offset with the group's committed offset
   // (RD_KAFKA_OFFSET_INVALID when none).
   absl::Status Committed(rd_kafka_topic_partition_list_t* partitions,

@@ -10,18 +10,15 @@
 // the stop. AtLeastOnceCommitter is the at-least-once protocol of
 // docs/kafka.md.
 //
-// A transactional (exactly-once) committer fits behind the same calls, with
-// a transactional producer shared with the KafkaOutput: it keeps a
-// transaction open (begun at the first Track() and again after each commit);
+// TransactionalCommitter (transactional_committer.h) is the exactly-once
+// protocol behind the same calls, with a transactional producer shared with
+// the KafkaOutput: Start() initialises transactions and begins the first;
 // Checkpoint() sends the tracked partitions' CommitTarget()s with
-// send_offsets_to_transaction and commits the transaction; Poll() reports an
-// abortable error as Aborted and a fatal one (fenced) as an error that stops
-// the loop; CommitRevoked() commits the open transaction, and a revoke of a
-// lost assignment (Forget() without CommitRevoked()) aborts it; Finish()
-// commits it. Its Acknowledgements are the transaction's commit, and its
-// OffsetStore adds the consumer's group metadata. What the loop adds then is
-// the reaction to Aborted: rewind the tasks to the committed offsets and
-// rebuild their state.
+// send_offsets_to_transaction and commits; Poll() reports an abortable error
+// as Aborted (the loop then rewinds the tasks to the committed offsets and
+// rebuilds their state) and a fatal one (fenced) as an error that stops the
+// loop; CommitRevoked() commits the open transaction, and a revoke of a lost
+// assignment (Forget() without CommitRevoked()) aborts it; Finish() commits.
 
 #include <librdkafka/rdkafka.h>
 
@@ -47,6 +44,12 @@ class OffsetCommitter {
  public:
   virtual ~OffsetCommitter() = default;
 
+  // Before the first assignment, with the brokers' help when the protocol
+  // needs it (a transactional committer initialises its producer's
+  // transactions, fencing an older instance with the same transactional.id,
+  // and begins the first transaction). An error stops the loop.
+  virtual absl::Status Start(absl::Time deadline) { return absl::OkStatus(); }
+
   // A rebalance callback begins: commits sent before it are about a
   // rebalance that is over. `assigned`: the callback is an assignment (the
   // rebalance is over for this member: commits may go again).
@@ -69,7 +72,9 @@ class OffsetCommitter {
   virtual void Checkpoint() = 0;
   // Every pass of the loop: serves commit results and commits what is due.
   // An error means an output is lost for good: nothing more may be
-  // committed.
+  // committed. Aborted (transactional committers only): the open transaction
+  // was aborted; every tracked partition must go back to its committed offset
+  // with its state rebuilt, then be tracked again.
   virtual absl::Status Poll() = 0;
   // The stop: checkpoints what was processed and commits what the outputs'
   // acknowledgements allow by `deadline`. An error means a delivery failed for

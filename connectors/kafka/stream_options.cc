@@ -1,5 +1,7 @@
 #include "connectors/kafka/stream_options.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <utility>
 #include <vector>
@@ -15,6 +17,23 @@ absl::Status OptionError(absl::string_view field, absl::string_view what) {
 }
 
 }  // namespace
+
+std::string DefaultTransactionalId(const StreamOptions& options) {
+  std::string instance;
+  for (const Properties* properties :
+       {&options.properties, &options.consumer_properties}) {
+    for (const auto& [key, value] : *properties) {
+      if (key == "group.instance.id") instance = value;  // later ones win
+    }
+  }
+  if (instance.empty()) {
+    char host[256] = {};
+    if (gethostname(host, sizeof(host) - 1) != 0) host[0] = '\0';
+    instance = absl::StrCat(host[0] != '\0' ? host : "localhost", "-",
+                            options.prices_topic);
+  }
+  return absl::StrCat("ebb-", options.group, "-", instance);
+}
 
 absl::StatusOr<StreamOptions> StreamOptionsFromConfig(
     const ebb::v1::KafkaConfig& config) {
@@ -59,6 +78,15 @@ absl::StatusOr<StreamOptions> StreamOptionsFromConfig(
     options.warm_start_margin = absl::Nanoseconds(*margin);
   }
   options.emit_history_alerts = config.emit_history_alerts();
+  if (config.processing_guarantee() == "exactly_once") {
+    options.exactly_once = true;
+    options.commit_interval = absl::Milliseconds(100);
+  } else if (!config.processing_guarantee().empty() &&
+             config.processing_guarantee() != "at_least_once") {
+    return OptionError("processing_guarantee",
+                       "must be \"at_least_once\" or \"exactly_once\"");
+  }
+  options.transactional_id = config.transactional_id();
   if (!config.commit_interval().empty()) {
     absl::StatusOr<TimeNs> interval =
         ParseDuration(config.commit_interval(), "kafka.commit_interval");

@@ -36,6 +36,17 @@ struct StreamOptions {
   // t, when the symbol's events are at most this far apart there. >= 0.
   absl::Duration warm_start_margin = absl::Hours(7 * 24);
   bool emit_history_alerts = false;
+  // Exactly-once (docs/kafka.md, "Exactly once"): outputs and input offsets
+  // commit in one transaction per commit_interval (TransactionalCommitter),
+  // the consumer reads read_committed. false: at-least-once
+  // (AtLeastOnceCommitter).
+  bool exactly_once = false;
+  // With exactly_once: the producer's transactional.id; empty:
+  // DefaultTransactionalId(*this). Two live instances must never share one
+  // (the newer fences the older).
+  std::string transactional_id;
+  // 200 ms; StreamOptionsFromConfig makes it 100 ms with exactly_once unless
+  // configured.
   absl::Duration commit_interval = absl::Milliseconds(200);
   int max_batch = 10000;
   // Stop (cleanly) after this long without a message, once partitions are
@@ -64,6 +75,12 @@ struct StreamOptions {
   // history processed so far and the total planned (both cumulative).
   std::function<void(uint64_t done, uint64_t total)> on_warm_progress;
 };
+
+// "ebb-GROUP-ID": ID is the group.instance.id of the consumer's (or every
+// client's) properties when set, else "HOST-PRICES_TOPIC" (this host's name).
+// Stable across restarts of one instance per host; several instances of a
+// group on one host must set transactional_id or group.instance.id.
+std::string DefaultTransactionalId(const StreamOptions& options);
 
 // The options of a KafkaConfig, with defaults for what it leaves empty.
 absl::StatusOr<StreamOptions> StreamOptionsFromConfig(

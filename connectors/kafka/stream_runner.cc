@@ -21,6 +21,9 @@ constexpr absl::Duration kJoinAllowance = absl::Seconds(30);
 // Leaving the group gets at least this long, even when the flush used up the
 // shutdown timeout (with the broker up it takes milliseconds).
 constexpr absl::Duration kMinCloseTime = absl::Milliseconds(500);
+// How long the committer's start (init_transactions, which fences an older
+// instance with the same transactional.id) may take.
+constexpr absl::Duration kStartTimeout = absl::Seconds(60);
 
 double ThreadCpuSeconds() {
   timespec ts;
@@ -55,6 +58,12 @@ absl::StatusOr<std::unique_ptr<StreamRunner>> StreamRunner::Create(
                          {"linger.ms", "1"},
                          {"partitioner", "murmur2_random"},
                          {"client.id", "ebb-alerts"}};
+  if (o.exactly_once) {
+    // Before the user's properties, which may set transaction.timeout.ms.
+    producer.push_back({"transactional.id", o.transactional_id.empty()
+                                                ? DefaultTransactionalId(o)
+                                                : o.transactional_id});
+  }
   producer.insert(producer.end(), o.properties.begin(), o.properties.end());
   producer.insert(producer.end(), o.producer_properties.begin(),
                   o.producer_properties.end());
@@ -83,6 +92,9 @@ absl::StatusOr<std::unique_ptr<StreamRunner>> StreamRunner::Create(
       // 256 MB of prefetched payload.
       {"queued.min.messages", "1000000"},
       {"queued.max.messages.kbytes", "262144"}};
+  // Exactly-once reads only committed transactions (warm start included);
+  // at-least-once keeps librdkafka's default.
+  if (o.exactly_once) consumer.push_back({"isolation.level", "read_committed"});
   consumer.insert(consumer.end(), o.properties.begin(), o.properties.end());
   consumer.insert(consumer.end(), o.consumer_properties.begin(),
                   o.consumer_properties.end());
@@ -97,9 +109,17 @@ absl::StatusOr<std::unique_ptr<StreamRunner>> StreamRunner::Create(
       std::make_unique<ProducerAcknowledgements>(runner->producer_.get());
   runner->offset_store_ =
       std::make_unique<ConsumerOffsetStore>(runner->consumer_.get());
-  runner->committer_ = std::make_unique<AtLeastOnceCommitter>(
-      runner->offset_store_.get(), runner->acknowledgements_.get(),
-      runner->clock_, runner->logger_, o.verbose);
+  if (o.exactly_once) {
+    auto committer = std::make_unique<TransactionalCommitter>(
+        runner->producer_.get(), runner->consumer_.get(), runner->logger_,
+        o.verbose);
+    runner->transactional_ = committer.get();
+    runner->committer_ = std::move(committer);
+  } else {
+    runner->committer_ = std::make_unique<AtLeastOnceCommitter>(
+        runner->offset_store_.get(), runner->acknowledgements_.get(),
+        runner->clock_, runner->logger_, o.verbose);
+  }
   runner->planner_ = std::make_unique<WarmStartPlanner>(
       runner->consumer_.get(), o, runner->engine_, runner->clock_);
   return runner;
@@ -128,6 +148,17 @@ StreamRunner::~StreamRunner() {
 
 void StreamRunner::SetFatal(absl::Status status) {
   if (fatal_.ok()) fatal_ = std::move(status);
+}
+
+void StreamRunner::OnOutputError(absl::Status status) {
+  if (absl::IsAborted(status) && transactional_ != nullptr) {
+    // The open transaction failed: it is aborted and every partition
+    // rewound (Poll()), so the outputs that could not be queued are produced
+    // again.
+    transactional_->MustAbort(status);
+    return;
+  }
+  SetFatal(std::move(status));
 }
 
 StreamStats StreamRunner::Collect() const {
@@ -176,6 +207,10 @@ absl::Status StreamRunner::Run(const std::atomic<bool>* stop) {
 
 absl::Status StreamRunner::Loop(const std::atomic<bool>* stop) {
   const absl::Time started = Now();
+  if (absl::Status s = committer_->Start(absl::Now() + kStartTimeout);
+      !s.ok()) {
+    return s;
+  }
   std::vector<std::string> topics = {options_.prices_topic};
   if (!options_.news_topic.empty()) topics.push_back(options_.news_topic);
   if (absl::Status s = consumer_->Subscribe(topics); !s.ok()) return s;
@@ -209,9 +244,14 @@ absl::Status StreamRunner::Loop(const std::atomic<bool>* stop) {
       committer_->Checkpoint();
       last_checkpoint = now;
     }
-    if (absl::Status s = committer_->Poll(); !s.ok()) {
-      // An output is lost for good: nothing after the last commit may be
-      // committed now.
+    if (absl::Status s = committer_->Poll(); absl::IsAborted(s)) {
+      // The transaction was aborted: what it held is gone, so every
+      // partition starts again from its committed offset and state.
+      ++stats_.rewinds;
+      if (absl::Status r = Rewind(); !r.ok()) SetFatal(std::move(r));
+    } else if (!s.ok()) {
+      // An output is lost for good (or the transactional producer is
+      // fenced): nothing after the last commit may be committed now.
       SetFatal(std::move(s));
     }
     if (options_.exit_when_idle > absl::ZeroDuration() &&
@@ -397,7 +437,7 @@ void StreamRunner::ProcessBatch(size_t count) {
               std::min<int64_t>(end - last_done, UINT32_MAX)));
           last_done = end;
         });
-    if (!status.ok()) SetFatal(std::move(status));
+    if (!status.ok()) OnOutputError(std::move(status));
     run_begin += run_size;
     run_size = 0;
   };
@@ -553,6 +593,93 @@ void StreamRunner::OnRevoke(const rd_kafka_topic_partition_list_t* partitions,
   }
 }
 
+int StreamRunner::StartTasks(rd_kafka_topic_partition_list_t* partitions,
+                             const rd_kafka_topic_partition_list_t* committed,
+                             size_t taken) {
+  int warm = 0;
+  for (int i = 0; i < partitions->cnt; ++i) {
+    rd_kafka_topic_partition_t* element = &partitions->elems[i];
+    const int kind = KindOf(element->topic);
+    absl::StatusOr<std::unique_ptr<PartitionTask>> made = PartitionTask::Create(
+        kind, kind == kPrices ? &options_.prices_topic : &options_.news_topic,
+        element->partition, engine_, clock_);
+    if (!made.ok()) {
+      SetFatal(made.status());
+      return warm;
+    }
+    std::unique_ptr<PartitionTask> task = *std::move(made);
+    task->created_during_call = consume_calls_;
+    task->created_at_index = taken;
+    const bool known = committed != nullptr &&
+                       committed->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR;
+    const int64_t committed_offset =
+        known ? committed->elems[i].offset : RD_KAFKA_OFFSET_INVALID;
+    if (!known) {
+      // Resume from the group's offsets, whatever they are; no warm start.
+      element->offset = RD_KAFKA_OFFSET_INVALID;
+      task->next_offset = -1;
+    } else if (kind == kPrices) {
+      planner_->PlanWarmStart(*task, element, committed_offset);
+      if (task->warm_until > element->offset) ++warm;
+    } else {
+      planner_->StartWithoutWarmUp(*task, element, committed_offset);
+    }
+    committer_->Track(task.get(), committed_offset);
+    const TaskKey key = task->key();
+    // Where live processing begins: a rewind before the first commit
+    // returns here.
+    if (committed_offset < 0) resume_at_[key] = task->CommitTarget();
+    tasks_[key] = std::move(task);
+  }
+  return warm;
+}
+
+absl::Status StreamRunner::Rewind() {
+  if (tasks_.empty()) return absl::OkStatus();
+  if (transactional_ == nullptr) {
+    return absl::InternalError("rewind without a transactional committer");
+  }
+  const int count = static_cast<int>(tasks_.size());
+  PartitionListPtr partitions(rd_kafka_topic_partition_list_new(count));
+  PartitionListPtr committed(rd_kafka_topic_partition_list_new(count));
+  std::vector<TaskKey> never_committed;
+  for (auto& [key, task] : tasks_) {
+    rd_kafka_topic_partition_list_add(partitions.get(), task->topic->c_str(),
+                                      task->partition);
+    int64_t offset = transactional_->committed(key);
+    if (offset < 0) {
+      // Nothing committed yet: back to where the assignment began.
+      auto it = resume_at_.find(key);
+      if (it != resume_at_.end()) offset = it->second;
+      never_committed.push_back(key);
+    }
+    rd_kafka_topic_partition_list_add(committed.get(), task->topic->c_str(),
+                                      task->partition)
+        ->offset = offset;
+    committer_->Forget(key);
+    Retire(*task);
+  }
+  tasks_.clear();
+  const int warm = StartTasks(partitions.get(), committed.get(), 0);
+  if (!fatal_.ok()) return fatal_;
+  // Their start is still to be committed (pinned), as at the assignment.
+  for (const TaskKey& key : never_committed) {
+    auto it = tasks_.find(key);
+    if (it != tasks_.end()) committer_->Track(it->second.get(), -1);
+  }
+  if (absl::Status s = consumer_->Seek(partitions.get(), kRequestTimeout);
+      !s.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("rewind after an aborted transaction: ", s.message()));
+  }
+  if (options_.verbose) {
+    logger_->Log(
+        absl::StrCat("rewound ", count, " partition", count == 1 ? "" : "s",
+                     " to their committed offsets (", warm, " warming up)"));
+  }
+  return absl::OkStatus();
+}
+
 void StreamRunner::OnAssign(rd_kafka_topic_partition_list_t* partitions) {
   committer_->OnRebalance(/*assigned=*/true);
   ++stats_.assignments;
@@ -572,38 +699,8 @@ void StreamRunner::OnAssign(rd_kafka_topic_partition_list_t* partitions) {
     logger_->Log(absl::StrCat(have_committed.message(),
                               "; resuming from the group's offsets"));
   }
-  int warm = 0;
-  for (int i = 0; i < partitions->cnt; ++i) {
-    rd_kafka_topic_partition_t* element = &partitions->elems[i];
-    const int kind = KindOf(element->topic);
-    absl::StatusOr<std::unique_ptr<PartitionTask>> made = PartitionTask::Create(
-        kind, kind == kPrices ? &options_.prices_topic : &options_.news_topic,
-        element->partition, engine_, clock_);
-    if (!made.ok()) {
-      SetFatal(made.status());
-      return;
-    }
-    std::unique_ptr<PartitionTask> task = *std::move(made);
-    task->created_during_call = consume_calls_;
-    task->created_at_index = taken;
-    const bool known = have_committed.ok() &&
-                       committed->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR;
-    const int64_t committed_offset =
-        known ? committed->elems[i].offset : RD_KAFKA_OFFSET_INVALID;
-    if (!known) {
-      // Resume from the group's offsets, whatever they are; no warm start.
-      element->offset = RD_KAFKA_OFFSET_INVALID;
-      task->next_offset = -1;
-    } else if (kind == kPrices) {
-      planner_->PlanWarmStart(*task, element, committed_offset);
-      if (task->warm_until > element->offset) ++warm;
-    } else {
-      planner_->StartWithoutWarmUp(*task, element, committed_offset);
-    }
-    committer_->Track(task.get(), committed_offset);
-    const TaskKey key = task->key();
-    tasks_[key] = std::move(task);
-  }
+  const int warm = StartTasks(
+      partitions, have_committed.ok() ? committed.get() : nullptr, taken);
   assigned_partitions_.store(static_cast<int>(tasks_.size()),
                              std::memory_order_release);
   if (options_.verbose) {

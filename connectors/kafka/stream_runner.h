@@ -10,7 +10,10 @@
 // has acknowledged every output queued before it, so the loop never waits on
 // the broker; a crash replays from the last commit and re-emits the same
 // alerts (deterministic ids). Revokes and shutdown flush and commit
-// synchronously. Per-partition state is rebuilt on assignment by the warm
+// synchronously. Exactly-once (TransactionalCommitter): outputs and offsets
+// commit in one transaction per commit_interval; after an aborted one every
+// partition is rewound to its committed offset and rebuilt (Rewind()).
+// Per-partition state is rebuilt on assignment by the warm
 // start (WarmStartPlanner, docs/kafka.md), with alerts suppressed, so windows
 // are whole and no stale alert floods out.
 
@@ -32,6 +35,7 @@
 #include "connectors/kafka/offset_committer.h"
 #include "connectors/kafka/partition_task.h"
 #include "connectors/kafka/stream_options.h"
+#include "connectors/kafka/transactional_committer.h"
 #include "connectors/kafka/warm_start.h"
 #include "engine/pipeline.h"
 
@@ -56,6 +60,9 @@ struct StreamStats {
   uint64_t batches = 0;
   uint64_t assignments = 0;
   uint64_t lost = 0;  // revocations of a lost membership (nothing committed)
+  // Exactly-once: aborted transactions after which every partition went
+  // back to its committed offset (its state rebuilt by the warm start).
+  uint64_t rewinds = 0;
   uint64_t kafka_errors = 0;  // transient consumer errors (retried)
   double busy_seconds = 0;    // CPU time of the consuming thread in Run()
   PipelineStats pipeline;     // summed over every partition, past and present
@@ -124,8 +131,24 @@ class StreamRunner : public RebalanceListener {
   // kPrices, kNews, or -1 for a topic ebb does not consume.
   int KindOf(const char* topic) const;
   PartitionTask* TaskFor(const char* topic, int32_t partition);
+  // A new task for each of `partitions`, tracked, planned from its
+  // committed offset (`committed`, element by element; null: unknown, resume
+  // from the group's offsets): each element's offset becomes where it starts
+  // reading. `taken`: messages the current consume call had already taken.
+  // Returns how many warm up.
+  int StartTasks(rd_kafka_topic_partition_list_t* partitions,
+                 const rd_kafka_topic_partition_list_t* committed,
+                 size_t taken);
+  // After an aborted transaction: every task is replaced by a new one from
+  // the offset of the last committed transaction (or, before the first,
+  // where its assignment began), by the assignment's path (warm start
+  // included), and the consumer seeks there.
+  absl::Status Rewind();
   void Retire(PartitionTask& task);
   void SetFatal(absl::Status status);
+  // An output could not be queued: fatal, unless the open transaction only
+  // has to be aborted (exactly-once; then it is, and everything rewound).
+  void OnOutputError(absl::Status status);
   // Every counter as of now (the loop's thread).
   StreamStats Collect() const;
   // Collect() for stats().
@@ -141,9 +164,14 @@ class StreamRunner : public RebalanceListener {
   std::unique_ptr<ProducerAcknowledgements> acknowledgements_;
   std::unique_ptr<ConsumerOffsetStore> offset_store_;
   std::unique_ptr<OffsetCommitter> committer_;
+  // committer_, when it is transactional (exactly-once); null otherwise.
+  TransactionalCommitter* transactional_ = nullptr;
   std::unique_ptr<WarmStartPlanner> planner_;
 
   absl::flat_hash_map<TaskKey, std::unique_ptr<PartitionTask>> tasks_;
+  // Where live processing began for partitions assigned without a committed
+  // offset (a new group).
+  absl::flat_hash_map<TaskKey, int64_t> resume_at_;
   std::vector<rd_kafka_message_t*> batch_;  // null beyond the live messages
   // ProcessBatch's messages to process, in runs of one task (reused).
   std::vector<rd_kafka_message_t*> run_;

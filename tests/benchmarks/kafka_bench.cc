@@ -17,7 +17,7 @@
 //                   [--max-batch=10000]
 //                   [--consumer-property=KEY=VALUE ...]
 //                   [--producer-property=KEY=VALUE ...]
-//                   [--trace] [--pin-consumer]
+//                   [--trace] [--pin-consumer] [--exactly-once]
 //   ebb_kafka_bench memory-hourly
 //   ebb_kafka_bench memory-minute [--quick]
 // (scripts/bench_kafka.sh --real starts a broker and runs the real mode.)
@@ -33,6 +33,9 @@
 // others, as a latency-sensitive deployment would pin its consuming thread:
 // threads inherit their creator's CPUs, so the main thread moves to the
 // other CPUs before anything is created, and to the last one only to run.
+// --exactly-once runs StreamRunner with processing_guarantee exactly_once
+// (a transactional producer, one transaction per 100 ms commit interval, a
+// transactional.id per run); the bare consumer is unchanged.
 //
 // 1. Throughput. An embedded broker (librdkafka's mock cluster, one broker
 //    thread) with ebb.prices of 8 partitions. N = 8 x 80,000 = 640,000 price
@@ -340,6 +343,7 @@ namespace bench {
 bool g_pin_consumer = false;
 int g_broker_pid = 0;
 kafka::Properties g_producer_properties;
+bool g_exactly_once = false;
 cpu_set_t g_allowed_cpus;
 
 // Moves the calling thread to the last allowed CPU (consumer) or to all the
@@ -493,6 +497,11 @@ absl::StatusOr<RunnerResult> RunRunner(
   options.latency_capacity = latency_samples;
   options.consumer_properties = extra;
   options.producer_properties = g_producer_properties;
+  if (g_exactly_once) {
+    options.exactly_once = true;
+    options.commit_interval = absl::Milliseconds(100);
+    options.transactional_id = absl::StrCat("kb-", getpid(), "-", group);
+  }
   absl::StatusOr<std::unique_ptr<kafka::StreamRunner>> runner =
       kafka::StreamRunner::Create(options, *std::move(engine),
                                   SystemClock::Get());
@@ -1202,7 +1211,7 @@ constexpr char kUsage[] =
                        [--latency-linger-ms=1] [--latency-fetch-wait-ms=0]
                        [--max-batch=10000] [--consumer-property=KEY=VALUE ...]
                        [--producer-property=KEY=VALUE ...]
-                       [--trace] [--pin-consumer]
+                       [--trace] [--pin-consumer] [--exactly-once]
        ebb_kafka_bench memory-hourly
        ebb_kafka_bench memory-minute [--quick]
 With no mode: throughput, then latency. Run each memory mode in a process of its own.
@@ -1305,6 +1314,8 @@ int Main(int argc, char** argv) {
           std::string(arg.substr(strlen("--latency-fetch-wait-ms=")));
     } else if (arg == "--pin-consumer") {
       g_pin_consumer = true;
+    } else if (arg == "--exactly-once") {
+      g_exactly_once = true;
     } else if (arg == "-h" || arg == "--help") {
       std::fputs(kUsage, stdout);
       return 0;

@@ -192,6 +192,65 @@ inline std::vector<Record> ReadTopic(const std::string& brokers,
   return out;
 }
 
+// Every message of `topic` that a read_committed reader sees (those of
+// committed transactions, and non-transactional ones), up to each partition's
+// end (its last stable offset) when the reader reaches it. Call when no
+// transaction on `topic` is open any more.
+inline std::vector<Record> ReadCommitted(const std::string& brokers,
+                                         const std::string& topic) {
+  std::vector<Record> out;
+  auto conf = ebb::kafka::MakeConf({{"bootstrap.servers", brokers},
+                                    {"group.id", "ebb-test-committed-reader"},
+                                    {"enable.auto.commit", "false"},
+                                    {"isolation.level", "read_committed"},
+                                    {"enable.partition.eof", "true"},
+                                    {"fetch.wait.max.ms", "10"}});
+  EXPECT_TRUE(conf.ok());
+  char errstr[512];
+  ebb::kafka::HandlePtr rk(
+      rd_kafka_new(RD_KAFKA_CONSUMER, conf->release(), errstr, sizeof(errstr)));
+  EXPECT_NE(rk, nullptr) << errstr;
+  const rd_kafka_metadata_t* metadata = nullptr;
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk.get(), topic.c_str(), nullptr);
+  EXPECT_EQ(rd_kafka_metadata(rk.get(), 0, rkt, &metadata, 10000),
+            RD_KAFKA_RESP_ERR_NO_ERROR);
+  const int partitions = metadata->topics[0].partition_cnt;
+  rd_kafka_metadata_destroy(metadata);
+  rd_kafka_topic_destroy(rkt);
+  ebb::kafka::PartitionListPtr list(
+      rd_kafka_topic_partition_list_new(partitions));
+  for (int p = 0; p < partitions; ++p) {
+    rd_kafka_topic_partition_list_add(list.get(), topic.c_str(), p)->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
+  }
+  rd_kafka_assign(rk.get(), list.get());
+  std::set<int32_t> at_end;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (static_cast<int>(at_end.size()) < partitions &&
+         absl::Now() < deadline) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(rk.get(), 100);
+    if (m == nullptr) continue;
+    ebb::kafka::MessagePtr owned(m);
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      at_end.insert(m->partition);
+      continue;
+    }
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) continue;
+    Record r;
+    if (m->key != nullptr)
+      r.key.assign(static_cast<const char*>(m->key), m->key_len);
+    if (m->payload != nullptr)
+      r.value.assign(static_cast<const char*>(m->payload), m->len);
+    r.partition = m->partition;
+    r.offset = m->offset;
+    out.push_back(std::move(r));
+  }
+  EXPECT_EQ(static_cast<int>(at_end.size()), partitions)
+      << "timed out reading " << topic << " read_committed";
+  rd_kafka_consumer_close(rk.get());
+  return out;
+}
+
 // The offsets `group` has committed on the 4 partitions of `topic`
 // (RD_KAFKA_OFFSET_INVALID where none). False when the broker did not say.
 inline bool CommittedOffsets(const std::string& brokers,
