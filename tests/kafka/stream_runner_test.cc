@@ -1479,10 +1479,15 @@ class KeepingLogger : public Logger {
 
 TEST_F(StreamRunnerTest, StatsCanBeReadFromAnotherThreadWhileItRuns) {
   const std::vector<FeedEvent> feed = MakeFeed(8, 500);
-  Publish(broker_->bootstrap(), topics().prices, feed);
+  // The feed in two halves: the second is published once a snapshot shows
+  // the first consumed, so a snapshot from the middle of the run is seen
+  // however the threads are scheduled.
+  const size_t half = feed.size() / 2;
+  Publish(broker_->bootstrap(), topics().prices, feed, 0, half);
   KeepingLogger log;
   StreamOptions o = Options("stats-reader");
   o.max_batch = 10;  // many passes, so the reader sees the run in between
+  o.exit_when_idle = absl::ZeroDuration();  // stopped below
   o.logger = &log;
   auto runner = MakeRunner(o);
   ASSERT_NE(runner, nullptr);
@@ -1494,14 +1499,19 @@ TEST_F(StreamRunnerTest, StatsCanBeReadFromAnotherThreadWhileItRuns) {
   });
   uint64_t last = 0;
   bool saw_partial = false;
+  const absl::Time deadline = absl::Now() + absl::Seconds(60);
   while (!done.load()) {
     const StreamStats s = runner->stats();
     // Each snapshot is whole: every consumed message reached a pipeline.
     EXPECT_EQ(s.pipeline.received, s.consumed);
     EXPECT_GE(s.consumed, last);
     EXPECT_LE(s.consumed, feed.size());
-    saw_partial |= s.consumed > 0 && s.consumed < feed.size();
     last = s.consumed;
+    if (!saw_partial && s.consumed == half) {
+      saw_partial = true;
+      Publish(broker_->bootstrap(), topics().prices, feed, half);
+    }
+    if (s.consumed == feed.size() || absl::Now() > deadline) stop = true;
   }
   run.join();
   ASSERT_TRUE(status.ok()) << status;
