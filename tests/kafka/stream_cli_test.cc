@@ -755,6 +755,15 @@ TEST(StreamCliRealBrokerTest,
                alerts.size(), expected.size(), repeated);
 }
 
+// TopicFields without news: the 4 price partitions are all there is to
+// assign, 2 per instance of two.
+std::string PriceTopicFields(const ebb_test::Topics& topics) {
+  return absl::StrFormat(
+      "prices_topic: \"%s\" news_topic: \"-\" alerts_topic: \"%s\" "
+      "dlq_topic: \"%s\"",
+      topics.prices, topics.alerts, topics.dlq);
+}
+
 // What the log of an `ebb run` says about its assignments: the partitions of
 // every "N partitions assigned" line summed, those of "N partitions revoked",
 // and how often the group membership was lost.
@@ -862,7 +871,7 @@ ZombieRun PauseOnePastItsSession(ebb_test::TestBroker& broker,
   const std::string config = TempPath(group + ".textproto");
   ebb_test::WriteFile(config, "kafka { processing_guarantee: \"" + guarantee +
                                   "\" commit_interval: \"500ms\" " +
-                                  TopicFields(topics) + " }\n");
+                                  PriceTopicFields(topics) + " }\n");
   auto spawn = [&](const std::string& name) {
     std::vector<std::string> args = {"run",
                                      "--brokers",
@@ -1010,7 +1019,7 @@ TEST(StreamCliRealBrokerTest, StaticMemberRestartMovesNoPartition) {
                         "kafka { processing_guarantee: \"exactly_once\" "
                         "commit_interval: \"500ms\" consumer_properties { key: "
                         "\"group.instance.id\" value: \"" +
-                            name + "\" } " + TopicFields(topics) + " }\n");
+                            name + "\" } " + PriceTopicFields(topics) + " }\n");
     return path;
   };
   const std::string config_a = config("a"), config_b = config("b");
