@@ -12,13 +12,18 @@
 
 #include <atomic>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
 #include <string>
 #include <thread>
 
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "apps/cli_test_util.h"
 #include "connectors/kafka/embedded_broker.h"
 #include "ebb/v1/dead_letter.pb.h"
@@ -748,6 +753,334 @@ TEST(StreamCliRealBrokerTest,
   std::fprintf(stderr,
                "%zu alerts read_committed, %zu expected, %zu repeated\n",
                alerts.size(), expected.size(), repeated);
+}
+
+// TopicFields without news: the 4 price partitions are all there is to
+// assign, 2 per instance of two.
+std::string PriceTopicFields(const ebb_test::Topics& topics) {
+  return absl::StrFormat(
+      "prices_topic: \"%s\" news_topic: \"-\" alerts_topic: \"%s\" "
+      "dlq_topic: \"%s\"",
+      topics.prices, topics.alerts, topics.dlq);
+}
+
+// What the log of an `ebb run` says about its assignments: the partitions of
+// every "N partitions assigned" line summed, those of "N partitions revoked",
+// and how often the group membership was lost.
+struct Assignments {
+  int assigned = 0;
+  int revoked = 0;
+  int lost = 0;
+  // What it owns now (unless it lost its assignment).
+  int owned() const { return assigned - revoked; }
+};
+
+Assignments ReadAssignments(const std::string& log_path) {
+  Assignments out;
+  for (absl::string_view line :
+       absl::StrSplit(ebb_test::ReadFile(log_path), '\n')) {
+    if (!absl::ConsumePrefix(&line, "ebb run: ")) continue;
+    if (absl::StartsWith(line, "the group membership was lost")) ++out.lost;
+    const size_t space = line.find(' ');
+    int count = 0;
+    if (space == absl::string_view::npos ||
+        !absl::SimpleAtoi(line.substr(0, space), &count)) {
+      continue;
+    }
+    line.remove_prefix(space + 1);
+    if (absl::StartsWith(line, "partition assigned") ||
+        absl::StartsWith(line, "partitions assigned")) {
+      out.assigned += count;
+    } else if (absl::StartsWith(line, "partition revoked") ||
+               absl::StartsWith(line, "partitions revoked")) {
+      out.revoked += count;
+    }
+  }
+  return out;
+}
+
+// Waits until `done()` or `timeout`; returns done().
+bool WaitUntil(const std::function<bool()>& done, absl::Duration timeout) {
+  const absl::Time deadline = absl::Now() + timeout;
+  while (!done() && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  return done();
+}
+
+// True once `group` has committed offsets summing to `total` on the price
+// topic (every message of the feed processed and committed).
+bool WaitForCommitted(const std::string& brokers, const std::string& group,
+                      const std::string& topic, int64_t total,
+                      absl::Duration timeout) {
+  return WaitUntil(
+      [&] {
+        std::map<int32_t, int64_t> committed;
+        if (!ebb_test::CommittedOffsets(brokers, group, &committed,
+                                        absl::Seconds(5), topic)) {
+          return false;
+        }
+        int64_t sum = 0;
+        for (const auto& [p, offset] : committed) {
+          sum += std::max<int64_t>(0, offset);
+        }
+        return sum == total;
+      },
+      timeout);
+}
+
+// Publishes `feed` in slices of 240 (10 hours of 24 symbols) every 400 ms,
+// about 40 s for 24,000 events; `published` counts what was sent.
+std::thread PublishOverTime(const std::string& brokers,
+                            const std::string& topic,
+                            const std::vector<FeedEvent>& feed,
+                            std::atomic<size_t>* published) {
+  return std::thread([&brokers, &topic, &feed, published] {
+    auto producer = ebb_test::MakeProducer(brokers);
+    for (size_t i = 0; i < feed.size(); i += 240) {
+      const size_t end = std::min(feed.size(), i + 240);
+      ebb_test::Publish(*producer, topic, feed, i, end);
+      *published = end;
+      absl::SleepFor(absl::Milliseconds(400));
+    }
+  });
+}
+
+// Two `ebb run` instances in one group (session.timeout.ms 6000); while the
+// feed is published, the first is stopped with SIGSTOP in the middle of the
+// crash (where alerts come), until the second owns all 4 partitions, then
+// continued with SIGCONT: a zombie that still holds an open transaction (or,
+// at-least-once, uncommitted offsets) and a fetched backlog of partitions it
+// no longer owns. Both are stopped once every offset is committed. Returns
+// the alert topic as read_committed readers see it.
+struct ZombieRun {
+  std::vector<ebb::v1::Alert> alerts;
+  std::vector<ebb::v1::Alert> expected;
+  Assignments zombie, survivor;
+  std::string zombie_log, survivor_log;
+};
+
+ZombieRun PauseOnePastItsSession(ebb_test::TestBroker& broker,
+                                 const std::string& guarantee) {
+  ZombieRun run;
+  const std::vector<FeedEvent> feed = ebb_test::MakeFeed(24, 1000);
+  run.expected = ebb_test::ReplayAlerts(feed);
+  const std::string b = broker.bootstrap();
+  const ebb_test::Topics& topics = broker.topics();
+  const std::string group = broker.Name("zombie-" + guarantee);
+  const std::string config = TempPath(group + ".textproto");
+  ebb_test::WriteFile(config, "kafka { processing_guarantee: \"" + guarantee +
+                                  "\" commit_interval: \"500ms\" " +
+                                  PriceTopicFields(topics) + " }\n");
+  auto spawn = [&](const std::string& name) {
+    std::vector<std::string> args = {"run",
+                                     "--brokers",
+                                     b,
+                                     "--group",
+                                     group,
+                                     "--config",
+                                     config,
+                                     "--from-beginning",
+                                     "--property",
+                                     "session.timeout.ms=6000"};
+    if (guarantee == "exactly_once") {
+      args.push_back("--transactional-id");
+      args.push_back(group + "-" + name);
+    }
+    return Spawn(args, TempPath(group + "_" + name + ".out"),
+                 TempPath(group + "_" + name + ".err"));
+  };
+  const std::string zombie_err = TempPath(group + "_zombie.err");
+  const std::string survivor_err = TempPath(group + "_survivor.err");
+  const pid_t zombie = spawn("zombie");
+  EXPECT_TRUE(WaitForText(zombie_err, "partitions assigned", absl::Seconds(40)))
+      << ebb_test::ReadFile(zombie_err);
+  const pid_t survivor = spawn("survivor");
+  // The second member takes 2 of the 4 partitions.
+  EXPECT_TRUE(
+      WaitUntil([&] { return ReadAssignments(survivor_err).owned() == 2; },
+                absl::Seconds(40)))
+      << ebb_test::ReadFile(survivor_err);
+
+  std::atomic<size_t> published{0};
+  std::thread publisher = PublishOverTime(b, topics.prices, feed, &published);
+  // The crash begins at hour 500 (event 12,000); its alerts at about 520.
+  WaitUntil([&] { return published >= 24 * 530; }, absl::Seconds(60));
+  kill(zombie, SIGSTOP);
+  const absl::Time stopped = absl::Now();
+  const bool moved =
+      WaitUntil([&] { return ReadAssignments(survivor_err).owned() == 4; },
+                absl::Seconds(40));
+  EXPECT_TRUE(moved) << ebb_test::ReadFile(survivor_err);
+  std::fprintf(stderr,
+               "%s: paused %.1f s until its partitions moved; %zu of %zu "
+               "events published\n",
+               guarantee.c_str(), absl::ToDoubleSeconds(absl::Now() - stopped),
+               static_cast<size_t>(published), feed.size());
+  kill(zombie, SIGCONT);
+  publisher.join();
+
+  EXPECT_TRUE(WaitForCommitted(b, group, topics.prices,
+                               static_cast<int64_t>(feed.size()),
+                               absl::Seconds(90)))
+      << ebb_test::ReadFile(zombie_err) << ebb_test::ReadFile(survivor_err);
+  kill(zombie, SIGTERM);
+  kill(survivor, SIGTERM);
+  EXPECT_EQ(WaitAtMost(zombie, absl::Seconds(30)), 0)
+      << ebb_test::ReadFile(zombie_err);
+  EXPECT_EQ(WaitAtMost(survivor, absl::Seconds(30)), 0)
+      << ebb_test::ReadFile(survivor_err);
+  run.zombie = ReadAssignments(zombie_err);
+  run.survivor = ReadAssignments(survivor_err);
+  run.zombie_log = ebb_test::ReadFile(zombie_err);
+  run.survivor_log = ebb_test::ReadFile(survivor_err);
+  run.alerts = ebb_test::ParseAlerts(ebb_test::ReadCommitted(b, topics.alerts));
+  return run;
+}
+
+// Issue 18's zombie: an instance paused past its session timeout, whose
+// partitions moved to the other instance, continues. Whatever it produces
+// after the pause is in a transaction that can no longer commit (its group
+// generation is stale: KIP-447), so read_committed readers see every alert of
+// the replay exactly once.
+TEST(StreamCliRealBrokerTest, ExactlyOnceZombieCommitsNothingAfterItsPause) {
+  auto made = ebb_test::TestBroker::Start(ebb_test::BrokerKind::kReal);
+  if (absl::IsFailedPrecondition(made.status())) {
+    GTEST_SKIP() << made.status().message();
+  }
+  ASSERT_TRUE(made.ok()) << made.status();
+  const ZombieRun run = PauseOnePastItsSession(**made, "exactly_once");
+  ASSERT_GT(run.expected.size(), 40u);
+  // The zombie learned that it had lost its partitions; they had moved.
+  EXPECT_GE(run.zombie.lost, 1) << run.zombie_log;
+  EXPECT_GE(run.survivor.assigned, 4) << run.survivor_log;
+  std::map<std::string, int> copies;
+  for (const auto& a : run.alerts) ++copies[a.id()];
+  for (const auto& a : run.expected) {
+    EXPECT_EQ(copies[a.id()], 1) << "alert " << a.id();
+  }
+  EXPECT_EQ(run.alerts.size(), run.expected.size());
+  EXPECT_TRUE(ebb_test::Contents(run.alerts) ==
+              ebb_test::Contents(run.expected));
+  std::fprintf(stderr, "%zu alerts read_committed, %zu expected\n",
+               run.alerts.size(), run.expected.size());
+}
+
+// The same zombie under at-least-once: nothing is lost, and what repeats is
+// an alert already emitted (same id, same content). The repeats this run
+// prints are what the exactly-once test above would count as a failure.
+TEST(StreamCliRealBrokerTest, AtLeastOnceZombieLosesNothing) {
+  auto made = ebb_test::TestBroker::Start(ebb_test::BrokerKind::kReal);
+  if (absl::IsFailedPrecondition(made.status())) {
+    GTEST_SKIP() << made.status().message();
+  }
+  ASSERT_TRUE(made.ok()) << made.status();
+  const ZombieRun run = PauseOnePastItsSession(**made, "at_least_once");
+  ASSERT_GT(run.expected.size(), 40u);
+  std::map<std::string, std::string> expected;
+  for (const auto& a : run.expected) expected[a.id()] = ebb_test::Content(a);
+  std::map<std::string, int> copies;
+  for (const auto& a : run.alerts) {
+    ++copies[a.id()];
+    ASSERT_TRUE(expected.count(a.id())) << "invented alert " << a.id();
+    EXPECT_EQ(ebb_test::Content(a), expected[a.id()]) << a.id();
+  }
+  size_t repeated = 0;
+  for (const auto& [id, content] : expected) {
+    EXPECT_GE(copies[id], 1) << "lost alert " << id;
+    if (copies[id] > 1) repeated += copies[id] - 1;
+  }
+  std::fprintf(stderr, "%zu alerts, %zu expected, %zu repeats\n",
+               run.alerts.size(), run.expected.size(), repeated);
+}
+
+// Static membership (group.instance.id): an instance killed with SIGKILL and
+// restarted with the same group.instance.id within session.timeout.ms gets
+// its own partitions back without a rebalance (the other instance's
+// assignment never changes), and its default transactional.id, made from the
+// group.instance.id, fences its predecessor's open transaction at once. Every
+// alert of the replay is read_committed exactly once.
+TEST(StreamCliRealBrokerTest, StaticMemberRestartMovesNoPartition) {
+  auto made = ebb_test::TestBroker::Start(ebb_test::BrokerKind::kReal);
+  if (absl::IsFailedPrecondition(made.status())) {
+    GTEST_SKIP() << made.status().message();
+  }
+  ASSERT_TRUE(made.ok()) << made.status();
+  ebb_test::TestBroker& broker = **made;
+  const std::vector<FeedEvent> feed = ebb_test::MakeFeed(24, 1000);
+  const auto expected = ebb_test::ReplayAlerts(feed);
+  const std::string b = broker.bootstrap();
+  const ebb_test::Topics& topics = broker.topics();
+  const std::string group = broker.Name("static");
+  // Each instance's own config: its group.instance.id, no transactional_id.
+  auto config = [&](const std::string& name) {
+    const std::string path = TempPath(group + "_" + name + ".textproto");
+    ebb_test::WriteFile(path,
+                        "kafka { processing_guarantee: \"exactly_once\" "
+                        "commit_interval: \"500ms\" consumer_properties { key: "
+                        "\"group.instance.id\" value: \"" +
+                            name + "\" } " + PriceTopicFields(topics) + " }\n");
+    return path;
+  };
+  const std::string config_a = config("a"), config_b = config("b");
+  auto spawn = [&](const std::string& config, const std::string& log) {
+    return Spawn({"run", "--brokers", b, "--group", group, "--config", config,
+                  "--from-beginning", "--property", "session.timeout.ms=30000"},
+                 TempPath(group + "_" + log + ".out"),
+                 TempPath(group + "_" + log + ".err"));
+  };
+  const std::string err_a = TempPath(group + "_a.err");
+  const std::string err_restarted = TempPath(group + "_a2.err");
+  const std::string err_b = TempPath(group + "_b.err");
+  const pid_t a = spawn(config_a, "a");
+  ASSERT_TRUE(WaitForText(err_a, "partitions assigned", absl::Seconds(40)))
+      << ebb_test::ReadFile(err_a);
+  const pid_t other = spawn(config_b, "b");
+  ASSERT_TRUE(WaitUntil([&] { return ReadAssignments(err_b).owned() == 2; },
+                        absl::Seconds(40)))
+      << ebb_test::ReadFile(err_b);
+  const Assignments before = ReadAssignments(err_b);
+
+  std::atomic<size_t> published{0};
+  std::thread publisher = PublishOverTime(b, topics.prices, feed, &published);
+  WaitUntil([&] { return published >= 24 * 530; }, absl::Seconds(60));
+  kill(a, SIGKILL);
+  EXPECT_EQ(Wait(a), 128 + SIGKILL);
+  const absl::Time killed = absl::Now();
+  const pid_t restarted = spawn(config_a, "a2");
+  EXPECT_TRUE(
+      WaitUntil([&] { return ReadAssignments(err_restarted).owned() == 2; },
+                absl::Seconds(25)))
+      << ebb_test::ReadFile(err_restarted);
+  std::fprintf(stderr, "the restart had its 2 partitions back in %.1f s\n",
+               absl::ToDoubleSeconds(absl::Now() - killed));
+  publisher.join();
+  EXPECT_TRUE(WaitForCommitted(b, group, topics.prices,
+                               static_cast<int64_t>(feed.size()),
+                               absl::Seconds(90)))
+      << ebb_test::ReadFile(err_restarted) << ebb_test::ReadFile(err_b);
+  const Assignments after = ReadAssignments(err_b);
+  kill(restarted, SIGTERM);
+  kill(other, SIGTERM);
+  EXPECT_EQ(WaitAtMost(restarted, absl::Seconds(30)), 0)
+      << ebb_test::ReadFile(err_restarted);
+  EXPECT_EQ(WaitAtMost(other, absl::Seconds(30)), 0)
+      << ebb_test::ReadFile(err_b);
+
+  // Nothing moved: the other instance was never assigned or revoked anything.
+  EXPECT_EQ(after.assigned, before.assigned) << ebb_test::ReadFile(err_b);
+  EXPECT_EQ(after.revoked, before.revoked) << ebb_test::ReadFile(err_b);
+  EXPECT_EQ(after.lost, 0);
+  ASSERT_GT(expected.size(), 40u);
+  const auto alerts =
+      ebb_test::ParseAlerts(ebb_test::ReadCommitted(b, topics.alerts));
+  std::map<std::string, int> copies;
+  for (const auto& a : alerts) ++copies[a.id()];
+  for (const auto& a : expected) {
+    EXPECT_EQ(copies[a.id()], 1) << "alert " << a.id();
+  }
+  EXPECT_EQ(alerts.size(), expected.size());
+  EXPECT_TRUE(ebb_test::Contents(alerts) == ebb_test::Contents(expected));
 }
 
 TEST_P(StreamCliTest, SigtermMidStreamLosesNothingAndDuplicatesNothing) {
