@@ -1013,7 +1013,7 @@ TEST(StreamCliRealBrokerTest, StaticMemberRestartMovesNoPartition) {
   const ebb_test::Topics& topics = broker.topics();
   const std::string group = broker.Name("static");
   // Each instance's own config: its group.instance.id, no transactional_id.
-  auto config = [&](const std::string& name) {
+  auto write_config = [&](const std::string& name) {
     const std::string path = TempPath(group + "_" + name + ".textproto");
     ebb_test::WriteFile(path,
                         "kafka { processing_guarantee: \"exactly_once\" "
@@ -1022,7 +1022,7 @@ TEST(StreamCliRealBrokerTest, StaticMemberRestartMovesNoPartition) {
                             name + "\" } " + PriceTopicFields(topics) + " }\n");
     return path;
   };
-  const std::string config_a = config("a"), config_b = config("b");
+  const std::string config_a = write_config("a"), config_b = write_config("b");
   auto spawn = [&](const std::string& config, const std::string& log) {
     return Spawn({"run", "--brokers", b, "--group", group, "--config", config,
                   "--from-beginning", "--property", "session.timeout.ms=30000"},
@@ -1075,9 +1075,9 @@ TEST(StreamCliRealBrokerTest, StaticMemberRestartMovesNoPartition) {
   const auto alerts =
       ebb_test::ParseAlerts(ebb_test::ReadCommitted(b, topics.alerts));
   std::map<std::string, int> copies;
-  for (const auto& a : alerts) ++copies[a.id()];
-  for (const auto& a : expected) {
-    EXPECT_EQ(copies[a.id()], 1) << "alert " << a.id();
+  for (const auto& alert : alerts) ++copies[alert.id()];
+  for (const auto& alert : expected) {
+    EXPECT_EQ(copies[alert.id()], 1) << "alert " << alert.id();
   }
   EXPECT_EQ(alerts.size(), expected.size());
   EXPECT_TRUE(ebb_test::Contents(alerts) == ebb_test::Contents(expected));
