@@ -275,8 +275,31 @@ void Pipeline::Reject(ebb::v1::RejectReason reason, absl::string_view detail,
       DeadLetterView{reason, detail, original, symbol, origin});
 }
 
+bool Pipeline::DecodeCanonicalRecord(absl::string_view bytes,
+                                     const Origin& origin,
+                                     const absl::string_view* key,
+                                     PriceRecord* out) {
+  DecodedPrice event;
+  if (!PriceEventDecoder::DecodeCanonical(bytes, &event) || !event.has_time ||
+      (key != nullptr && *key != event.symbol)) {
+    return false;
+  }
+  absl::StatusOr<TimeNs> time = FromSecondsAndNanos(event.seconds, event.nanos);
+  if (!time.ok()) return false;
+  *out = PriceRecord{event.symbol, *time, event.price,
+                     origin,       bytes, event.event_id};
+  return true;
+}
+
 void Pipeline::OnEncodedPrice(absl::string_view bytes, const Origin& origin,
                               const absl::string_view* key) {
+  PriceRecord record;
+  if (DecodeCanonicalRecord(bytes, origin, key, &record)) {
+    OnPrice(record.symbol, record.time, record.price, origin, bytes,
+            record.event_id);
+    return;
+  }
+  // Anything else: libprotobuf decides, or the record is rejected with why.
   DecodedPrice event;
   if (!decoder_.Decode(bytes, &event)) {
     const ebb::v1::RejectReason reason =

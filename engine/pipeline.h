@@ -132,6 +132,16 @@ class Pipeline {
     absl::string_view event_id;
   };
 
+  // The record OnEncodedPrice would hand to OnPrice, when `bytes` is a
+  // canonical ebb.v1.PriceEvent (PriceEventDecoder::DecodeCanonical) with a
+  // valid event time and, with `key`, the key as its symbol: *out is filled
+  // (its views point into `bytes`) and true returned. False: the bytes need
+  // OnEncodedPrice (libprotobuf's decode, or a rejection with its reason).
+  static bool DecodeCanonicalRecord(absl::string_view bytes,
+                                    const Origin& origin,
+                                    const absl::string_view* key,
+                                    PriceRecord* out);
+
   // A batch of decoded price records, each handed over as by OnPrice, in
   // order; the results are those of OnPrice record by record. `stop()` is
   // asked after each record, and true ends the batch there (a strict replay

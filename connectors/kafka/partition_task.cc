@@ -1,8 +1,6 @@
 #include "connectors/kafka/partition_task.h"
 
 #include "absl/strings/str_cat.h"
-#include "base/time_util.h"
-#include "engine/price_event_codec.h"
 
 namespace ebb::kafka {
 
@@ -88,16 +86,12 @@ absl::Status PartitionTask::ProcessRun(
                                   message.payload == nullptr ? 0 : message.len);
     const absl::string_view key(static_cast<const char*>(message.key),
                                 message.key == nullptr ? 0 : message.key_len);
-    DecodedPrice event;
-    absl::StatusOr<TimeNs> time;
+    Origin origin = origin_;
+    origin.offset = message.offset;
+    Pipeline::PriceRecord record;
     if (!value.empty() && value.size() <= kMaxValueBytes &&
-        PriceEventDecoder::DecodeCanonical(value, &event) && event.has_time &&
-        key == event.symbol &&
-        (time = FromSecondsAndNanos(event.seconds, event.nanos)).ok()) {
-      Origin origin = origin_;
-      origin.offset = message.offset;
-      records_.push_back(Pipeline::PriceRecord{event.symbol, *time, event.price,
-                                               origin, value, event.event_id});
+        Pipeline::DecodeCanonicalRecord(value, origin, &key, &record)) {
+      records_.push_back(record);
       record_message_.push_back(i);
       if (records_.size() == kSlice) {
         HandOver(messages, output, done, &first);

@@ -502,17 +502,14 @@ class PipelineFixture : public Fixture {
       while (slice_.size() < kSlice && !batch_.exhausted()) {
         const size_t i = batch_.Take();
         const absl::string_view bytes = batch_.record(i);
-        DecodedPrice e;
-        absl::StatusOr<TimeNs> time;
-        if (!PriceEventDecoder::DecodeCanonical(bytes, &e) ||
-            Key(i) != e.symbol ||
-            !(time = FromSecondsAndNanos(e.seconds, e.nanos)).ok()) {
+        const absl::string_view key = Key(i);
+        ++origin_.offset;
+        Pipeline::PriceRecord record;
+        if (!Pipeline::DecodeCanonicalRecord(bytes, origin_, &key, &record)) {
           error_ = "a record is not a canonical price with its key";
           return;
         }
-        ++origin_.offset;
-        slice_.push_back(Pipeline::PriceRecord{e.symbol, *time, e.price,
-                                               origin_, bytes, e.event_id});
+        slice_.push_back(record);
       }
       pipeline_->OnPrices(slice_);
     }
